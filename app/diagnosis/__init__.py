@@ -1,0 +1,1 @@
+"""Diagnosis: probe the mail service in layers and say whose problem it is."""

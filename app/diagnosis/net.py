@@ -1,0 +1,173 @@
+"""Name resolution and TCP connect for every endpoint probe, mapped to SPEC codes.
+
+With no `dns.nameservers`, names resolve the way the OS does (getaddrinfo: hosts file, VPN
+split DNS); with nameservers, through dnspython. IP literals never go to a resolver.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+import time
+from typing import TYPE_CHECKING
+
+from app.diagnosis.probes.base import ProbeFailure
+
+if TYPE_CHECKING:
+    from app.diagnosis.probes.base import ProbeContext
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN, errno.EHOSTDOWN}
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def resolve(ctx: ProbeContext, host: str) -> list[str]:
+    """Addresses for `host`, IPv4 first; ProbeFailure with a dns_* code when it fails."""
+    host = host.strip("[]")
+    if is_ip_literal(host):
+        ctx.data["addresses"] = [host]
+        return [host]
+    ctx.enter("dns")
+    started = time.monotonic()
+    if ctx.config.dns.nameservers:
+        addresses = _resolve_dnspython(ctx, host)
+    else:
+        addresses = _resolve_system(host)
+    ctx.data["addresses"] = addresses
+    ctx.data["dns_ms"] = round((time.monotonic() - started) * 1000, 1)
+    return addresses
+
+
+def _resolve_system(host: str) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        code, detail = _gai_code(exc, host)
+        raise ProbeFailure(code, detail) from None
+    except UnicodeError:
+        raise ProbeFailure("dns_nxdomain", f"{host} is not a valid host name.") from None
+    seen: list[str] = []
+    for family, *_rest, sockaddr in infos:
+        if family in (socket.AF_INET, socket.AF_INET6) and sockaddr[0] not in seen:
+            seen.append(sockaddr[0])
+    if not seen:
+        raise ProbeFailure("dns_no_answer", f"{host} has no address records.")
+    return sorted(seen, key=lambda a: ":" in a)
+
+
+def _gai_code(exc: socket.gaierror, host: str) -> tuple[str, str]:
+    number = exc.args[0] if exc.args else None
+    nodata = getattr(socket, "EAI_NODATA", None)
+    if number == socket.EAI_NONAME:
+        return "dns_nxdomain", f"The name {host} does not exist (NXDOMAIN)."
+    if nodata is not None and number == nodata:
+        return "dns_no_answer", f"The name {host} exists but has no address."
+    if number == socket.EAI_FAIL:
+        return "dns_servfail", f"The name server failed to answer for {host} (SERVFAIL)."
+    if number == socket.EAI_AGAIN:
+        return "dns_timeout", f"The name server did not answer for {host} in time."
+    return "dns_unreachable", f"Could not look up {host}: {exc.strerror or exc}."
+
+
+def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
+    import dns.exception
+    import dns.resolver
+
+    resolver = make_resolver(ctx.config)
+    addresses: list[str] = []
+    nxdomain = False
+    errors: list[ProbeFailure] = []
+    for rdtype in ("A", "AAAA"):
+        try:
+            answer = resolver.resolve(host, rdtype, lifetime=ctx.deadline.timeout(), search=False)
+        except dns.resolver.NXDOMAIN:
+            nxdomain = True
+            break
+        except dns.resolver.NoAnswer:
+            continue
+        except dns.resolver.NoNameservers as exc:
+            errors.append(_no_nameservers(exc, host))
+            break
+        except dns.exception.Timeout:
+            errors.append(ProbeFailure("dns_timeout", f"The name server did not answer for {host} in time."))
+            break
+        except OSError as exc:
+            errors.append(ProbeFailure("dns_unreachable", f"Could not reach the name server: {exc.strerror or exc}."))
+            break
+        addresses.extend(r.address for r in answer)
+    if addresses:
+        return addresses
+    if nxdomain:
+        raise ProbeFailure("dns_nxdomain", f"The name {host} does not exist (NXDOMAIN).")
+    if errors:
+        raise errors[0]
+    raise ProbeFailure("dns_no_answer", f"The name {host} exists but has no address.")
+
+
+def _no_nameservers(exc, host: str) -> ProbeFailure:
+    text = str(exc)
+    if "REFUSED" in text or "SERVFAIL" in text:
+        return ProbeFailure("dns_servfail", f"The name server failed to answer for {host} (SERVFAIL).")
+    return ProbeFailure("dns_unreachable", f"No name server could be reached for {host}.")
+
+
+def make_resolver(config):
+    """A dnspython resolver on the configured nameservers (or the system's, for MX/SRV)."""
+    import dns.resolver
+
+    if config.dns.nameservers:
+        resolver = dns.resolver.Resolver(configure=False)
+        servers = config.nameservers()
+        resolver.nameservers = [host for host, _port in servers]
+        ports = {host: port for host, port in servers}
+        resolver.nameserver_ports = ports
+        resolver.port = servers[0][1]
+    else:
+        resolver = dns.resolver.Resolver()
+    resolver.cache = None
+    return resolver
+
+
+def connect(ctx: ProbeContext, host: str, port: int) -> socket.socket:
+    """A connected socket to host:port within the deadline, or ProbeFailure with a tcp_* code."""
+    addresses = resolve(ctx, host)
+    ctx.enter("tcp")
+    last: ProbeFailure | None = None
+    for address in addresses:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(ctx.deadline.timeout())
+        started = time.monotonic()
+        try:
+            sock.connect((address, port))
+        except OSError as exc:
+            sock.close()
+            last = connect_failure(exc, address, port)
+            if last.code == "tcp_timeout":
+                break  # the deadline is spent: trying the next address cannot succeed
+            continue
+        ctx.data["connected_to"] = f"[{address}]:{port}" if family == socket.AF_INET6 else f"{address}:{port}"
+        ctx.data["connect_ms"] = round((time.monotonic() - started) * 1000, 1)
+        return sock
+    assert last is not None
+    raise last
+
+
+def connect_failure(exc: OSError, address: str, port: int) -> ProbeFailure:
+    where = f"{address} port {port}"
+    if isinstance(exc, ConnectionRefusedError):
+        return ProbeFailure("tcp_refused", f"The server at {where} refused the connection (nothing is listening).")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return ProbeFailure("tcp_timeout", f"The server at {where} did not answer (no reply to the connection).")
+    if isinstance(exc, ConnectionResetError):
+        return ProbeFailure("tcp_reset", f"The connection to {where} was reset.")
+    if exc.errno in _UNREACHABLE:
+        return ProbeFailure("tcp_unreachable", f"There is no route to {where} ({exc.strerror}).")
+    return ProbeFailure("tcp_unreachable", f"Could not connect to {where}: {exc.strerror or exc}.")
