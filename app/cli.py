@@ -1,0 +1,128 @@
+"""The command line: argparse subcommands -> app.commands.<name>.run(args) -> exit status.
+
+Command modules are imported only when chosen, so `mailbeacon check` never loads Qt.
+Errors a user can act on become one line on standard error and their exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from app import __version__
+from app.errors import EX_USAGE, MailBeaconError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 64, not argparse's 2
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"mailbeacon: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="read this file instead of the user config file")
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="log what happens to standard error (twice for debug)")
+
+    parser = _Parser(
+        prog="mailbeacon",
+        description="Watches the company mail service and tells you whose problem it is.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"MailBeacon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+
+    add("tray", "start the tray app (the default)")
+
+    p = add("check", "run one diagnosis and print it")
+    p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+
+    p = add("report", "send IT a report with a fresh diagnosis")
+    p.add_argument("--note", default="", metavar="TEXT", help="your own words for IT")
+    p.add_argument("--dry-run", action="store_true", help="print the report body; send nothing")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    p = add("outbox", "list or send the reports waiting in the outbox")
+    p.add_argument("action", nargs="?", choices=("list", "flush"), default="list")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = add("feed", "write the IT status feed (post, update or resolve an incident)")
+    feed_sub = p.add_subparsers(dest="feed_action", metavar="ACTION", parser_class=_Parser, required=True)
+    fp = feed_sub.add_parser("post", help="post a new incident", parents=[common])
+    fp.add_argument("--file", required=True, metavar="PATH")
+    fp.add_argument("--title", required=True)
+    fp.add_argument("--message", required=True)
+    fp.add_argument("--next-update", metavar="WHEN", help="30m, 1h or a clock time like 17:30")
+    fp.add_argument("--id", dest="incident_id", metavar="ID")
+    fp.add_argument("--affects", default="mail", help="comma-separated services (default: mail)")
+    fp = feed_sub.add_parser("update", help="change an incident", parents=[common])
+    fp.add_argument("--file", required=True, metavar="PATH")
+    fp.add_argument("--id", dest="incident_id", required=True, metavar="ID")
+    fp.add_argument("--status", choices=("investigating", "identified", "monitoring", "resolved"))
+    fp.add_argument("--message")
+    fp.add_argument("--next-update", metavar="WHEN", help="30m, 1h or a clock time like 17:30")
+    fp = feed_sub.add_parser("resolve", help="mark an incident resolved", parents=[common])
+    fp.add_argument("--file", required=True, metavar="PATH")
+    fp.add_argument("--id", dest="incident_id", required=True, metavar="ID")
+    fp.add_argument("--message")
+
+    p = add("discover", "find the mail servers for an address")
+    p.add_argument("address")
+    p.add_argument("--json", action="store_true")
+
+    p = add("config", "show, locate or validate the configuration")
+    p.add_argument("action", nargs="?", choices=("show", "paths", "validate"), default="show")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = add("secret", "store or delete a secret in the system keyring")
+    p.add_argument("action", choices=("set", "delete"))
+    p.add_argument("name", help="report.webhook_token, report.webhook_secret or report.relay_password")
+
+    add("demo", "tray + an embedded local mail server, loopback only")
+    return parser
+
+
+_MODULES = {
+    "tray": "app.commands.tray",
+    "check": "app.commands.check",
+    "report": "app.commands.report",
+    "outbox": "app.commands.outbox",
+    "feed": "app.commands.feed",
+    "discover": "app.commands.discover",
+    "config": "app.commands.config_cmd",
+    "secret": "app.commands.secret",
+    "demo": "app.commands.demo",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.command = args.command or "tray"
+    args.config = getattr(args, "config", None)
+    args.verbose = getattr(args, "verbose", 0)
+    logging.basicConfig(
+        level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        module = importlib.import_module(_MODULES[args.command])
+        return int(module.run(args) or 0)
+    except MailBeaconError as exc:
+        print(f"mailbeacon: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per subcommand: `run(args) -> exit status`. Only this layer prints."""

@@ -1,0 +1,1 @@
+"""Delivery channels: one small class each with send(report) -> Result."""

@@ -1,0 +1,1 @@
+"""Real servers on loopback for tests: SMTP, IMAP, DNS, HTTP, hostile ones. Never off-machine."""
