@@ -31,7 +31,12 @@ class Job(QRunnable):
         try:
             result = self.fn(*self.args, **self.kwargs)
         except Exception as exc:  # reported to the caller as a signal, never lost silently
-            log.exception("background job %s failed", getattr(self.fn, "__name__", self.fn))
+            log.warning(
+                "background job %s failed: %r",
+                getattr(self.fn, "__name__", self.fn),
+                exc,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
             self.signals.failed.emit(exc)
         else:
             self.signals.done.emit(result)
