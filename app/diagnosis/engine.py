@@ -17,6 +17,7 @@ from typing import Any
 from app.config import Config, Endpoint
 from app.diagnosis import verdict as verdict_mod
 from app.diagnosis.model import Check, Diagnosis, status_of
+from app.diagnosis.net import connect_failure
 from app.diagnosis.probes import probe_for
 from app.diagnosis.probes.base import (
     TIMEOUT_CODE_BY_PHASE,
@@ -26,7 +27,6 @@ from app.diagnosis.probes.base import (
     ProbeContext,
     ProbeFailure,
 )
-from app.diagnosis.net import connect_failure
 from app.jsonio import iso_utc, utc_now
 
 log = logging.getLogger(__name__)
