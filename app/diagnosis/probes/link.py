@@ -1,0 +1,31 @@
+"""The device layer: is any interface other than loopback up with an address that can reach
+beyond the link? Records the network facts (interfaces, gateway, DNS servers, VPN) for IT."""
+
+from __future__ import annotations
+
+from app.diagnosis import netinfo
+from app.diagnosis.probes.base import Outcome, ProbeContext, ProbeFailure
+
+
+def probe(ctx: ProbeContext, endpoint: object = None) -> Outcome:
+    ctx.enter("link")
+    facts = netinfo.network_facts(timeout=ctx.deadline.timeout(cap=2.0))
+    for key in ("interfaces", "default_gateway", "dns_servers", "vpn_suspected"):
+        ctx.data[key] = facts[key]
+    connected = netinfo.connected_interfaces(facts["interfaces"])
+    if not connected:
+        up = [i["name"] for i in facts["interfaces"] if i["is_up"] and not netinfo.is_loopback(i)]
+        if up:
+            detail = (
+                f"No network address on {', '.join(up)}: the network connection is up but "
+                "this computer did not get an address (no DHCP answer?)."
+            )
+        else:
+            detail = "This computer is not connected to any network (no Wi-Fi or cable link is up)."
+        raise ProbeFailure("no_network", detail)
+    names = ", ".join(
+        f"{i['name']} ({netinfo.usable_addresses(i)[0]})" for i in connected[:3]
+    )
+    via = f", default gateway {facts['default_gateway']}" if facts["default_gateway"] else ""
+    vpn = "; a VPN seems to be connected" if facts["vpn_suspected"] else ""
+    return Outcome("ok", f"Connected through {names}{via}{vpn}.")
