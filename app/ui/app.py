@@ -1,0 +1,112 @@
+"""Starting and stopping the tray process: QApplication, single instance, signals, exit status."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, QThreadPool
+from PySide6.QtWidgets import QApplication
+
+from app import APP_NAME, __version__
+from app.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class SignalWatcher(QObject):
+    """SIGTERM/SIGINT wake the Qt event loop through a socketpair (Python's wakeup fd), so
+    the app quits at once without a polling timer that would cost CPU between checks."""
+
+    def __init__(self, on_signal: Callable[[int], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._on_signal = on_signal
+        self._read, self._write = socket.socketpair()
+        self._read.setblocking(False)
+        self._write.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._write.fileno())
+        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._drain)
+        self._previous: dict[int, Any] = {}
+        for number in (signal.SIGTERM, signal.SIGINT):
+            # the Python-level handler only has to exist; the wakeup fd carries the number
+            self._previous[number] = signal.signal(number, lambda *_: None)
+
+    def _drain(self, *_: Any) -> None:
+        try:
+            data = self._read.recv(64)
+        except BlockingIOError:
+            return
+        for number in data:
+            if number in (signal.SIGTERM, signal.SIGINT):
+                self._on_signal(number)
+                return
+
+    def close(self) -> None:
+        self._notifier.setEnabled(False)
+        signal.set_wakeup_fd(self._previous_fd)
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._read.close()
+        self._write.close()
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName(APP_NAME)
+    app.setQuitOnLastWindowClosed(False)
+    return app  # type: ignore[return-value]
+
+
+def run_tray(
+    config: Config,
+    *,
+    extra_actions: list[tuple[str, Callable[[], Any]]] | None = None,
+    tray_wait_s: float = 10.0,
+    on_started: Callable[[Any], None] | None = None,
+) -> int:
+    """Run the tray until Quit or a signal; returns the exit status."""
+    app = application()
+    from app.ui.single_instance import SingleInstance
+    from app.ui.tray import TrayApp
+
+    instance = SingleInstance()
+    if instance.hand_off():
+        log.info("MailBeacon is already running; asked it to show its window")
+        return 0
+    instance.listen()
+
+    tray = TrayApp(config, tray_wait_s=tray_wait_s)
+    for text, callback in extra_actions or []:
+        tray.add_action(text, callback)
+    instance.show_requested.connect(tray.show_details)
+    watcher = SignalWatcher(lambda _n: tray.quit())
+    tray.start()
+    if on_started is not None:
+        on_started(tray)
+    status = app.exec()
+    watcher.close()
+    instance.close()
+    if tray.history is not None:
+        try:
+            tray.history.close()
+        except Exception:
+            log.debug("history close failed", exc_info=True)
+    pool = QThreadPool.globalInstance()
+    if pool.activeThreadCount() > 0:
+        # a probe may still wait on a silent server; Qt would wait for it when the
+        # application is destroyed, and a quit must not take that long
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    QCoreApplication.processEvents()
+    return status

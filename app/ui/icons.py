@@ -1,0 +1,92 @@
+"""One QIcon per state (ok, degraded, down, local, unknown), read from the shipped SVGs and cached.
+
+macOS gets the "-template" variants as mask icons so the menu bar tints them; when an SVG is
+missing or unreadable, a plain coloured dot stands in so the tray never shows an empty square.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from functools import cache
+from importlib import resources
+
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+
+log = logging.getLogger(__name__)
+
+STATES = ("ok", "degraded", "down", "local", "unknown")
+SIZES = (16, 22, 24, 32, 48, 64)
+
+# the fallback dot's colour; also what the e2e test expects to see on screen
+COLORS = {
+    "ok": "#2e9d47",
+    "degraded": "#e0a100",
+    "down": "#d32f2f",
+    "local": "#1e6fd9",
+    "unknown": "#8a8a8a",
+}
+
+
+def state_for(verdict: str | None) -> str:
+    """The icon state for a confirmed verdict ("checking" and anything unknown -> grey)."""
+    return verdict if verdict in STATES else "unknown"
+
+
+def _svg_bytes(name: str) -> bytes | None:
+    try:
+        return (resources.files("app.resources") / "icons" / name).read_bytes()
+    except (FileNotFoundError, ModuleNotFoundError, OSError):
+        return None
+
+
+def _render_svg(data: bytes, size: int) -> QPixmap | None:
+    image = QImage.fromData(QByteArray(data), "SVG")
+    if image.isNull():
+        return None
+    pixmap = QPixmap.fromImage(
+        image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    )
+    return pixmap
+
+
+def _dot(state: str, size: int) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(COLORS.get(state, COLORS["unknown"])))
+    margin = size * 0.08
+    painter.drawEllipse(QRectF(margin, margin, size - 2 * margin, size - 2 * margin))
+    painter.end()
+    return pixmap
+
+
+@cache
+def icon(state: str, *, template: bool | None = None) -> QIcon:
+    """The tray icon for `state`; `template` defaults to True on macOS."""
+    state = state_for(state)
+    if template is None:
+        template = sys.platform == "darwin"
+    data = _svg_bytes(f"{state}-template.svg" if template else f"{state}.svg")
+    if data is None and template:
+        data = _svg_bytes(f"{state}.svg")
+        template = False
+    result = QIcon()
+    for size in SIZES:
+        pixmap = _render_svg(data, size) if data is not None else None
+        if pixmap is None:
+            pixmap = _dot(state, size)
+        result.addPixmap(pixmap)
+    if data is None:
+        log.info("icon %s.svg not found; using a plain dot", state)
+    if template:
+        result.setIsMask(True)
+    return result
+
+
+def pixmap(state: str, size: int = 16) -> QPixmap:
+    """A small pixmap of the state's icon, for rows in the Details window."""
+    return icon(state, template=False).pixmap(size, size)

@@ -1,0 +1,510 @@
+"""The tray light: renders the monitor's confirmed state, schedules checks off the GUI thread and
+forwards clicks; all decisions (when to check, what is confirmed) belong to app.monitor."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from app.config import Config
+from app.diagnosis.model import Diagnosis
+from app.jsonio import iso_utc, utc_now
+from app.monitor import Monitor, Transition, recovery_text, status_since_text
+from app.paths import user_paths
+from app.ui import icons
+from app.ui.worker import run_in_background
+
+log = logging.getLogger(__name__)
+
+NO_TRAY_TEXT = (
+    "No system tray was found on this desktop, so MailBeacon shows this window instead. "
+    "It keeps checking while the window is open; closing it quits MailBeacon."
+)
+PAUSE_S = 3600.0
+TICK_S = 20.0
+
+# notification title per confirmed problem verdict
+PROBLEM_TITLES = {
+    "down": "Mail is down",
+    "local": "No connection from this computer",
+    "degraded": "Mail partly works",
+}
+
+
+@dataclass
+class CheckOutcome:
+    """What one background check brings back to the GUI thread."""
+
+    diagnosis: Diagnosis
+    outbox_waiting: int | None = None
+
+
+def _default_diagnose(config: Config) -> Diagnosis:
+    from app.diagnosis.engine import diagnose
+
+    return diagnose(config)
+
+
+def run_check(diagnose: Callable[[Config], Diagnosis], config: Config, outbox: Path) -> CheckOutcome:
+    """Runs on a worker thread: the diagnosis, plus how many reports wait in the outbox."""
+    diagnosis = diagnose(config)
+    waiting = None
+    try:
+        from app.report.outbox import Outbox
+    except ImportError:
+        pass
+    else:
+        try:
+            waiting = Outbox(outbox).waiting_count()
+        except Exception:  # the outbox line is a hint; a broken outbox must not stop the light
+            log.exception("could not count the outbox")
+    return CheckOutcome(diagnosis, waiting)
+
+
+def failed_check_diagnosis(exc: BaseException) -> Diagnosis:
+    return Diagnosis(
+        verdict="unknown",
+        layer="none",
+        headline="MailBeacon could not finish its check.",
+        advice=f"It will try again shortly. ({type(exc).__name__}: {exc})",
+        checked_at=iso_utc(utc_now()),
+        duration_ms=0.0,
+        checks=[],
+    )
+
+
+class TrayApp(QObject):
+    """The tray icon, its menu, the Details window and the check schedule."""
+
+    notified = Signal(str, str)  # title, text: each notification actually shown
+    check_started = Signal()
+    state_changed = Signal()
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        diagnose: Callable[[Config], Diagnosis] | None = None,
+        monitor: Monitor | None = None,
+        history: Any = None,
+        tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
+        tray_wait_s: float = 10.0,
+        tray_poll_s: float = 0.5,
+        tick_s: float = TICK_S,
+        watch_network: bool = True,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.config = config
+        self._diagnose = diagnose or _default_diagnose
+        self.monitor = monitor or Monitor(config.check.interval_s, config.check.confirm_after_s)
+        self.history = history if history is not None else self._open_history()
+        self._tray_available = tray_available
+        self._tray_wait_s = tray_wait_s
+        self._watch_network = watch_network
+        self._outbox_dir = user_paths().outbox
+        self._job: Any = None
+        self._paused_until: float | None = None
+        self._last_notice_verdict: str | None = None
+        self._it_line: str | None = None
+        self._incidents: Any = None
+        self._details: Any = None
+        self._report_dialog: Any = None
+        self._autostart: Any = None
+        self._tray_wait_started = 0.0
+        self.no_tray = False
+        self.notifications: list[tuple[str, str]] = []
+
+        self.tray = QSystemTrayIcon(self)
+        self.tray.setIcon(icons.icon("unknown"))
+        self.tray.activated.connect(self._on_activated)
+        self.tray.messageClicked.connect(self._on_message_clicked)
+        self.menu = QMenu()
+        self._build_menu()
+        self.tray.setContextMenu(self.menu)
+
+        self._due_timer = QTimer(self)
+        self._due_timer.setSingleShot(True)
+        self._due_timer.timeout.connect(self._on_due)
+        self._tick_timer = QTimer(self)
+        self._tick_timer.setInterval(int(tick_s * 1000))
+        self._tick_timer.timeout.connect(self._on_tick)
+        self._tray_poll = QTimer(self)
+        self._tray_poll.setInterval(int(tray_poll_s * 1000))
+        self._tray_poll.timeout.connect(self._poll_tray)
+        self._refresh()
+
+    # ------------------------------------------------------------ setup
+
+    def _open_history(self) -> Any:
+        try:
+            from app.history import History
+
+            path = user_paths().history_db
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return History(path)
+        except ImportError:
+            log.info("history module not available; the timeline stays empty")
+        except Exception:  # a broken database must not keep the light off
+            log.exception("could not open the history database")
+        return None
+
+    def _build_menu(self) -> None:
+        menu = self.menu
+        self.headline_action = menu.addAction("Checking…")
+        self.headline_action.setEnabled(False)
+        self.it_action = menu.addAction("")
+        self.it_action.setEnabled(False)
+        self.it_action.setVisible(False)
+        self.outbox_action = menu.addAction("")
+        self.outbox_action.setEnabled(False)
+        self.outbox_action.setVisible(False)
+        menu.addSeparator()
+        self.check_action = menu.addAction("Check now")
+        self.check_action.triggered.connect(self.check_now)
+        self.report_action = menu.addAction("Report a problem…")
+        self.report_action.triggered.connect(lambda: self.open_report())
+        self.details_action = menu.addAction("Details…")
+        self.details_action.triggered.connect(self.show_details)
+        self.webmail_action: QAction | None = None
+        if self.config.mail.webmail_url:
+            self.webmail_action = menu.addAction("Open webmail")
+            self.webmail_action.triggered.connect(self.open_webmail)
+        menu.addSeparator()
+        self.pause_action = menu.addAction("Pause notifications for 1 hour")
+        self.pause_action.setCheckable(True)
+        self.pause_action.toggled.connect(self.set_paused)
+        self.autostart_action = menu.addAction("Start at login")
+        self.autostart_action.setCheckable(True)
+        self._init_autostart()
+        self.autostart_action.toggled.connect(self.set_autostart)
+        self._extras_separator = menu.addSeparator()
+        self.quit_action = menu.addAction("Quit")
+        self.quit_action.triggered.connect(self.quit)
+
+    def _init_autostart(self) -> None:
+        try:
+            from app import autostart
+
+            kwargs: dict[str, Any] = {}
+            if sys.platform == "win32":
+                from PySide6.QtCore import QSettings
+
+                # QSettings already has the value/setValue/remove/contains the Run key needs
+                kwargs["settings"] = QSettings(autostart.RUN_KEY, QSettings.Format.NativeFormat)
+            self._autostart = autostart.for_platform(None, **kwargs)
+            self.autostart_action.setChecked(bool(self._autostart.enabled))
+        except ImportError:
+            log.info("autostart module not available")
+            self.autostart_action.setEnabled(False)
+        except Exception:
+            log.exception("could not read the autostart setting")
+            self.autostart_action.setEnabled(False)
+
+    def add_action(self, text: str, callback: Callable[[], Any]) -> QAction:
+        """An extra menu item above Quit (the demo's "Simulate outage")."""
+        action = QAction(text, self.menu)
+        action.triggered.connect(lambda: callback())
+        self.menu.insertAction(self._extras_separator, action)
+        return action
+
+    def start(self) -> None:
+        """Show the icon (or the fallback window) and start checking at once."""
+        self._tick_timer.start()
+        if self._watch_network:
+            self._watch_network_changes()
+        if self.history is not None:
+            run_in_background(self.history.prune, 30)
+        if self._tray_available():
+            self.tray.show()
+        else:
+            self._tray_wait_started = time.monotonic()
+            self._tray_poll.start()
+            if self._tray_wait_s <= 0:
+                self._poll_tray()
+        self._reschedule()
+
+    def _watch_network_changes(self) -> None:
+        try:
+            from PySide6.QtNetwork import QNetworkInformation
+
+            if not QNetworkInformation.loadDefaultBackend():
+                return
+            info = QNetworkInformation.instance()
+            if info is not None:
+                info.reachabilityChanged.connect(lambda *_: self.trigger("network_change"))
+        except Exception:  # no backend on this desktop: wake and interval checks still run
+            log.debug("no network information backend", exc_info=True)
+
+    def _poll_tray(self) -> None:
+        if self._tray_available():
+            self._tray_poll.stop()
+            self.tray.show()
+            if self.no_tray and self._details is not None:
+                self._details.set_notice("")
+            self.no_tray = False
+            return
+        if time.monotonic() - self._tray_wait_started >= self._tray_wait_s and not self.no_tray:
+            self.no_tray = True
+            log.warning("no system tray after %.0f s; showing the Details window", self._tray_wait_s)
+            self.show_details()
+            self._details.set_notice(NO_TRAY_TEXT)
+
+    # ------------------------------------------------------------ scheduling
+
+    def _reschedule(self) -> None:
+        if self.monitor.running:
+            return  # the result reschedules
+        self._due_timer.start(int(max(0.0, self.monitor.seconds_until_due()) * 1000))
+
+    def _on_due(self) -> None:
+        if self.monitor.seconds_until_due() > 0.05:
+            self._reschedule()  # moved by a trigger or a backoff since the timer was set
+            return
+        self._start_check()
+
+    def _on_tick(self) -> None:
+        self.monitor.tick()
+        self._reschedule()
+        self._refresh_tooltip()
+
+    def trigger(self, reason: str) -> bool:
+        became_due = self.monitor.trigger(reason)
+        if became_due:
+            self._reschedule()
+        return became_due
+
+    def check_now(self) -> None:
+        self.trigger("check_now")
+
+    def _start_check(self) -> None:
+        if self.monitor.running:
+            return
+        self.monitor.started()
+        self.check_started.emit()
+        self._job = run_in_background(
+            run_check,
+            self._diagnose,
+            self.config,
+            self._outbox_dir,
+            on_done=self._on_check_done,
+            on_error=self._on_check_failed,
+        )
+
+    def _on_check_done(self, outcome: CheckOutcome) -> None:
+        self._job = None
+        if outcome.outbox_waiting is not None:
+            self.set_outbox_waiting(outcome.outbox_waiting)
+        self.apply_diagnosis(outcome.diagnosis)
+
+    def _on_check_failed(self, exc: BaseException) -> None:
+        self._job = None
+        self.apply_diagnosis(failed_check_diagnosis(exc))
+
+    def apply_diagnosis(self, diagnosis: Diagnosis) -> Transition | None:
+        """One finished pass: let the monitor judge it, record it, render, maybe notify."""
+        transition = self.monitor.finished(diagnosis)
+        if self.history is not None:
+            run_in_background(
+                self.history.record, diagnosis, confirmed=self.monitor.confirmed is diagnosis
+            )
+        self._update_it_status(diagnosis.it_status)
+        self._refresh()
+        if transition is not None:
+            self._on_transition(transition)
+        self._reschedule()
+        self.state_changed.emit()
+        return transition
+
+    # ------------------------------------------------------------ rendering
+
+    @property
+    def verdict(self) -> str:
+        return self.monitor.confirmed_verdict
+
+    def _refresh(self) -> None:
+        verdict = self.monitor.confirmed_verdict
+        self.tray.setIcon(icons.icon(icons.state_for(verdict)))
+        confirmed = self.monitor.confirmed
+        self.headline_action.setText(confirmed.headline if confirmed else "Checking…")
+        self._refresh_tooltip()
+        if self._details is not None and self._details.isVisible():
+            self._fill_details()
+
+    def tooltip_text(self) -> str:
+        confirmed = self.monitor.confirmed
+        if confirmed is None:
+            lines = ["MailBeacon: checking…"]
+        else:
+            lines = [status_since_text(confirmed, self.monitor.confirmed_since, datetime.now(UTC))]
+        if self._it_line:
+            lines.append(self._it_line)
+        if self.outbox_action.isVisible():
+            lines.append(self.outbox_action.text())
+        return "\n".join(lines)
+
+    def _refresh_tooltip(self) -> None:
+        self.tray.setToolTip(self.tooltip_text())
+
+    def set_outbox_waiting(self, count: int) -> None:
+        """Menu line for reports the outbox still has to send."""
+        if count <= 0:
+            self.outbox_action.setVisible(False)
+            return
+        noun = "report" if count == 1 else "reports"
+        self.outbox_action.setText(f"{count} {noun} waiting to be sent")
+        self.outbox_action.setVisible(True)
+        self._refresh_tooltip()
+
+    def set_it_line(self, text: str | None) -> None:
+        """The "IT is aware: …" menu and tooltip line (None hides it)."""
+        self._it_line = text or None
+        self.it_action.setText(text or "")
+        self.it_action.setVisible(bool(text))
+        self._refresh_tooltip()
+
+    def _update_it_status(self, it_status: dict | None) -> None:
+        try:
+            from app import feed
+        except ImportError:
+            return
+        try:
+            self.set_it_line(feed.status_line(it_status) if it_status else None)
+            if self._incidents is None:
+                self._incidents = feed.IncidentTracker()
+            for event in self._incidents.update(it_status) or []:
+                self.notify("IT status", event.text)
+        except Exception:  # a bad feed must never break the light
+            log.exception("could not render the IT status")
+
+    # ------------------------------------------------------------ notifications
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_until is not None and time.monotonic() < self._paused_until
+
+    def set_paused(self, paused: bool) -> None:
+        self._paused_until = time.monotonic() + PAUSE_S if paused else None
+        if paused:
+            QTimer.singleShot(int(PAUSE_S * 1000), self._end_pause)
+        if self.pause_action.isChecked() != paused:
+            self.pause_action.setChecked(paused)
+
+    def _end_pause(self) -> None:
+        if self._paused_until is not None and time.monotonic() >= self._paused_until - 1:
+            self.set_paused(False)
+
+    def notify(self, title: str, text: str, verdict: str | None = None) -> bool:
+        if self.paused:
+            log.info("notification paused: %s: %s", title, text)
+            return False
+        self._last_notice_verdict = verdict
+        self.notifications.append((title, text))
+        icon = (
+            QSystemTrayIcon.MessageIcon.Warning
+            if verdict in PROBLEM_TITLES
+            else QSystemTrayIcon.MessageIcon.Information
+        )
+        if self.tray.isVisible():
+            self.tray.showMessage(title, text, icon, 10000)
+        self.notified.emit(title, text)
+        return True
+
+    def _on_transition(self, transition: Transition) -> None:
+        current, previous = transition.current, transition.previous
+        if current == "ok":
+            if previous not in ("checking", "ok"):
+                self.notify("Mail works again", recovery_text(transition), "ok")
+        elif current in PROBLEM_TITLES:
+            self.notify(PROBLEM_TITLES[current], transition.diagnosis.headline, current)
+
+    def _on_message_clicked(self) -> None:
+        if self._last_notice_verdict == "down":
+            self.open_report()
+        else:
+            self.show_details()
+
+    # ------------------------------------------------------------ actions
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.show_details()
+
+    def details_window(self) -> Any:
+        if self._details is None:
+            from app.ui.details_window import DetailsWindow
+
+            self._details = DetailsWindow()
+            self._details.check_now_requested.connect(self.check_now)
+            self._details.report_requested.connect(lambda: self.open_report())
+            self._details.closed.connect(self._on_details_closed)
+        return self._details
+
+    def show_details(self) -> None:
+        window = self.details_window()
+        self._fill_details()
+        window.present()
+
+    def _fill_details(self) -> None:
+        window = self._details
+        diagnosis = self.monitor.latest or self.monitor.confirmed
+        window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict)
+        window.set_it_lines([self._it_line] if self._it_line else [])
+        if self.history is not None:
+            since = datetime.now(UTC) - timedelta(hours=24)
+            run_in_background(self.history.changes, since, on_done=self._on_changes)
+
+    def _on_changes(self, changes: list[dict]) -> None:
+        if self._details is not None:
+            self._details.set_changes(changes)
+
+    def _on_details_closed(self) -> None:
+        if self.no_tray:
+            self.quit()
+
+    def open_report(self, diagnosis: Diagnosis | None = None) -> None:
+        try:
+            from app.ui.report_dialog import ReportDialog
+        except ImportError:
+            log.warning("the report dialog is not available in this build")
+            return
+        if self._report_dialog is None:
+            self._report_dialog = ReportDialog(self.config, parent=None)
+        self._report_dialog.open_for(diagnosis or self.monitor.latest or self.monitor.confirmed)
+
+    def open_webmail(self) -> None:
+        QDesktopServices.openUrl(QUrl(self.config.mail.webmail_url))
+
+    def set_autostart(self, enabled: bool) -> None:
+        if self._autostart is None:
+            return
+        try:
+            if enabled:
+                self._autostart.enable()
+            else:
+                self._autostart.disable()
+        except OSError as exc:
+            log.warning("could not change the autostart setting: %s", exc)
+        actual = bool(self._autostart.enabled)
+        if actual != self.autostart_action.isChecked():
+            self.autostart_action.blockSignals(True)
+            self.autostart_action.setChecked(actual)
+            self.autostart_action.blockSignals(False)
+
+    def quit(self) -> None:
+        self._due_timer.stop()
+        self._tick_timer.stop()
+        self._tray_poll.stop()
+        self.tray.hide()
+        QCoreApplication.quit()
+
