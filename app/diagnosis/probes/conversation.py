@@ -1,0 +1,110 @@
+"""A line-based conversation with a server (SMTP, IMAP, POP3, HTTP headers) under the deadline,
+mapping timeouts, resets and closed connections to SPEC codes by the phase the probe is in."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import TYPE_CHECKING
+
+from app.diagnosis.probes.base import TIMEOUT_CODE_BY_PHASE, TIMEOUT_DETAIL_BY_PHASE, ProbeFailure
+
+if TYPE_CHECKING:
+    from app.diagnosis.probes.base import ProbeContext
+
+MAX_LINE = 8192
+
+
+class Conversation:
+    """Reads CRLF lines and sends commands; every wait is bounded by the probe's deadline."""
+
+    def __init__(self, ctx: ProbeContext, sock: socket.socket, where: str) -> None:
+        self.ctx = ctx
+        self.sock = sock
+        self.where = where  # "smtp.example.com port 587", for sentences
+        self._buffer = b""
+        self.cap: float | None = None  # a shorter wait than the deadline, e.g. for QUIT
+
+    def upgrade(self, sock: socket.socket) -> None:
+        """Continue over `sock` (after STARTTLS); bytes sent before the handshake are dropped,
+        as a client must not trust anything the server pipelined in clear text."""
+        self.sock = sock
+        self._buffer = b""
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, line: str) -> None:
+        self.sock.settimeout(self.ctx.deadline.timeout(self.cap))
+        try:
+            self.sock.sendall(line.encode("ascii", "replace") + b"\r\n")
+        except TimeoutError:
+            raise self._timeout() from None
+        except (ConnectionResetError, BrokenPipeError):
+            raise self._reset() from None
+        except (ssl.SSLError, OSError) as exc:
+            raise ProbeFailure(
+                "protocol_error", f"Sending to the server at {self.where} failed: {exc}."
+            ) from None
+
+    def readline(self) -> str:
+        """One line without its line ending; ProbeFailure on timeout, reset or close."""
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_LINE:
+                raise self._garbage(self._buffer[:80])
+            self.sock.settimeout(self.ctx.deadline.timeout(self.cap))
+            try:
+                chunk = self.sock.recv(4096)
+            except TimeoutError:
+                raise self._timeout() from None
+            except ConnectionResetError:
+                raise self._reset() from None
+            except (ssl.SSLError, OSError) as exc:
+                raise ProbeFailure(
+                    "protocol_error", f"Reading from the server at {self.where} failed: {exc}."
+                ) from None
+            if not chunk:
+                raise self._closed()
+            self._buffer += chunk
+        raw, _, self._buffer = self._buffer.partition(b"\n")
+        return raw.rstrip(b"\r").decode("utf-8", "replace")
+
+    def _timeout(self) -> ProbeFailure:
+        phase = self.ctx.phase
+        return ProbeFailure(
+            TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"),
+            TIMEOUT_DETAIL_BY_PHASE.get(phase, "The server stopped answering."),
+        )
+
+    def _reset(self) -> ProbeFailure:
+        return ProbeFailure(
+            "tcp_reset",
+            f"The server at {self.where} accepted the connection, then reset it "
+            "(a firewall, an overloaded server or a crashed service).",
+        )
+
+    def _closed(self) -> ProbeFailure:
+        if self.ctx.phase == "banner":
+            return ProbeFailure(
+                "bad_greeting",
+                f"The server at {self.where} closed the connection without sending a greeting.",
+            )
+        return ProbeFailure(
+            "protocol_error",
+            f"The server at {self.where} closed the connection in the middle of the conversation.",
+        )
+
+    def _garbage(self, sample: bytes) -> ProbeFailure:
+        code = "bad_greeting" if self.ctx.phase == "banner" else "protocol_error"
+        return ProbeFailure(
+            code, f"The server at {self.where} sent an overlong line that is not mail protocol: {sample!r}."
+        )
+
+
+def shorten(text: str, limit: int = 120) -> str:
+    """A server's words, cut to fit a sentence."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,215 @@
+"""SMTP probe: greeting, EHLO, STARTTLS or implicit TLS, EHLO again, AUTH mechanisms, QUIT.
+It never authenticates and never sends mail."""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import TYPE_CHECKING
+
+from app.diagnosis import tls
+from app.diagnosis.net import connect
+from app.diagnosis.probes.base import Outcome, ProbeFailure
+from app.diagnosis.probes.conversation import Conversation, shorten
+
+if TYPE_CHECKING:
+    from app.config import Endpoint
+    from app.diagnosis.probes.base import ProbeContext
+
+_REPLY = re.compile(r"^(\d{3})([ -]|$)(.*)$")
+
+
+def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
+    where = f"{endpoint.host} port {endpoint.port}"
+    conv = _open(ctx, endpoint, where)
+    try:
+        return _talk(ctx, endpoint, conv)
+    finally:
+        conv.close()
+
+
+def _open(ctx: ProbeContext, endpoint: Endpoint, where: str) -> Conversation:
+    sock = connect(ctx, endpoint.host, endpoint.port)
+    if endpoint.tls == "implicit":
+        ctx.enter("tls")
+        sock = tls.handshake(
+            ctx, sock, endpoint.host, reconnect=lambda: connect(ctx, endpoint.host, endpoint.port)
+        )
+    return Conversation(ctx, sock, where)
+
+
+def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
+    ctx.enter("banner")
+    greeting = read_greeting(conv)
+    ctx.data["greeting"] = greeting
+    ctx.enter("protocol")
+    ehlo = _ehlo(conv)
+    ctx.data["ehlo"] = ehlo
+    offered = any(line.upper().split()[:1] == ["STARTTLS"] for line in ehlo)
+    ctx.data["starttls"] = offered if endpoint.tls != "implicit" else False
+    if endpoint.tls == "starttls":
+        if not offered:
+            raise ProbeFailure(
+                "starttls_unsupported",
+                f"The server at {conv.where} does not offer STARTTLS, so mail to it would travel "
+                "unencrypted; enable STARTTLS on the server or use its implicit-TLS port (465).",
+            )
+        _starttls(ctx, endpoint, conv)
+        ctx.enter("protocol")
+        ehlo = _ehlo(conv)
+        ctx.data["ehlo"] = ehlo
+    mechanisms = auth_mechanisms(ehlo)
+    ctx.data["auth_mechanisms"] = mechanisms
+    _quit(conv)
+
+    warning = tls.expiry_warning(ctx)
+    if warning:
+        return warning
+    if not mechanisms:
+        secured = " after TLS" if endpoint.tls != "none" else ""
+        return Outcome(
+            "auth_not_offered",
+            f"The server at {conv.where} answers but advertises no AUTH mechanism{secured}, "
+            "so mail programs cannot sign in to send mail.",
+        )
+    version = (ctx.data.get("tls") or {}).get("version")
+    secure = f" over {version}" if version else ""
+    return Outcome(
+        "ok",
+        f"The mail server at {conv.where} answers{secure} and offers sign-in "
+        f"({', '.join(mechanisms)}).",
+    )
+
+
+def read_reply(conv: Conversation) -> tuple[int, list[str]]:
+    """One (possibly multi-line) SMTP reply as (code, text lines)."""
+    lines: list[str] = []
+    code: int | None = None
+    while True:
+        line = conv.readline()
+        match = _REPLY.match(line)
+        if not match or (code is not None and int(match.group(1)) != code):
+            raise _not_smtp(conv, line)
+        code = int(match.group(1))
+        lines.append(match.group(3))
+        if match.group(2) != "-":
+            return code, lines
+
+
+def read_greeting(conv: Conversation) -> str:
+    """The 220 greeting; service_unavailable for 421/554, bad_greeting for anything else."""
+    code, lines = read_reply(conv)
+    text = " ".join(lines)
+    if code == 220:
+        return f"220 {text}".strip()
+    if code in (421, 554):
+        raise ProbeFailure(
+            "service_unavailable",
+            f"The mail server at {conv.where} refuses service ({code} {shorten(text)}).",
+        )
+    raise ProbeFailure(
+        "bad_greeting",
+        f"The server at {conv.where} greeted with {code} {shorten(text)} instead of 220.",
+    )
+
+
+def _not_smtp(conv: Conversation, line: str) -> ProbeFailure:
+    if conv.ctx.phase == "banner":
+        return ProbeFailure(
+            "bad_greeting",
+            f"The server at {conv.where} is not an SMTP server; it greeted with "
+            f"{shorten(line, 80)!r}. Check the port number.",
+        )
+    return ProbeFailure(
+        "protocol_error",
+        f"The server at {conv.where} answered with something that is not SMTP: {shorten(line, 80)!r}.",
+    )
+
+
+def _helo_name(conv: Conversation) -> str:
+    # an address literal needs no DNS lookup of our own name, which could stall the probe
+    try:
+        address = conv.sock.getsockname()[0]
+    except OSError:
+        return "[127.0.0.1]"
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+
+
+def _ehlo(conv: Conversation) -> list[str]:
+    conv.send(f"EHLO {_helo_name(conv)}")
+    code, lines = read_reply(conv)
+    if code == 421:
+        raise ProbeFailure(
+            "service_unavailable",
+            f"The mail server at {conv.where} closed the session ({code} {shorten(' '.join(lines))}).",
+        )
+    if code != 250:
+        raise ProbeFailure(
+            "protocol_error",
+            f"The mail server at {conv.where} rejected EHLO ({code} {shorten(' '.join(lines))}).",
+        )
+    return lines[1:]  # the first line is the server's name and greeting
+
+
+def auth_mechanisms(ehlo: list[str]) -> list[str]:
+    """AUTH mechanisms from EHLO extension lines ("AUTH PLAIN LOGIN", old "AUTH=LOGIN")."""
+    found: list[str] = []
+    for line in ehlo:
+        words = line.replace("=", " ", 1).split() if line.upper().startswith("AUTH=") else line.split()
+        if words and words[0].upper() == "AUTH":
+            for mech in words[1:]:
+                if mech.upper() not in found:
+                    found.append(mech.upper())
+    return found
+
+
+def _starttls(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> None:
+    conv.send("STARTTLS")
+    code, lines = read_reply(conv)
+    if code != 220:
+        raise ProbeFailure(
+            "starttls_failed",
+            f"The server at {conv.where} offers STARTTLS but refused to start it "
+            f"({code} {shorten(' '.join(lines))}).",
+        )
+    ctx.enter("tls")
+    conv.upgrade(starttls_handshake(ctx, endpoint, conv.sock, lambda: _reopen_for_tls(ctx, endpoint)))
+
+
+def starttls_handshake(ctx: ProbeContext, endpoint: Endpoint, sock: socket.socket, reconnect) -> socket.socket:
+    """tls.handshake after a STARTTLS-like command: a broken handshake there is starttls_failed."""
+    try:
+        return tls.handshake(ctx, sock, endpoint.host, reconnect=reconnect)
+    except ProbeFailure as failure:
+        if failure.code != "tls_handshake_failed":
+            raise
+        raise ProbeFailure(
+            "starttls_failed",
+            f"The server at {endpoint.host} port {endpoint.port} agreed to STARTTLS but the "
+            f"secure handshake then failed. {failure.detail}",
+        ) from None
+
+
+def _reopen_for_tls(ctx: ProbeContext, endpoint: Endpoint) -> socket.socket:
+    """A fresh connection brought to the point right after STARTTLS was accepted."""
+    conv = Conversation(ctx, connect(ctx, endpoint.host, endpoint.port), endpoint.target)
+    try:
+        read_reply(conv)
+        _ehlo(conv)
+        conv.send("STARTTLS")
+        if read_reply(conv)[0] != 220:
+            raise ProbeFailure("starttls_failed", "STARTTLS refused on the second look.")
+    except ProbeFailure:
+        conv.close()
+        raise
+    return conv.sock
+
+
+def _quit(conv: Conversation) -> None:
+    # everything needed is known; a server that mishandles QUIT does not change the outcome
+    conv.cap = 1.0
+    try:
+        conv.send("QUIT")
+        read_reply(conv)
+    except ProbeFailure:
+        pass

@@ -1,0 +1,271 @@
+"""The one TLS helper every probe uses: the client context (OS trust store plus `tls.ca_file`),
+the handshake within the deadline, certificate facts, and failures classified into SPEC codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import ipaddress
+import socket
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from app.diagnosis.probes.base import Outcome, ProbeFailure
+
+if TYPE_CHECKING:
+    from app.config import Config
+    from app.diagnosis.probes.base import ProbeContext
+
+# OpenSSL verify results (x509_vfy.h) that tell which certificate problem it was
+_EXPIRED = {9, 10}  # not yet valid, expired
+_MISMATCH = {62, 63, 64}  # hostname, email, IP address mismatch
+_UNTRUSTED = {2, 18, 19, 20, 21, 24, 27, 28}
+
+_VERSION_NAMES = {"TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1", "TLSv1.2": "TLS 1.2", "TLSv1.3": "TLS 1.3"}
+
+
+def client_context(config: Config) -> ssl.SSLContext:
+    """A verifying client context: the OS trust store, plus `tls.ca_file` when set."""
+    return _context_for(config.tls.ca_file or "")
+
+
+@functools.lru_cache(maxsize=8)
+def _context_for(ca_file: str) -> ssl.SSLContext:
+    import truststore
+
+    ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_file:
+        # added to the OS store, never replacing it: a company CA beside the public ones
+        ctx.load_verify_locations(cafile=ca_file)
+    return ctx
+
+
+def _unverified_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def handshake(
+    ctx: ProbeContext,
+    sock: socket.socket,
+    server_hostname: str,
+    *,
+    reconnect: Callable[[], socket.socket] | None = None,
+) -> ssl.SSLSocket:
+    """Wrap `sock` in verified TLS within the deadline; facts go to ctx.data["tls"].
+
+    On a certificate failure, `reconnect` (when given) must return a fresh plain socket at the
+    same point of the conversation, so the rejected certificate's facts can still be read.
+    Raises ProbeFailure: tls_cert_expired, tls_cert_untrusted, tls_hostname_mismatch or
+    tls_handshake_failed.
+    """
+    host = server_hostname.strip("[]")
+    sock.settimeout(ctx.deadline.timeout())
+    try:
+        tls_sock = client_context(ctx.config).wrap_socket(sock, server_hostname=host)
+    except ssl.SSLCertVerificationError as exc:
+        sock.close()
+        facts = _facts_after_failure(ctx, host, reconnect)
+        if facts:
+            ctx.data["tls"] = facts
+        raise classify_verify_error(exc, host, facts) from None
+    except TimeoutError:
+        sock.close()
+        raise ProbeFailure(
+            "tls_handshake_failed", "The secure (TLS) handshake did not finish in time."
+        ) from None
+    except ConnectionResetError:
+        sock.close()
+        raise ProbeFailure(
+            "tls_handshake_failed", "The server reset the connection during the TLS handshake."
+        ) from None
+    except (ssl.SSLError, OSError) as exc:
+        sock.close()
+        raise ProbeFailure(
+            "tls_handshake_failed",
+            f"The secure (TLS) handshake failed: {_ssl_reason(exc)}. The server may not speak TLS "
+            "on this port, or it only accepts settings this computer refuses.",
+        ) from None
+    der = tls_sock.getpeercert(binary_form=True)
+    facts = cert_facts(der) if der else {}
+    cipher = tls_sock.cipher()
+    facts = {
+        "version": _VERSION_NAMES.get(tls_sock.version() or "", tls_sock.version()),
+        "cipher": cipher[0] if cipher else None,
+        **facts,
+    }
+    ctx.data["tls"] = facts
+    return tls_sock
+
+
+def expiry_warning(ctx: ProbeContext) -> Outcome | None:
+    """tls_cert_expiring when the certificate seen in this probe expires within the warning days."""
+    facts = ctx.data.get("tls") or {}
+    days = facts.get("days_left")
+    if days is None or days > ctx.config.tls.expiry_warn_days:
+        return None
+    when = facts.get("not_after", "soon")
+    return Outcome(
+        "tls_cert_expiring",
+        f"The server's certificate expires in {days} day{'s' if days != 1 else ''} ({when}); "
+        "renew it before mail programs start refusing the connection.",
+    )
+
+
+def cert_facts(der: bytes, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Issuer, subject, not_after (ISO 8601 UTC), days_left and SAN of a DER certificate."""
+    from cryptography import x509
+
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return {}
+    not_after = cert.not_valid_after_utc
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        san = [f"DNS:{n}" for n in ext.get_values_for_type(x509.DNSName)]
+        san += [f"IP:{a}" for a in ext.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        san = []
+    return {
+        "issuer": cert.issuer.rfc4514_string(),
+        "subject": cert.subject.rfc4514_string(),
+        "not_before": _iso(cert.not_valid_before_utc),
+        "not_after": _iso(not_after),
+        "days_left": int((not_after - now).total_seconds() // 86400),
+        "san": san,
+    }
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _facts_after_failure(
+    ctx: ProbeContext, host: str, reconnect: Callable[[], socket.socket] | None
+) -> dict[str, Any]:
+    """The facts of a certificate that failed verification, from a second, unverified look."""
+    if reconnect is None or ctx.deadline.expired:
+        return {}
+    saved_data, saved_phase = dict(ctx.data), ctx.phase
+    try:
+        raw = reconnect()
+        raw.settimeout(ctx.deadline.timeout())
+        sni = None if _ip(host) else host
+        with _unverified_context().wrap_socket(raw, server_hostname=sni) as tls_sock:
+            der = tls_sock.getpeercert(binary_form=True)
+            version = tls_sock.version()
+    except (ProbeFailure, OSError, ValueError):
+        return {}
+    finally:
+        # the second look must not change what the probe reports about the first
+        ctx.data.clear()
+        ctx.data.update(saved_data)
+        ctx.phase = saved_phase
+    facts = cert_facts(der) if der else {}
+    return {"version": _VERSION_NAMES.get(version or "", version), **facts} if facts else {}
+
+
+def classify_verify_error(
+    exc: ssl.SSLCertVerificationError, host: str, facts: dict[str, Any]
+) -> ProbeFailure:
+    """Which certificate problem a verification failure is, as a ProbeFailure for IT."""
+    code = getattr(exc, "verify_code", None)
+    message = (getattr(exc, "verify_message", None) or exc.reason or str(exc) or "").lower()
+    kind = None
+    if code in _EXPIRED:
+        kind = "expired"
+    elif code in _MISMATCH:
+        kind = "mismatch"
+    elif code in _UNTRUSTED:
+        kind = "untrusted"
+    elif facts:
+        # another platform's verifier: decide from the certificate itself
+        if facts.get("days_left", 0) < 0 or _not_yet_valid(facts):
+            kind = "expired"
+        elif not matches_host(facts.get("san", []), facts.get("subject", ""), host):
+            kind = "mismatch"
+    if kind is None:
+        if "expired" in message or "not yet valid" in message:
+            kind = "expired"
+        elif "mismatch" in message or "hostname" in message or "doesn't match" in message:
+            kind = "mismatch"
+        else:
+            kind = "untrusted"
+    return _failure(kind, host, facts, message, code)
+
+
+def _failure(kind: str, host: str, facts: dict[str, Any], message: str, code: Any) -> ProbeFailure:
+    subject = facts.get("subject") or "the server's certificate"
+    issuer = facts.get("issuer")
+    if kind == "expired":
+        if code == 9 or _not_yet_valid(facts):
+            return ProbeFailure(
+                "tls_cert_expired",
+                f"The server's certificate ({subject}) is not valid yet (from "
+                f"{facts.get('not_before', 'a future date')}); check its dates and the server clock.",
+            )
+        when = facts.get("not_after")
+        since = f" on {when}" if when else ""
+        return ProbeFailure(
+            "tls_cert_expired",
+            f"The server's certificate ({subject}) expired{since}; the server needs a renewed certificate.",
+        )
+    if kind == "mismatch":
+        names = ", ".join(facts.get("san", [])) or subject
+        return ProbeFailure(
+            "tls_hostname_mismatch",
+            f"The server's certificate is not valid for {host} (it names {names}); "
+            "the configured host name or the server's certificate is wrong.",
+        )
+    by = f" issued by {issuer}" if issuer else ""
+    return ProbeFailure(
+        "tls_cert_untrusted",
+        f"The server's certificate{by} is not trusted by this computer ({message or 'unknown issuer'}); "
+        "the server may send an incomplete chain, use a private CA missing from tls.ca_file, "
+        "or the connection is being intercepted.",
+    )
+
+
+def _not_yet_valid(facts: dict[str, Any]) -> bool:
+    start = facts.get("not_before")
+    return bool(start) and start > _iso(dt.datetime.now(dt.UTC))
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def matches_host(san: list[str], subject: str, host: str) -> bool:
+    """Whether the certificate names `host`: IP SANs for IP literals, DNS SANs (one wildcard
+    label) otherwise, the subject CN only when there is no SAN at all."""
+    address = _ip(host)
+    if address is not None:
+        return any(s.startswith("IP:") and _ip(s[3:]) == address for s in san)
+    names = [s[4:] for s in san if s.startswith("DNS:")]
+    if not san:
+        names = [part[3:] for part in subject.split(",") if part.startswith("CN=")]
+    host = host.rstrip(".").lower()
+    for name in names:
+        name = name.rstrip(".").lower()
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    if reason:
+        return str(reason).replace("_", " ").lower()
+    if isinstance(exc, ssl.SSLEOFError) or "EOF" in str(exc):
+        return "the server closed the connection"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -1,0 +1,209 @@
+"""The SMTP probe against aiosmtpd and hostile loopback servers: every code it can produce."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app.config import Endpoint
+from app.diagnosis.probes.base import Deadline, ProbeContext, ProbeFailure
+from app.diagnosis.probes.smtp import probe
+from tests.servers.certs import certs  # noqa: F401  (fixture)
+from tests.servers.smtp import (
+    HostileServer,
+    SMTPServer,
+    close,
+    expect,
+    hang,
+    reply,
+    reset,
+    send,
+)
+
+EHLO_OK = b"250-mail.test\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"
+
+
+@pytest.fixture
+def config(make_config, certs):  # noqa: F811
+    return make_config(f'[tls]\nca_file = "{certs.ca_pem}"\nexpiry_warn_days = 14\n')
+
+
+def run(config, port: int, tls: str = "starttls", host: str = "127.0.0.1", seconds: float = 3.0):
+    """(code, detail, ctx) of one probe; ProbeFailure becomes its code."""
+    ctx = ProbeContext(config, Deadline(seconds))
+    endpoint = Endpoint("smtp", host, port, tls=tls)
+    try:
+        outcome = probe(ctx, endpoint)
+    except ProbeFailure as failure:
+        return failure.code, failure.detail, ctx
+    return outcome.code, outcome.detail, ctx
+
+
+def test_starttls_ok_records_facts(config, certs):  # noqa: F811
+    with SMTPServer("starttls", certs.server_context("good")) as srv:
+        code, detail, ctx = run(config, srv.port)
+    assert code == "ok", detail
+    assert ctx.data["greeting"].startswith("220 mail.test")
+    assert ctx.data["starttls"] is True
+    assert ctx.data["auth_mechanisms"] == ["LOGIN", "PLAIN"]
+    assert not any("STARTTLS" in line for line in ctx.data["ehlo"])  # the EHLO after TLS
+    facts = ctx.data["tls"]
+    assert facts["version"] in ("TLS 1.2", "TLS 1.3")
+    assert "MailBeacon Test CA" in facts["issuer"]
+    assert facts["subject"].startswith("CN=localhost")
+    assert facts["not_after"].endswith("Z") and facts["days_left"] > 300
+    assert "IP:127.0.0.1" in facts["san"]
+    assert srv.handler.messages == []  # a probe never sends mail
+
+
+def test_implicit_tls_ok(config, certs):  # noqa: F811
+    with SMTPServer("implicit", certs.server_context("good")) as srv:
+        code, detail, ctx = run(config, srv.port, tls="implicit")
+    assert code == "ok", detail
+    assert ctx.data["tls"]["subject"].startswith("CN=localhost")
+    assert ctx.data["auth_mechanisms"] == ["LOGIN", "PLAIN"]
+
+
+def test_ipv6_loopback_checks_ip_san(config, certs):  # noqa: F811
+    with SMTPServer("implicit", certs.server_context("good"), host="::1") as srv:
+        code, detail, ctx = run(config, srv.port, tls="implicit", host="::1")
+    assert code == "ok", detail
+    assert "IP:::1" in ctx.data["tls"]["san"]
+
+
+def test_starttls_not_offered(config):
+    with SMTPServer("plain") as srv:
+        code, detail, ctx = run(config, srv.port)
+    assert code == "starttls_unsupported"
+    assert ctx.data["starttls"] is False
+    assert "STARTTLS" in detail
+
+
+def test_plain_endpoint_with_auth_is_ok(config):
+    with SMTPServer("plain") as srv:
+        code, detail, ctx = run(config, srv.port, tls="none")
+    assert code == "ok", detail
+    assert "tls" not in ctx.data
+
+
+def test_no_auth_after_tls_warns(config, certs):  # noqa: F811
+    with SMTPServer("starttls", certs.server_context("good"), auth=False) as srv:
+        code, detail, ctx = run(config, srv.port)
+    assert code == "auth_not_offered"
+    assert ctx.data["auth_mechanisms"] == []
+    assert "AUTH" in detail
+
+
+def test_soon_expiring_certificate_warns(config, certs):  # noqa: F811
+    with SMTPServer("starttls", certs.server_context("expiring")) as srv:
+        code, detail, ctx = run(config, srv.port)
+    assert code == "tls_cert_expiring"
+    assert ctx.data["tls"]["days_left"] == 5
+    assert "5 days" in detail
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("expired", "tls_cert_expired"),
+        ("untrusted", "tls_cert_untrusted"),
+        ("wrong_host", "tls_hostname_mismatch"),
+    ],
+)
+def test_bad_certificates_after_starttls(config, certs, kind, code):  # noqa: F811
+    with SMTPServer("starttls", certs.server_context(kind)) as srv:
+        got, detail, ctx = run(config, srv.port)
+    assert got == code, detail
+    # the facts of the rejected certificate come from a second, unverified look
+    assert ctx.data["tls"]["subject"]
+    assert ctx.data["greeting"].startswith("220")
+
+
+def test_expired_certificate_implicit_has_facts(config, certs):  # noqa: F811
+    with SMTPServer("implicit", certs.server_context("expired")) as srv:
+        code, detail, ctx = run(config, srv.port, tls="implicit")
+    assert code == "tls_cert_expired"
+    assert ctx.data["tls"]["days_left"] < 0
+    assert ctx.data["tls"]["not_after"] in detail
+
+
+def test_silent_server_is_banner_timeout_within_deadline(config):
+    with HostileServer([hang()]) as srv:
+        started = time.monotonic()
+        code, _detail, ctx = run(config, srv.port, seconds=1.0)
+        elapsed = time.monotonic() - started
+    assert code == "banner_timeout"
+    assert elapsed < 2.0
+    assert ctx.data["connected_to"] == f"127.0.0.1:{srv.port}"
+
+
+@pytest.mark.parametrize(
+    "banner", [b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", b"HTTP/1.1 400 Bad Request\r\n\r\n"]
+)
+def test_other_service_on_smtp_port_is_bad_greeting(config, banner):
+    with HostileServer([send(banner), hang()]) as srv:
+        code, detail, _ = run(config, srv.port)
+    assert code == "bad_greeting"
+    assert "not an SMTP server" in detail
+
+
+def test_closed_without_greeting_is_bad_greeting(config):
+    with HostileServer([close()]) as srv:
+        code, _detail, _ = run(config, srv.port)
+    assert code == "bad_greeting"
+
+
+@pytest.mark.parametrize("greeting", [b"421 mail.test Too busy, try later\r\n", b"554 No service\r\n"])
+def test_refusing_greeting_is_service_unavailable(config, greeting):
+    with HostileServer([send(greeting), hang()]) as srv:
+        code, detail, _ = run(config, srv.port)
+    assert code == "service_unavailable"
+    assert greeting[:3].decode() in detail
+
+
+def test_reset_after_connect_is_tcp_reset(config):
+    with HostileServer([reset()]) as srv:
+        code, _detail, _ = run(config, srv.port)
+    assert code == "tcp_reset"
+
+
+def test_starttls_answered_454(config):
+    script = [send(b"220 mail.test ESMTP\r\n"), reply(b"EHLO", EHLO_OK),
+              reply(b"STARTTLS", b"454 4.7.0 TLS not available due to temporary reason\r\n"), hang()]
+    with HostileServer(script) as srv:
+        code, detail, _ = run(config, srv.port)
+    assert code == "starttls_failed"
+    assert "454" in detail
+
+
+def test_broken_handshake_after_starttls(config):
+    script = [send(b"220 mail.test ESMTP\r\n"), reply(b"EHLO", EHLO_OK),
+              reply(b"STARTTLS", b"220 Go ahead\r\n"), send(b"this is not TLS at all\r\n"), close()]
+    with HostileServer(script) as srv:
+        code, _detail, _ = run(config, srv.port)
+    assert code == "starttls_failed"
+
+
+def test_garbage_mid_conversation_is_protocol_error(config):
+    script = [send(b"220 mail.test ESMTP\r\n"), expect(b"EHLO"), send(b"\x00\xffhello?? whatever\r\n"), hang()]
+    with HostileServer(script) as srv:
+        code, detail, ctx = run(config, srv.port)
+    assert code == "protocol_error"
+    assert ctx.data["greeting"] == "220 mail.test ESMTP"
+    assert "not SMTP" in detail
+
+
+def test_silence_after_ehlo_is_protocol_error_within_deadline(config):
+    with HostileServer([send(b"220 mail.test ESMTP\r\n"), expect(b"EHLO"), hang()]) as srv:
+        started = time.monotonic()
+        code, _detail, _ = run(config, srv.port, seconds=1.0)
+    assert code == "protocol_error"
+    assert time.monotonic() - started < 2.0
+
+
+def test_plain_text_server_where_implicit_tls_expected(config):
+    with SMTPServer("plain") as srv:
+        code, detail, _ = run(config, srv.port, tls="implicit")
+    assert code == "tls_handshake_failed"
+    assert "TLS" in detail
