@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -39,22 +40,38 @@ def resolve(ctx: ProbeContext, host: str) -> list[str]:
     if ctx.config.dns.nameservers:
         addresses = _resolve_dnspython(ctx, host)
     else:
-        addresses = _resolve_system(host)
+        addresses = _resolve_system(ctx, host)
     ctx.data["addresses"] = addresses
     ctx.data["dns_ms"] = round((time.monotonic() - started) * 1000, 1)
     return addresses
 
 
-def _resolve_system(host: str) -> list[str]:
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        code, detail = _gai_code(exc, host)
-        raise ProbeFailure(code, detail) from None
-    except UnicodeError:
-        raise ProbeFailure("dns_nxdomain", f"{host} is not a valid host name.") from None
+def _resolve_system(ctx: ProbeContext, host: str) -> list[str]:
+    # getaddrinfo has no timeout of its own: it runs on a helper thread so the probe can give
+    # up at the deadline with dns_timeout instead of hanging on a dead resolver
+    box: dict[str, object] = {}
+
+    def lookup() -> None:
+        try:
+            box["infos"] = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=lookup, name=f"getaddrinfo {host}", daemon=True)
+    worker.start()
+    worker.join(ctx.deadline.timeout())
+    if worker.is_alive():
+        raise ProbeFailure("dns_timeout", f"The name server did not answer for {host} in time.")
+    error = box.get("error")
+    if isinstance(error, socket.gaierror):
+        code, detail = _gai_code(error, host)
+        raise ProbeFailure(code, detail)
+    if isinstance(error, UnicodeError):
+        raise ProbeFailure("dns_nxdomain", f"{host} is not a valid host name.")
+    if isinstance(error, OSError):
+        raise ProbeFailure("dns_unreachable", f"Could not look up {host}: {error.strerror or error}.")
     seen: list[str] = []
-    for family, *_rest, sockaddr in infos:
+    for family, *_rest, sockaddr in box.get("infos", []):  # type: ignore[union-attr]
         if family in (socket.AF_INET, socket.AF_INET6) and sockaddr[0] not in seen:
             seen.append(sockaddr[0])
     if not seen:
@@ -78,6 +95,7 @@ def _gai_code(exc: socket.gaierror, host: str) -> tuple[str, str]:
 
 def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
     import dns.exception
+    import dns.name
     import dns.resolver
 
     resolver = make_resolver(ctx.config)
@@ -85,8 +103,12 @@ def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
     nxdomain = False
     errors: list[ProbeFailure] = []
     for rdtype in ("A", "AAAA"):
+        lifetime = ctx.deadline.timeout()
+        if addresses:
+            # IPv4 is enough to go on: a server that drops AAAA queries must not eat the deadline
+            lifetime = min(lifetime / 2, 1.0)
         try:
-            answer = resolver.resolve(host, rdtype, lifetime=ctx.deadline.timeout(), search=False)
+            answer = resolver.resolve(host, rdtype, lifetime=lifetime, search=False)
         except dns.resolver.NXDOMAIN:
             nxdomain = True
             break
@@ -96,10 +118,17 @@ def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
             errors.append(_no_nameservers(exc, host))
             break
         except dns.exception.Timeout:
+            if addresses:
+                break
             errors.append(ProbeFailure("dns_timeout", f"The name server did not answer for {host} in time."))
             break
+        except (dns.name.NameTooLong, dns.name.EmptyLabel, dns.name.LabelTooLong, UnicodeError):
+            raise ProbeFailure("dns_nxdomain", f"{host} is not a valid host name.") from None
         except OSError as exc:
             errors.append(ProbeFailure("dns_unreachable", f"Could not reach the name server: {exc.strerror or exc}."))
+            break
+        except dns.exception.DNSException as exc:
+            errors.append(ProbeFailure("dns_unreachable", f"The name lookup for {host} failed: {exc}."))
             break
         addresses.extend(r.address for r in answer)
     if addresses:
@@ -120,15 +149,16 @@ def _no_nameservers(exc, host: str) -> ProbeFailure:
 
 def make_resolver(config):
     """A dnspython resolver on the configured nameservers (or the system's, for MX/SRV)."""
+    import dns.nameserver
     import dns.resolver
 
     if config.dns.nameservers:
         resolver = dns.resolver.Resolver(configure=False)
-        servers = config.nameservers()
-        resolver.nameservers = [host for host, _port in servers]
-        ports = {host: port for host, port in servers}
-        resolver.nameserver_ports = ports
-        resolver.port = servers[0][1]
+        # one Nameserver object each, so two servers on one address with different ports
+        # both stay (a {address: port} map would keep only one)
+        resolver.nameservers = [
+            dns.nameserver.Do53Nameserver(host, port) for host, port in config.nameservers()
+        ]
     else:
         resolver = dns.resolver.Resolver()
     resolver.cache = None
