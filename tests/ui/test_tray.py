@@ -1,0 +1,410 @@
+"""The tray: menu, icon and tooltip per state, Details, notifications per confirmed transition,
+the no-tray fallback, and a GUI thread that keeps running while a check blocks."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from app.monitor import Monitor
+from app.ui import tray as tray_mod
+from app.ui.tray import NO_TRAY_TEXT, TrayApp
+from tests.ui.conftest import HEADLINES, make_diagnosis
+
+CONFIG = """
+[mail]
+webmail_url = "https://webmail.example.com/"
+[[endpoints]]
+kind = "smtp"
+host = "127.0.0.1"
+port = 2525
+tls = "none"
+[network]
+internet_url = ""
+"""
+
+
+class FakeDiagnose:
+    """Stands in for the engine: returns the current verdict, optionally blocking first."""
+
+    def __init__(self, verdict: str = "ok") -> None:
+        self.verdict = verdict
+        self.calls = 0
+        self.threads: list[threading.Thread] = []
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, config):
+        self.threads.append(threading.current_thread())
+        self.release.wait(10)
+        self.calls += 1
+        return make_diagnosis(self.verdict)
+
+
+@pytest.fixture
+def make_tray(qtbot, make_config):
+    made: list[TrayApp] = []
+
+    def make(config_text: str = CONFIG, *, verdict: str = "ok", **kwargs) -> TrayApp:
+        kwargs.setdefault("diagnose", FakeDiagnose(verdict))
+        kwargs.setdefault("tray_available", lambda: True)
+        kwargs.setdefault("watch_network", False)
+        tray = TrayApp(make_config(config_text), **kwargs)
+        made.append(tray)
+        return tray
+
+    yield make
+    for tray in made:
+        tray._due_timer.stop()
+        tray._tick_timer.stop()
+        tray._tray_poll.stop()
+        if tray._details is not None:
+            tray._details.close()
+        tray.tray.hide()
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(5000)
+
+
+def feed(tray: TrayApp, verdict: str, **overrides):
+    """One pass straight into the slot, as the worker would deliver it."""
+    tray.monitor.started()
+    return tray.apply_diagnosis(make_diagnosis(verdict, **overrides))
+
+
+def confirm(tray: TrayApp, verdict: str) -> None:
+    feed(tray, verdict)
+    if tray.verdict != verdict:
+        feed(tray, verdict)
+    assert tray.verdict == verdict
+
+
+def menu_texts(tray: TrayApp) -> list[str]:
+    return [a.text() for a in tray.menu.actions() if a.isVisible() and not a.isSeparator()]
+
+
+def centre_rgb(tray: TrayApp) -> tuple[int, int, int]:
+    image = tray.tray.icon().pixmap(32, 32).toImage()
+    colour = image.pixelColor(image.width() // 2, image.height() // 4)
+    return colour.red(), colour.green(), colour.blue()
+
+
+@pytest.fixture
+def fake_report_dialog(monkeypatch):
+    opened: list = []
+
+    class ReportDialog:
+        def __init__(self, config, parent=None):
+            self.config = config
+
+        def open_for(self, diagnosis):
+            opened.append(diagnosis)
+
+    module = types.ModuleType("app.ui.report_dialog")
+    module.ReportDialog = ReportDialog
+    monkeypatch.setitem(sys.modules, "app.ui.report_dialog", module)
+    return opened
+
+
+def test_menu_lists_every_action_in_order(make_tray):
+    tray = make_tray()
+    assert menu_texts(tray) == [
+        "Checking…",
+        "Check now",
+        "Report a problem…",
+        "Details…",
+        "Open webmail",
+        "Pause notifications for 1 hour",
+        "Start at login",
+        "Quit",
+    ]
+    assert not tray.headline_action.isEnabled()
+    assert tray.pause_action.isCheckable() and tray.autostart_action.isCheckable()
+
+
+def test_no_webmail_item_without_a_webmail_url(make_tray):
+    tray = make_tray(CONFIG.replace('webmail_url = "https://webmail.example.com/"', ""))
+    assert "Open webmail" not in menu_texts(tray)
+
+
+def test_check_now_runs_a_check_off_the_gui_thread(make_tray, qtbot):
+    diagnose = FakeDiagnose("ok")
+    tray = make_tray(diagnose=diagnose)
+    tray.start()
+    qtbot.waitUntil(lambda: diagnose.calls == 1 and not tray.monitor.running, timeout=5000)
+    assert tray.verdict == "ok"
+    assert tray.headline_action.text() == HEADLINES["ok"]
+    # the interval is 60 s, so only the menu item explains a second check now
+    tray.check_action.trigger()
+    qtbot.waitUntil(lambda: diagnose.calls == 2 and not tray.monitor.running, timeout=5000)
+    assert all(t is not threading.main_thread() for t in diagnose.threads)
+
+
+def test_details_and_left_click_open_the_window(make_tray):
+    tray = make_tray()
+    tray.details_action.trigger()
+    assert tray._details.isVisible()
+    tray._details.close()
+    tray._on_activated(tray.tray.ActivationReason.Trigger)
+    assert tray._details.isVisible()
+
+
+def test_report_item_opens_the_report_dialog_with_the_latest_diagnosis(make_tray, fake_report_dialog):
+    tray = make_tray()
+    feed(tray, "ok")
+    tray.report_action.trigger()
+    assert len(fake_report_dialog) == 1 and fake_report_dialog[0].verdict == "ok"
+
+
+def test_report_item_without_the_dialog_module_does_not_fail(make_tray, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "app.ui.report_dialog", None)  # import raises ImportError
+    tray = make_tray()
+    tray.report_action.trigger()
+    assert "report dialog is not available" in caplog.text
+
+
+def test_open_webmail_opens_the_configured_url(make_tray, monkeypatch):
+    opened = []
+    monkeypatch.setattr(tray_mod.QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
+    tray = make_tray()
+    tray.webmail_action.trigger()
+    assert opened == ["https://webmail.example.com/"]
+
+
+def test_start_at_login_writes_and_removes_the_autostart_entry(make_tray, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    if sys.platform != "linux":
+        pytest.skip("the XDG file is the Linux autostart")
+    tray = make_tray()
+    entry = tmp_path / "xdg" / "autostart" / "mailbeacon.desktop"
+    assert not tray.autostart_action.isChecked()
+    tray.autostart_action.trigger()
+    assert entry.is_file() and "Exec=" in entry.read_text()
+    tray.autostart_action.trigger()
+    assert not entry.exists()
+
+
+def test_quit_item_quits_the_application(make_tray, monkeypatch):
+    calls = []
+    monkeypatch.setattr(tray_mod.QCoreApplication, "quit", lambda: calls.append(1))
+    tray = make_tray()
+    tray.quit_action.trigger()
+    assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "verdict, channel",
+    [("ok", "green"), ("down", "red"), ("degraded", "amber"), ("local", "slate"), ("unknown", "grey")],
+)
+def test_icon_and_tooltip_follow_the_confirmed_verdict(make_tray, verdict, channel):
+    tray = make_tray()
+    grey = centre_rgb(tray)
+    assert max(grey) - min(grey) < 30, "grey while the first check runs"
+    assert "checking" in tray.tray.toolTip().lower()
+    confirm(tray, verdict)
+    r, g, b = centre_rgb(tray)
+    if channel == "green":
+        assert g > r + 60 and g > b + 40
+    elif channel == "red":
+        assert r > g + 80 and r > b + 80
+    elif channel == "amber":
+        assert r > b + 100 and g > b + 60
+    elif channel == "slate":
+        assert b > r + 20
+    else:
+        assert max(r, g, b) - min(r, g, b) < 30
+    tooltip = tray.tray.toolTip()
+    assert tooltip.startswith(HEADLINES[verdict].rstrip("."))
+    assert " since " in tooltip and "min" in tooltip
+    assert tray.headline_action.text() == HEADLINES[verdict]
+
+
+def test_a_single_failed_pass_changes_nothing(make_tray):
+    tray = make_tray()
+    confirm(tray, "ok")
+    assert feed(tray, "down") is None
+    assert tray.verdict == "ok" and tray.notifications == []
+    assert centre_rgb(tray)[1] > 120  # still green
+    feed(tray, "ok")
+    assert tray.verdict == "ok" and tray.notifications == []
+
+
+def test_one_notification_per_confirmed_transition_and_recovery_says_how_long(make_tray):
+    tray = make_tray()
+    shown = []
+    tray.notified.connect(lambda title, text: shown.append((title, text)))
+    feed(tray, "ok")
+    assert shown == []  # starting up green is no news
+    feed(tray, "down")
+    assert shown == []
+    feed(tray, "down")
+    assert shown == [("Mail is down", HEADLINES["down"])]
+    feed(tray, "down")
+    feed(tray, "down")
+    assert len(shown) == 1
+    feed(tray, "ok")
+    assert len(shown) == 2
+    title, text = shown[1]
+    assert title == "Mail works again"
+    assert text.startswith("Mail works again") and "was down" in text and "min" in text
+
+
+def test_paused_notifications_are_suppressed(make_tray):
+    tray = make_tray()
+    confirm(tray, "ok")
+    tray.pause_action.trigger()
+    assert tray.paused
+    confirm(tray, "down")
+    assert tray.notifications == []
+    tray.pause_action.trigger()
+    assert not tray.paused
+    confirm(tray, "ok")
+    assert [t for t, _ in tray.notifications] == ["Mail works again"]
+
+
+def test_clicking_a_mail_is_down_notification_opens_the_report(make_tray, fake_report_dialog):
+    tray = make_tray()
+    confirm(tray, "ok")
+    confirm(tray, "down")
+    tray.tray.messageClicked.emit()
+    assert len(fake_report_dialog) == 1 and fake_report_dialog[0].verdict == "down"
+
+
+def test_details_window_shows_checks_timeline_it_status_and_copies_text(make_tray, qtbot):
+    from app.history import History
+    from app.paths import user_paths
+
+    history = History(user_paths().history_db)
+    tray = make_tray(history=history)
+    confirm(tray, "ok")
+    confirm(tray, "down")
+    tray.set_it_line("IT is aware: Mail server outage")
+    qtbot.waitUntil(lambda: len(history.changes(make_since())) == 2, timeout=5000)
+    tray.show_details()
+    window = tray._details
+    assert window.headline.text() == HEADLINES["down"]
+    assert window.advice.text() == "Try again later."
+    rows = [
+        [window.checks.topLevelItem(i).text(c) for c in range(4)]
+        for i in range(window.checks.topLevelItemCount())
+    ]
+    assert rows[1] == ["Failed", "Outgoing mail (127.0.0.1:2525)", "Server said down.", "12 ms"]
+    assert rows[0][0] == "OK" and rows[0][1].startswith("Name lookup (DNS)")
+    qtbot.waitUntil(lambda: window.timeline.count() == 2, timeout=5000)
+    timeline = [window.timeline.item(i).text() for i in range(2)]
+    assert "Mail works" in timeline[0] and "Mail server problem" in timeline[1]
+    assert window.it_label.text() == "IT is aware: Mail server outage"
+    assert "IT is aware: Mail server outage" in tray.tray.toolTip()
+    assert "IT is aware: Mail server outage" in menu_texts(tray)
+
+    window.copy_button.click()
+    text = QGuiApplication.clipboard().text()
+    assert text.startswith(f"MailBeacon: {HEADLINES['down']}")
+    assert "[Failed] Outgoing mail (127.0.0.1:2525): Server said down. (tcp_refused, 12 ms)" in text
+    assert "IT is aware: Mail server outage" in text
+    assert "Changes in the last 24 hours:" in text
+    history.close()
+
+
+def make_since():
+    from datetime import UTC, datetime, timedelta
+
+    return datetime.now(UTC) - timedelta(hours=1)
+
+
+def test_outbox_line_shows_waiting_reports(make_tray):
+    tray = make_tray()
+    tray.set_outbox_waiting(1)
+    assert "1 report waiting to be sent" in menu_texts(tray)
+    assert "1 report waiting to be sent" in tray.tray.toolTip()
+    tray.set_outbox_waiting(3)
+    assert "3 reports waiting to be sent" in menu_texts(tray)
+    tray.set_outbox_waiting(0)
+    assert not any("waiting" in t for t in menu_texts(tray))
+
+
+def test_it_status_from_the_diagnosis_feeds_menu_and_notifications(make_tray):
+    pytest.importorskip("app.feed")
+    tray = make_tray()
+    it_status = {
+        "source": "native",
+        "incidents": [
+            {"id": "INC-1", "title": "Mail server outage", "status": "investigating",
+             "message": "We are on it", "updated_at": "2024-01-01T10:00:00Z", "next_update_at": None}
+        ],
+        "fetched_at": "2024-01-01T10:00:00Z",
+        "error": None,
+    }
+    feed(tray, "ok", it_status=it_status)
+    assert any(t.startswith("IT is aware: Mail server outage") for t in menu_texts(tray))
+    assert len(tray.notifications) == 1 and "Mail server outage" in tray.notifications[0][1]
+    feed(tray, "ok", it_status=it_status)
+    assert len(tray.notifications) == 1  # the same incident is not news twice
+
+
+def test_without_a_tray_the_details_window_opens_with_an_explanation(make_tray, qtbot):
+    tray = make_tray(tray_available=lambda: False, tray_wait_s=0.3, tray_poll_s=0.05)
+    tray.start()
+    qtbot.waitUntil(lambda: tray._details is not None and tray._details.isVisible(), timeout=3000)
+    assert tray.no_tray
+    assert tray._details.notice.text() == NO_TRAY_TEXT
+    assert not tray._details.notice.isHidden()
+
+
+def test_offscreen_has_no_tray_and_the_real_check_falls_back(make_tray, qtbot):
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    assert not QSystemTrayIcon.isSystemTrayAvailable()
+    tray = make_tray(tray_available=QSystemTrayIcon.isSystemTrayAvailable, tray_wait_s=0.2,
+                     tray_poll_s=0.05)
+    tray.start()
+    qtbot.waitUntil(lambda: tray.no_tray and tray._details.isVisible(), timeout=3000)
+
+
+def test_gui_keeps_ticking_while_a_check_blocks(make_tray, qtbot):
+    diagnose = FakeDiagnose("ok")
+    diagnose.release.clear()
+    tray = make_tray(diagnose=diagnose)
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    tray.start()
+    qtbot.waitUntil(lambda: tray.monitor.running, timeout=2000)
+    qtbot.wait(600)
+    assert tray.monitor.running and diagnose.calls == 0  # still blocked
+    assert len(ticks) >= 10  # the event loop ran all along
+    tray.show_details()  # and the window opens while the check waits
+    assert tray._details.isVisible()
+    diagnose.release.set()
+    qtbot.waitUntil(lambda: tray.verdict == "ok", timeout=5000)
+    timer.stop()
+
+
+def test_a_failing_diagnose_shows_unknown_instead_of_crashing(make_tray, qtbot):
+    def broken(config):
+        raise RuntimeError("boom")
+
+    tray = make_tray(diagnose=broken)
+    tray.start()
+    qtbot.waitUntil(lambda: tray.monitor.latest is not None, timeout=5000)
+    assert tray.monitor.latest.verdict == "unknown"
+    assert "could not finish" in tray.monitor.latest.headline
+
+
+def test_the_schedule_uses_one_single_shot_timer(make_tray, qtbot):
+    clock = [1000.0]
+    monitor = Monitor(60, 5, clock=lambda: clock[0])
+    tray = make_tray(monitor=monitor)
+    confirm(tray, "ok")
+    assert tray._due_timer.isSingleShot() and tray._due_timer.isActive()
+    remaining = tray._due_timer.remainingTime()
+    assert 50_000 <= remaining <= 67_000  # the interval with its jitter, nothing sooner
+    assert QApplication.instance() is not None
