@@ -99,7 +99,7 @@ class History:
             if not confirmed:
                 return
             row = self._db.execute(
-                "SELECT verdict FROM changes ORDER BY at_ts DESC, id DESC LIMIT 1"
+                "SELECT verdict FROM changes ORDER BY id DESC LIMIT 1"
             ).fetchone()
             if row is not None and row[0] == diagnosis.verdict:
                 return
@@ -127,17 +127,18 @@ class History:
             return None
 
     def current_since(self) -> datetime | None:
-        """When the current confirmed verdict began (the newest change)."""
+        """When the current confirmed verdict began (the last change recorded; by insertion,
+        so a wall clock set back cannot reorder what "current" means)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT at_ts FROM changes ORDER BY at_ts DESC, id DESC LIMIT 1"
+                "SELECT at_ts FROM changes ORDER BY id DESC LIMIT 1"
             ).fetchone()
         return datetime.fromtimestamp(row[0], UTC) if row else None
 
     def current_verdict(self) -> str | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT verdict FROM changes ORDER BY at_ts DESC, id DESC LIMIT 1"
+                "SELECT verdict FROM changes ORDER BY id DESC LIMIT 1"
             ).fetchone()
         return row[0] if row else None
 
@@ -171,7 +172,7 @@ class History:
         with self._lock, self._db:
             cur = self._db.execute(
                 "DELETE FROM changes WHERE at_ts < ? AND id NOT IN"
-                " (SELECT id FROM changes ORDER BY at_ts DESC, id DESC LIMIT 1)",
+                " (SELECT max(id) FROM changes)",
                 (cutoff,),
             )
             return cur.rowcount
