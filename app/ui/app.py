@@ -90,6 +90,7 @@ def run_tray(
     instance.show_requested.connect(tray.show_details)
     watcher = SignalWatcher(lambda _n: tray.quit())
     tray.start()
+    log.info("tray running (pid %d)", os.getpid())
     if on_started is not None:
         on_started(tray)
     status = app.exec()
