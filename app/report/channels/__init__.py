@@ -1,1 +1,148 @@
-"""Delivery channels: one small class each with send(report) -> Result."""
+"""Delivery channels: one small class each with send(report, body) -> Result.
+
+A Result says whether the channel acknowledged the report, wants a retry later (network down,
+5xx, 408, 429) or refused it for good (other 4xx, a redirect, a 5xx SMTP reply).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import requests
+
+    from app.config import Config
+
+log = logging.getLogger(__name__)
+
+CHANNEL_NAMES = ("webhook", "teams", "slack", "email")
+DELIVERED, RETRY, REFUSED = "delivered", "retry", "refused"
+HTTP_TIMEOUT = (5.0, 15.0)  # connect, read
+
+
+@dataclass
+class Result:
+    status: str  # delivered | retry | refused
+    reason: str = ""
+    retry_after: float | None = None  # seconds the receiver asked us to wait
+
+
+class Channel:
+    name = ""
+
+    def send(self, report: dict[str, Any], body: bytes) -> Result:
+        raise NotImplementedError
+
+
+def configured(config: Config) -> dict[str, Channel]:
+    """The channels this configuration enables, in SPEC order."""
+    from app.report.channels.email import EmailChannel
+    from app.report.channels.slack import SlackChannel
+    from app.report.channels.teams import TeamsChannel
+    from app.report.channels.webhook import WebhookChannel
+
+    r = config.report
+    channels: dict[str, Channel] = {}
+    if r.webhook_url:
+        channels["webhook"] = WebhookChannel(config)
+    if r.teams_url:
+        channels["teams"] = TeamsChannel(config)
+    if r.slack_url:
+        channels["slack"] = SlackChannel(config)
+    if r.email_to and r.relay:
+        channels["email"] = EmailChannel(config)
+    return channels
+
+
+# ---------------------------------------------------------------- HTTP, shared by three channels
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _session(config: Config) -> requests.Session:
+    """A session that trusts the OS store (corporate proxies re-sign TLS) plus tls.ca_file."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class _Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["ssl_context"] = _ssl_context(config)
+            super().init_poolmanager(*args, **kwargs)
+
+    session = requests.Session()
+    session.mount("https://", _Adapter())
+    return session
+
+
+def _ssl_context(config: Config) -> ssl.SSLContext:
+    try:
+        import truststore
+
+        ctx: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    except Exception:  # truststore needs a supported OS; the default store is the fallback
+        ctx = ssl.create_default_context()
+    if config.tls.ca_file:
+        ctx.load_verify_locations(cafile=config.tls.ca_file)
+    return ctx
+
+
+def post(config: Config, url: str, body: bytes, headers: dict[str, str]) -> Result:
+    """POST and classify the answer per SPEC: 2xx delivered; 408/429/5xx and network errors
+    retry; other 4xx and redirects are permanent refusals."""
+    import requests
+
+    try:
+        with _session(config) as session:
+            resp = session.post(url, data=body, headers=headers, timeout=HTTP_TIMEOUT, allow_redirects=False)
+    except requests.exceptions.SSLError as exc:
+        return Result(RETRY, f"secure connection failed: {_short(exc)}")
+    except requests.exceptions.Timeout:
+        return Result(RETRY, "no answer in time")
+    except requests.exceptions.ConnectionError as exc:
+        return Result(RETRY, f"could not connect: {_short(exc)}")
+    except requests.exceptions.RequestException as exc:
+        return Result(RETRY, f"request failed: {_short(exc)}")
+    code = resp.status_code
+    text = f"HTTP {code} {resp.reason or ''}".strip()
+    if 200 <= code < 300:
+        return Result(DELIVERED, text)
+    if code in (408, 429) or code >= 500:
+        return Result(RETRY, text, parse_retry_after(resp.headers.get("Retry-After")))
+    if 300 <= code < 400:
+        return Result(REFUSED, f"{text}: redirected to {resp.headers.get('Location', '?')}")
+    detail = resp.text.strip().splitlines()[0][:200] if resp.text.strip() else ""
+    return Result(REFUSED, f"{text}: {detail}" if detail else text)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    # urllib3 wraps the useful part ("Connection refused") deep in a long repr
+    for marker in ("] ", "Errno"):
+        if marker in text:
+            text = text.split(marker)[-1]
+    return text.strip(" ')\"")[:200] or type(exc).__name__
+
+
+def user_agent() -> str:
+    from app import __version__
+
+    return f"MailBeacon/{__version__}"

@@ -1,0 +1,55 @@
+"""`mailbeacon report`: build a report with a fresh diagnosis, save it, send it to every channel."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app import jsonio
+from app.config import load
+from app.errors import EX_CONFIG
+from app.report.build import body_bytes, build_report
+from app.report.channels import configured
+from app.report.outbox import Outbox, Outcome
+
+NO_CHANNEL = (
+    "No report channel is configured (report.webhook_url, report.teams_url, report.slack_url, "
+    "or report.email_to with report.relay). The report was saved and will be sent once one is."
+)
+
+
+def describe(outcome: Outcome) -> list[str]:
+    """Sentences for people, shared with `outbox flush`."""
+    lines = []
+    if outcome.delivered:
+        lines.append(f"Sent to IT via {', '.join(outcome.delivered)}.")
+    for name in outcome.queued:
+        reason = outcome.retry_reasons.get(name) or "not tried yet"
+        lines.append(f"Waiting to send via {name} ({reason}); it will be retried automatically.")
+    for item in outcome.failed:
+        lines.append(f"Refused by {item['channel']}: {item['reason']}.")
+    if outcome.failed and outcome.path and not outcome.queued:
+        lines.append(f"The report is kept in {outcome.path}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    channels = configured(config)
+    report = build_report(config, note=args.note or "")
+    if args.dry_run:
+        sys.stdout.buffer.write(body_bytes(report))
+        sys.stdout.flush()
+        return 0
+    outcome = Outbox().submit(report, channels)
+    if args.json:
+        print(jsonio.dumps(outcome.to_json()))
+    elif outcome.no_channel:
+        print(outcome.path)
+    else:
+        for line in describe(outcome):
+            print(line)
+    if outcome.no_channel:
+        print(f"mailbeacon: {NO_CHANNEL}", file=sys.stderr)
+        return EX_CONFIG
+    return outcome.exit_status
