@@ -11,12 +11,15 @@ import ipaddress
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.diagnosis.probes.base import ProbeFailure
 
 if TYPE_CHECKING:
     from app.diagnosis.probes.base import ProbeContext
+
+T = TypeVar("T")
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN, errno.EHOSTDOWN}
 
@@ -47,36 +50,47 @@ def resolve(ctx: ProbeContext, host: str) -> list[str]:
 
 
 def _resolve_system(ctx: ProbeContext, host: str) -> list[str]:
-    # getaddrinfo has no timeout of its own: it runs on a helper thread so the probe can give
-    # up at the deadline with dns_timeout instead of hanging on a dead resolver
-    box: dict[str, object] = {}
-
-    def lookup() -> None:
-        try:
-            box["infos"] = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
-            box["error"] = exc
-
-    worker = threading.Thread(target=lookup, name=f"getaddrinfo {host}", daemon=True)
-    worker.start()
-    worker.join(ctx.deadline.timeout())
-    if worker.is_alive():
-        raise ProbeFailure("dns_timeout", f"The name server did not answer for {host} in time.")
-    error = box.get("error")
-    if isinstance(error, socket.gaierror):
-        code, detail = _gai_code(error, host)
-        raise ProbeFailure(code, detail)
-    if isinstance(error, UnicodeError):
-        raise ProbeFailure("dns_nxdomain", f"{host} is not a valid host name.")
-    if isinstance(error, OSError):
-        raise ProbeFailure("dns_unreachable", f"Could not look up {host}: {error.strerror or error}.")
+    try:
+        infos = _within(ctx, ctx.deadline.timeout(), socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
+    except TimeoutError:
+        raise ProbeFailure("dns_timeout", f"The name server did not answer for {host} in time.") from None
+    except socket.gaierror as exc:
+        code, detail = _gai_code(exc, host)
+        raise ProbeFailure(code, detail) from None
+    except UnicodeError:
+        raise ProbeFailure("dns_nxdomain", f"{host} is not a valid host name.") from None
+    except OSError as exc:
+        raise ProbeFailure("dns_unreachable", f"Could not look up {host}: {exc.strerror or exc}.") from None
     seen: list[str] = []
-    for family, *_rest, sockaddr in box.get("infos", []):  # type: ignore[union-attr]
+    for family, *_rest, sockaddr in infos:
         if family in (socket.AF_INET, socket.AF_INET6) and sockaddr[0] not in seen:
             seen.append(sockaddr[0])
     if not seen:
         raise ProbeFailure("dns_no_answer", f"{host} has no address records.")
     return sorted(seen, key=lambda a: ":" in a)
+
+
+def _within(ctx: ProbeContext, seconds: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """fn(*args) on a helper thread, waited for at most `seconds` (and never past the deadline).
+
+    getaddrinfo has no timeout at all, and dnspython sleeps its retry backoff without looking
+    at the lifetime: neither may hold a probe past its deadline. TimeoutError when late."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the waiting thread as is
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="resolve", daemon=True)
+    worker.start()
+    worker.join(min(seconds, ctx.deadline.timeout()))
+    if worker.is_alive():
+        raise TimeoutError("the name lookup did not finish in time")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _gai_code(exc: socket.gaierror, host: str) -> tuple[str, str]:
@@ -108,7 +122,7 @@ def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
             # IPv4 is enough to go on: a server that drops AAAA queries must not eat the deadline
             lifetime = min(lifetime / 2, 1.0)
         try:
-            answer = resolver.resolve(host, rdtype, lifetime=lifetime, search=False)
+            answer = _within(ctx, lifetime, resolver.resolve, host, rdtype, lifetime=lifetime, search=False)
         except dns.resolver.NXDOMAIN:
             nxdomain = True
             break
@@ -117,7 +131,7 @@ def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
         except dns.resolver.NoNameservers as exc:
             errors.append(_no_nameservers(exc, host))
             break
-        except dns.exception.Timeout:
+        except (dns.exception.Timeout, TimeoutError):
             if addresses:
                 break
             errors.append(ProbeFailure("dns_timeout", f"The name server did not answer for {host} in time."))

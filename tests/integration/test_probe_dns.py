@@ -64,7 +64,7 @@ def test_silent_server_is_timeout_within_deadline(make_config):
         started = time.monotonic()
         assert _code(ctx) == "dns_timeout"
         elapsed = time.monotonic() - started
-    assert elapsed < 1.8
+    assert elapsed < 1.4  # the deadline (1 s) plus margin: dnspython backoff must not overrun it
     assert server.queries, "the query must have reached the server"
 
 
@@ -78,7 +78,7 @@ def test_nothing_listening_is_unreachable_or_timeout(make_config):
     started = time.monotonic()
     code = _code(_ctx(make_config, unused_nameserver(), timeout=1.0))
     assert code in ("dns_unreachable", "dns_timeout")
-    assert time.monotonic() - started < 1.8
+    assert time.monotonic() - started < 1.4
 
 
 def test_two_nameservers_on_one_address_keep_their_ports(make_config):
