@@ -33,6 +33,8 @@ STATUSES = ("investigating", "identified", "monitoring", "resolved")
 # Statuspage states that mean the incident is over
 _CLOSED = ("resolved", "postmortem", "completed")
 STALE_AFTER = timedelta(days=1)
+# resolved incidents stay in the native file this long, so it never grows towards max_bytes
+KEEP_RESOLVED = timedelta(days=30)
 _MAX_REDIRECTS = 3
 _CHUNK = 64 * 1024
 
@@ -667,6 +669,16 @@ def _load_native(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _prune(doc: dict[str, Any], now: datetime) -> None:
+    def keep(item: Any) -> bool:
+        if not isinstance(item, dict) or item.get("status") != "resolved":
+            return True
+        when = _time(item.get("updated_at"))
+        return when is None or now - parse_iso(when) < KEEP_RESOLVED
+
+    doc["incidents"] = [i for i in doc["incidents"] if keep(i)]
+
+
 def _write_native(path: Path, doc: dict[str, Any]) -> None:
     folder = path.parent
     if not folder.is_dir():
@@ -765,6 +777,7 @@ def post(
         },
     )
     doc["updated_at"] = stamp
+    _prune(doc, now)
     _write_native(path, doc)
     return incident_id
 
@@ -793,6 +806,7 @@ def update(
     if item.get("status") == "resolved":
         item["next_update_at"] = None
     item["updated_at"] = doc["updated_at"] = iso_utc(now)
+    _prune(doc, now)
     _write_native(path, doc)
 
 

@@ -320,3 +320,14 @@ def test_affects_other_services_are_hidden_from_mail_users(tmp_path):
     path = tmp_path / "feed.json"
     feed.post(path, "Printer jam", "x", affects=["printing"])
     assert feed.FeedReader(str(path)).read(2)["incidents"] == []
+
+
+def test_old_resolved_incidents_are_pruned_on_write(tmp_path):
+    path = tmp_path / "feed.json"
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    feed.post(path, "Old", "x", incident_id="INC-OLD", now=long_ago)
+    feed.resolve(path, "INC-OLD", now=long_ago)
+    feed.post(path, "Open but old", "x", incident_id="INC-OPEN", now=long_ago)
+    feed.post(path, "New", "x", incident_id="INC-NEW")
+    ids = [i["id"] for i in json.loads(path.read_text(encoding="utf-8"))["incidents"]]
+    assert ids == ["INC-NEW", "INC-OPEN"]
