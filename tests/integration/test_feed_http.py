@@ -158,3 +158,50 @@ def test_check_json_carries_it_status_and_keeps_the_verdict(http_server, make_co
     assert "not valid JSON" in broken.it_status["error"]
     assert feed.known_incident(good.it_status) == "INC-20261126-1"
     json.dumps(good.to_json())
+
+
+@pytest.fixture
+def https_feed(tmp_path):
+    """An HTTPS server on loopback with a certificate from a throwaway CA; yields (url, ca_file)."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    body = fixture_body("native.json")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(ctx)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/feed.json", str(ca_file)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_feed_trusted_through_ca_file(https_feed):
+    url, ca_file = https_feed
+    status = feed.FeedReader(url, ca_file=ca_file).read(3)
+    assert status["error"] is None and len(status["incidents"]) == 2
+    untrusted = feed.FeedReader(url).read(3)
+    assert "not trusted" in untrusted["error"] or "secure connection" in untrusted["error"]
+    assert untrusted["incidents"] == []
