@@ -72,6 +72,7 @@ def run_tray(
     extra_actions: list[tuple[str, Callable[[], Any]]] | None = None,
     tray_wait_s: float = 10.0,
     on_started: Callable[[Any], None] | None = None,
+    on_exit: Callable[[], None] | None = None,
 ) -> int:
     """Run the tray until Quit or a signal; returns the exit status."""
     app = application()
@@ -101,6 +102,8 @@ def run_tray(
             tray.history.close()
         except Exception:
             log.debug("history close failed", exc_info=True)
+    if on_exit is not None:
+        on_exit()
     pool = QThreadPool.globalInstance()
     if pool.activeThreadCount() > 0:
         # a probe may still wait on a silent server; Qt would wait for it when the

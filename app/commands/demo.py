@@ -1,0 +1,55 @@
+"""`mailbeacon demo`: the tray watching an embedded loopback SMTP server, with an outage switch."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from app import config as config_mod
+from app.demo import Demo, require_demo_packages
+
+
+def run(args: argparse.Namespace) -> int:
+    require_demo_packages()
+    demo = Demo()
+    demo.start()
+    # the demo keeps its own history, outbox and tray instance apart from a real MailBeacon
+    os.environ["MAILBEACON_HOME"] = str(demo.home)
+    try:
+        config = config_mod.load(demo.config_path, system_file=None, policy_file=None, registry=False)
+    except BaseException:
+        demo.stop()
+        raise
+    print("MailBeacon demo: everything runs on this computer (loopback only).")
+    for name, what in demo.running.items():
+        print(f"  {name:8} {what}")
+    print('Use the tray menu: "Simulate outage" turns the light red, "End outage" green again.')
+    print("Quit from the tray menu or press Ctrl+C here.", flush=True)
+
+    def add_switches(tray: Any) -> None:
+        def outage() -> None:
+            demo.simulate_outage()
+            tray.check_now()
+
+        def recover() -> None:
+            demo.end_outage()
+            tray.check_now()
+
+        tray.add_action("Simulate outage", outage)
+        tray.add_action("End outage", recover)
+
+    from app.ui.app import run_tray
+
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        if not stopped:
+            stopped = True
+            demo.stop()
+
+    try:
+        return run_tray(config, on_started=add_switches, on_exit=stop)
+    finally:
+        stop()
