@@ -432,6 +432,8 @@ class FeedReader:
         if got.not_modified:
             if self._good is None:
                 return self._result(error=f"The IT status feed at {self.url} said 'not modified' to a first read.")
+            with self._lock:
+                self._good_at = iso_utc(utc_now())  # the last good feed is confirmed current
             return self._result()
         try:
             doc = json.loads((got.body or b"").decode("utf-8-sig"))
@@ -467,7 +469,7 @@ class FeedReader:
         return {
             "source": source,
             "incidents": [dict(i) for i in incidents],
-            # when the incidents shown were read, not when this attempt ran
+            # when the incidents shown were last confirmed, not when this attempt ran
             "fetched_at": good_at,
             "error": error,
             "stale": error is not None or old,
