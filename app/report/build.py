@@ -212,8 +212,6 @@ def build_report(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The report document. `diagnosis` None runs a fresh one (bounded like `check`)."""
-    from app import secrets
-
     if diagnosis is None:
         diagnosis = run_diagnosis(config)
     diag = diagnosis.to_json() if isinstance(diagnosis, Diagnosis) else dict(diagnosis)
@@ -233,7 +231,14 @@ def build_report(
     }
     # round-trip through the one encoder so the document is plain JSON data from here on
     report = json.loads(jsonio.dumps(report))
-    return protect(report, config, known=secrets.known_values() + config_secrets(config))
+    return protect(report, config, known=known_secrets(config))
+
+
+def known_secrets(config: Config) -> list[str]:
+    """Every secret value to keep out of reports: the secret store's and the config's."""
+    from app import secrets
+
+    return secrets.known_values() + config_secrets(config)
 
 
 def protect(report: dict[str, Any], config: Config, known: list[str] | None = None) -> dict[str, Any]:
@@ -252,12 +257,15 @@ def protect(report: dict[str, Any], config: Config, known: list[str] | None = No
     return report
 
 
-def with_note(report: dict[str, Any], note: str, config: Config) -> dict[str, Any]:
-    """The same report (same id) with the user's note, scrubbed like the rest."""
-    from app import secrets
-
+def with_note(
+    report: dict[str, Any], note: str, config: Config, known: list[str] | None = None
+) -> dict[str, Any]:
+    """The same report (same id) with the user's note, scrubbed like the rest. Pass `known`
+    (from known_secrets) to avoid asking the keyring again, e.g. on every keystroke."""
     updated = dict(report)
-    cleaned = protect({"note": note.strip()}, config, known=secrets.known_values() + config_secrets(config))
+    if known is None:
+        known = known_secrets(config)
+    cleaned = protect({"note": note.strip()}, config, known=known)
     updated["note"] = cleaned["note"]
     return updated
 

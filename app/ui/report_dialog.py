@@ -1,0 +1,294 @@
+"""The "Report a problem" dialog: shows what IT will receive (and, on request, the exact JSON),
+takes the user's note, and sends with one click or Enter without ever blocking the GUI thread."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.jsonio import parse_iso
+from app.report import build
+from app.report.channels import configured
+from app.report.outbox import Outbox, Outcome
+from app.ui.worker import run_in_background
+
+if TYPE_CHECKING:
+    from app.config import Config
+    from app.diagnosis.model import Diagnosis
+
+log = logging.getLogger(__name__)
+
+SAVED_MESSAGE = "Saved — it will be sent automatically when a connection is available"
+_CHANNEL_WORDS = {"webhook": "IT's report service", "teams": "IT's Teams channel",
+                  "slack": "IT's Slack channel", "email": "IT's mailbox"}
+
+
+def _prepare(config: Config, diagnosis: Diagnosis | None) -> tuple[dict[str, Any], list[str]]:
+    report = build.build_report(config, diagnosis)
+    return report, build.known_secrets(config)
+
+
+class ReportDialog(QDialog):
+    """`ReportDialog(config).open_for(diagnosis)`; diagnosis None runs a fresh one first."""
+
+    finished_sending = Signal(object)  # the Outcome
+
+    def __init__(self, config: Config, parent: QWidget | None = None, *, outbox: Outbox | None = None) -> None:
+        super().__init__(parent)
+        self.config = config
+        self.outbox = outbox or Outbox()
+        self.report: dict[str, Any] | None = None
+        self.outcome: Outcome | None = None
+        self._known: list[str] = []
+        self._send_requested = False
+        self._sending = False
+        self._jobs: list[Any] = []  # keep jobs (and their emitters) alive until they report back
+        self.setWindowTitle("Report a problem to IT")
+        self.setMinimumWidth(520)
+
+        self.headline = QLabel("Checking your mail connection…")
+        self.headline.setWordWrap(True)
+        self.headline.setStyleSheet("font-weight: bold; font-size: 14px;")
+        self.contents = QLabel()
+        self.contents.setWordWrap(True)
+        self.contents.setTextFormat(Qt.TextFormat.RichText)
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("Anything IT should know? (optional)")
+        self.note.textChanged.connect(self._refresh_preview)
+        self.toggle = QPushButton("Show everything that will be sent")
+        self.toggle.setCheckable(True)
+        self.toggle.setAutoDefault(False)
+        self.toggle.toggled.connect(self._show_preview)
+        self.preview = QPlainTextEdit()
+        self.preview.setReadOnly(True)
+        self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.preview.setMinimumHeight(260)
+        self.preview.hide()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+
+        self.copy_button = QPushButton("Copy to clipboard")
+        self.save_button = QPushButton("Save to file…")
+        self.close_button = QPushButton("Cancel")
+        self.send_button = QPushButton("Send")
+        for b in (self.copy_button, self.save_button, self.close_button):
+            b.setAutoDefault(False)
+        self.send_button.setDefault(True)
+        self.copy_button.clicked.connect(self.copy_to_clipboard)
+        self.save_button.clicked.connect(self._ask_save)
+        self.close_button.clicked.connect(self.reject)
+        self.send_button.clicked.connect(self.send)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.save_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.send_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.headline)
+        layout.addWidget(QLabel("IT will receive:"))
+        layout.addWidget(self.contents)
+        layout.addWidget(QLabel("Your note:"))
+        layout.addWidget(self.note)
+        layout.addWidget(self.toggle)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+
+    # ------------------------------------------------------------ opening
+
+    def open_for(self, diagnosis: Diagnosis | None = None) -> None:
+        """Show the dialog and build the report in the background."""
+        self.report = None
+        self.outcome = None
+        self._send_requested = self._sending = False
+        self.note.clear()
+        self.note.setEnabled(True)
+        self.preview.setPlainText("")
+        self.status.setText("Preparing the report…")
+        self.headline.setText(diagnosis.headline if diagnosis is not None else "Checking your mail connection…")
+        self.send_button.setText("Send")
+        self.send_button.setEnabled(True)
+        self.send_button.setDefault(True)
+        self.close_button.setText("Cancel")
+        self._set_report_actions(False)
+        self._start(_prepare, self.config, diagnosis, on_done=self._on_built, on_error=self._on_build_failed)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.note.setFocus()
+
+    def _start(self, fn: Any, *args: Any, on_done: Any, on_error: Any) -> None:
+        job = run_in_background(fn, *args, on_done=on_done, on_error=on_error)
+        self._jobs.append(job)
+        job.signals.done.connect(lambda _r, j=job: self._forget(j))
+        job.signals.failed.connect(lambda _e, j=job: self._forget(j))
+
+    def _forget(self, job: Any) -> None:
+        if job in self._jobs:
+            self._jobs.remove(job)
+
+    def _set_report_actions(self, enabled: bool) -> None:
+        self.copy_button.setEnabled(enabled)
+        self.save_button.setEnabled(enabled)
+        self.toggle.setEnabled(enabled)
+
+    def _on_built(self, result: tuple[dict[str, Any], list[str]]) -> None:
+        self.report, self._known = result
+        self.headline.setText(self.report["diagnosis"].get("headline", ""))
+        self.contents.setText(self.describe(self.report))
+        self._set_report_actions(True)
+        self._refresh_preview()
+        self.status.setText("")
+        if self._send_requested:
+            self.send()
+
+    def _on_build_failed(self, exc: BaseException) -> None:
+        self.status.setText(f"Could not prepare the report: {exc}")
+        self._send_requested = False
+
+    def describe(self, report: dict[str, Any]) -> str:
+        """A plain-language list of what IT will receive."""
+        r = report.get("reporter") or {}
+        d = report.get("diagnosis") or {}
+        items = [f"What MailBeacon found: {_esc(d.get('headline', ''))}",
+                 f"The results of {len(d.get('checks', []))} checks of the mail servers and your connection"]
+        history = report.get("history") or []
+        if history:
+            items.append(f"The {len(history)} changes in mail status over the last 24 hours")
+        who = [x for x in (r.get("username"), r.get("email")) if x]
+        items.append(f"Who you are: {_esc(', '.join(who))}" if who else "Not your user name (turned off)")
+        items.append(f"Your computer's name: {_esc(r['hostname'])}" if r.get("hostname") else "Not your computer's name (turned off)")
+        items.append("This computer's system, app version, uptime, CPU and memory use and battery")
+        masked = " (last part of each address hidden)" if self.config.report.redact_addresses else ""
+        items.append(f"Your network: interfaces and addresses{masked}, gateway, DNS servers, proxy, VPN")
+        items.append("Your note, if you write one")
+        channels = [_CHANNEL_WORDS[c] for c in configured(self.config)]
+        where = ", ".join(channels) if channels else "nowhere yet (no report channel is set up; it is kept until one is)"
+        items.append(f"Sent to: {_esc(where)}")
+        bullets = "".join(f"<li>{i}</li>" for i in items)
+        return f"<ul>{bullets}</ul><p>No passwords, tokens or other secrets are included.</p>"
+
+    # ------------------------------------------------------------ what will be sent
+
+    def current_report(self) -> dict[str, Any] | None:
+        if self.report is None:
+            return None
+        return build.with_note(self.report, self.note.text(), self.config, self._known)
+
+    def preview_text(self) -> str:
+        """The exact bytes `report --dry-run` prints for this report, as text."""
+        report = self.current_report()
+        return "" if report is None else build.body_text(report)
+
+    def _refresh_preview(self) -> None:
+        if self.report is not None:
+            self.preview.setPlainText(self.preview_text())
+
+    def _show_preview(self, shown: bool) -> None:
+        self.preview.setVisible(shown)
+        self.toggle.setText("Hide the details" if shown else "Show everything that will be sent")
+
+    def copy_to_clipboard(self) -> None:
+        text = self.preview_text()
+        if text:
+            QGuiApplication.clipboard().setText(text)
+            self.status.setText("Copied to the clipboard.")
+
+    def _ask_save(self) -> None:
+        report = self.current_report()
+        if report is None:
+            return
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save the report", str(Path.home() / f"mailbeacon-report-{report['id']}.json"), "JSON (*.json)"
+        )
+        if name:
+            self.save_to(Path(name))
+
+    def save_to(self, path: Path) -> bool:
+        report = self.current_report()
+        if report is None:
+            return False
+        try:
+            path.write_bytes(build.body_bytes(report))
+        except OSError as exc:
+            self.status.setText(f"Could not save to {path}: {exc.strerror or exc}")
+            return False
+        self.status.setText(f"Saved to {path}")
+        return True
+
+    # ------------------------------------------------------------ sending
+
+    def send(self) -> None:
+        if self._sending or self.outcome is not None:
+            if self.outcome is not None:
+                self.accept()  # Enter after sending closes the dialog
+            return
+        if self.report is None:
+            self._send_requested = True  # send as soon as the report is ready
+            self.status.setText("Preparing the report… it will be sent as soon as it is ready.")
+            self.send_button.setEnabled(False)
+            return
+        report = self.current_report()
+        self._sending = True
+        self.send_button.setEnabled(False)
+        self.note.setEnabled(False)
+        self.status.setText("Sending…")
+        self._start(self._deliver, report, on_done=self._on_sent, on_error=self._on_send_failed)
+
+    def _deliver(self, report: dict[str, Any]) -> Outcome:
+        return self.outbox.submit(report, configured(self.config))
+
+    def _on_sent(self, outcome: Outcome) -> None:
+        self._sending = False
+        self.outcome = outcome
+        self.status.setText(self.outcome_message(outcome))
+        self.send_button.setText("Close")
+        self.send_button.setEnabled(True)
+        self.send_button.setDefault(True)
+        self.close_button.setText("Close")
+        self.finished_sending.emit(outcome)
+
+    def _on_send_failed(self, exc: BaseException) -> None:
+        # the outbox write itself failed (disk full, permissions): say so, keep the dialog usable
+        self._sending = False
+        self.send_button.setEnabled(True)
+        self.note.setEnabled(True)
+        self.status.setText(f"Could not save or send the report: {exc}. Use Save to file or Copy instead.")
+
+    @staticmethod
+    def outcome_message(outcome: Outcome) -> str:
+        if outcome.delivered:
+            when = outcome.delivered_at
+            clock = parse_iso(when).astimezone() if when else datetime.now().astimezone()
+            text = f"Sent to IT at {clock:%H:%M}"
+            if outcome.queued:
+                text += f" (still to go: {', '.join(outcome.queued)} — sent automatically when possible)"
+            if outcome.failed:
+                text += f". Refused by {', '.join(f['channel'] for f in outcome.failed)}"
+            return text
+        if outcome.queued or outcome.no_channel:
+            return SAVED_MESSAGE
+        reasons = "; ".join(f"{f['channel']}: {f['reason']}" for f in outcome.failed)
+        return f"IT's system refused the report ({reasons}). It is kept in {outcome.path}"
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
