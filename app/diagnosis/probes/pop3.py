@@ -1,0 +1,150 @@
+"""POP3 probe: greeting, CAPA, STLS or implicit TLS, CAPA again, QUIT. It never logs in."""
+
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING
+
+from app.diagnosis import tls
+from app.diagnosis.net import connect
+from app.diagnosis.probes.base import Outcome, ProbeFailure
+from app.diagnosis.probes.conversation import Conversation, shorten
+from app.diagnosis.probes.smtp import starttls_handshake
+
+if TYPE_CHECKING:
+    from app.config import Endpoint
+    from app.diagnosis.probes.base import ProbeContext
+
+
+def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
+    where = f"{endpoint.host} port {endpoint.port}"
+    sock = connect(ctx, endpoint.host, endpoint.port)
+    if endpoint.tls == "implicit":
+        ctx.enter("tls")
+        sock = tls.handshake(
+            ctx, sock, endpoint.host, reconnect=lambda: connect(ctx, endpoint.host, endpoint.port)
+        )
+    conv = Conversation(ctx, sock, where)
+    try:
+        return _talk(ctx, endpoint, conv)
+    finally:
+        conv.close()
+
+
+def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
+    ctx.enter("banner")
+    ctx.data["greeting"] = read_greeting(conv)
+    ctx.enter("protocol")
+    caps = capa(conv)
+    ctx.data["capabilities"] = caps
+    offered = "STLS" in caps
+    ctx.data["starttls"] = offered if endpoint.tls != "implicit" else False
+    if endpoint.tls == "starttls":
+        if not offered:
+            raise ProbeFailure(
+                "starttls_unsupported",
+                f"The POP3 server at {conv.where} does not offer STLS (STARTTLS), so passwords "
+                "would travel unencrypted; enable it on the server or use its implicit-TLS port (995).",
+            )
+        conv.send("STLS")
+        ok, text = _status(conv)
+        if not ok:
+            raise ProbeFailure(
+                "starttls_failed",
+                f"The POP3 server at {conv.where} offers STLS but refused to start it ({shorten(text)}).",
+            )
+        ctx.enter("tls")
+        conv.upgrade(starttls_handshake(ctx, endpoint, conv.sock, lambda: _reopen_for_tls(ctx, endpoint)))
+        ctx.enter("protocol")
+        caps = capa(conv)
+        ctx.data["capabilities"] = caps
+    mechanisms = sasl_mechanisms(caps)
+    ctx.data["auth_mechanisms"] = mechanisms
+    user_pass = any(c.split()[:1] == ["USER"] for c in caps)
+    _quit(conv)
+
+    warning = tls.expiry_warning(ctx)
+    if warning:
+        return warning
+    if not mechanisms and not user_pass:
+        return Outcome(
+            "auth_not_offered",
+            f"The POP3 server at {conv.where} answers but advertises no way to sign in "
+            "(no SASL mechanism and no USER), so mail programs cannot fetch mail.",
+        )
+    ways = ", ".join(mechanisms + (["USER"] if user_pass else []))
+    version = (ctx.data.get("tls") or {}).get("version")
+    secure = f" over {version}" if version else ""
+    return Outcome("ok", f"The POP3 server at {conv.where} answers{secure} and offers sign-in ({ways}).")
+
+
+def read_greeting(conv: Conversation) -> str:
+    line = conv.readline()
+    if line.startswith("+OK"):
+        return line
+    if line.startswith("-ERR"):
+        raise ProbeFailure(
+            "service_unavailable",
+            f"The POP3 server at {conv.where} refuses service: {shorten(line[4:])!r}.",
+        )
+    raise ProbeFailure(
+        "bad_greeting",
+        f"The server at {conv.where} is not a POP3 server; it greeted with "
+        f"{shorten(line, 80)!r}. Check the port number.",
+    )
+
+
+def _status(conv: Conversation) -> tuple[bool, str]:
+    line = conv.readline()
+    if line.startswith("+OK"):
+        return True, line[3:].strip()
+    if line.startswith("-ERR"):
+        return False, line[4:].strip()
+    raise ProbeFailure(
+        "protocol_error",
+        f"The server at {conv.where} answered with something that is not POP3: {shorten(line, 80)!r}.",
+    )
+
+
+def capa(conv: Conversation) -> list[str]:
+    """CAPA lines upper-cased; empty when the server is too old to know CAPA (-ERR)."""
+    conv.send("CAPA")
+    ok, _text = _status(conv)
+    if not ok:
+        return []
+    lines: list[str] = []
+    while True:
+        line = conv.readline()
+        if line == ".":
+            return lines
+        lines.append(line.strip().upper())
+
+
+def sasl_mechanisms(caps: list[str]) -> list[str]:
+    for line in caps:
+        words = line.split()
+        if words and words[0] == "SASL":
+            return words[1:]
+    return []
+
+
+def _reopen_for_tls(ctx: ProbeContext, endpoint: Endpoint) -> socket.socket:
+    conv = Conversation(ctx, connect(ctx, endpoint.host, endpoint.port), endpoint.target)
+    try:
+        conv.readline()
+        conv.send("STLS")
+        if not _status(conv)[0]:
+            raise ProbeFailure("starttls_failed", "STLS refused on the second look.")
+    except ProbeFailure:
+        conv.close()
+        raise
+    return conv.sock
+
+
+def _quit(conv: Conversation) -> None:
+    conv.cap = 1.0
+    try:
+        conv.send("QUIT")
+        conv.readline()
+    except ProbeFailure:
+        pass
