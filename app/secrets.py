@@ -50,6 +50,10 @@ def get_secret(name: str, env: Mapping[str, str] | None = None) -> str | None:
     value = env.get(env_name(name))
     if value:
         return value
+    return _from_keyring(name)
+
+
+def _from_keyring(name: str) -> str | None:
     keyring, errors = _keyring()
     try:
         return keyring.get_password(SERVICE, name) or None
@@ -92,7 +96,7 @@ def known_values(env: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if env is None else env
     values = [v for k, v in env.items() if k.startswith(ENV_PREFIX) and v]
     for name in KNOWN:
-        value = get_secret(name, env)
+        value = _from_keyring(name)  # even when the environment overrides it, it stays secret
         if value:
             values.append(value)
     return values
