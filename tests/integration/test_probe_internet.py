@@ -124,3 +124,24 @@ def test_ipv6_loopback(make_config):
         assert internet.probe(_ctx(make_config, server.url("/generate_204")), None).code == "ok"
     finally:
         server.stop()
+
+
+def test_407_to_connect_through_the_system_proxy(make_config, web, monkeypatch):
+    # for an https URL requests asks the proxy to CONNECT; the proxy wants a login
+    web.route("internet.invalid:443", status=407, headers={"Proxy-Authenticate": "Basic"})
+    monkeypatch.setenv("HTTPS_PROXY", web.url(""))
+    monkeypatch.delenv("NO_PROXY")
+    ctx = _ctx(make_config, "https://internet.invalid/generate_204")
+    assert _fail(ctx).code == "proxy_auth_required"
+    assert web.requests[0].method == "CONNECT"
+
+
+def test_dead_proxy_is_internet_unreachable(make_config, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY")
+    ctx = _ctx(make_config, "http://internet.invalid/generate_204")
+    assert _fail(ctx).code == "internet_unreachable"
+    assert ctx.data["proxy"] == f"http://127.0.0.1:{port}"

@@ -174,7 +174,8 @@ def _handler_for(owner: HttpServer) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = _handle
+        # CONNECT too, so a test can play an HTTPS proxy (route "host:443")
+        do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = do_CONNECT = _handle
 
     return Handler
 
