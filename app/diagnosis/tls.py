@@ -175,7 +175,7 @@ def classify_verify_error(
 ) -> ProbeFailure:
     """Which certificate problem a verification failure is, as a ProbeFailure for IT."""
     code = getattr(exc, "verify_code", None)
-    message = (getattr(exc, "verify_message", None) or exc.reason or str(exc) or "").lower()
+    message = (getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)).lower()
     kind = None
     if code in _EXPIRED:
         kind = "expired"

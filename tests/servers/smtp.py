@@ -146,6 +146,20 @@ def expect(prefix: bytes = b"") -> Step:
     return step
 
 
+def receive(count: int = 1) -> Step:
+    """Wait for at least `count` bytes of anything (a TLS ClientHello has no line ending)."""
+
+    def step(s: Session) -> None:
+        s.sock.settimeout(10)
+        while len(s.buffer) < count:
+            chunk = s.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("client closed")
+            s.buffer += chunk
+
+    return step
+
+
 def expect_blank() -> Step:
     """Read lines up to an empty one (the end of HTTP request headers)."""
 
