@@ -63,8 +63,9 @@ def _resolve_system(ctx: ProbeContext, host: str) -> list[str]:
         raise ProbeFailure("dns_unreachable", f"Could not look up {host}: {exc.strerror or exc}.") from None
     seen: list[str] = []
     for family, *_rest, sockaddr in infos:
-        if family in (socket.AF_INET, socket.AF_INET6) and sockaddr[0] not in seen:
-            seen.append(sockaddr[0])
+        address = str(sockaddr[0])
+        if family in (socket.AF_INET, socket.AF_INET6) and address not in seen:
+            seen.append(address)
     if not seen:
         raise ProbeFailure("dns_no_answer", f"{host} has no address records.")
     return sorted(seen, key=lambda a: ":" in a)

@@ -57,9 +57,8 @@ def list_interfaces() -> list[dict[str, Any]]:
 def is_loopback(interface: dict[str, Any]) -> bool:
     if interface["name"] in _LOOPBACK_NAMES or interface["name"].lower().startswith("loopback"):
         return True
-    return bool(interface["addresses"]) and all(
-        _address(a) is not None and _address(a).is_loopback for a in interface["addresses"]
-    )
+    parsed = [_address(a) for a in interface["addresses"]]
+    return bool(parsed) and all(a is not None and a.is_loopback for a in parsed)
 
 
 def usable_addresses(interface: dict[str, Any]) -> list[str]:
