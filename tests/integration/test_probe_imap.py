@@ -113,3 +113,16 @@ def test_bye_mid_conversation_is_service_unavailable(config):
     with HostileServer(script) as srv:
         code, _detail, _ = run(config, srv.port)
     assert code == "service_unavailable"
+
+
+def test_check_json_with_dovecot(tmp_path, certs, dovecot):  # noqa: F811
+    from tests.integration.test_probe_smtp import by_kind, check_json
+
+    status, result, _ = check_json(
+        tmp_path, certs,
+        [("imap", dovecot.ports["imaps"], "implicit"), ("pop3", dovecot.ports["pop3"], "starttls")],
+    )
+    assert (status, result["verdict"]) == (0, "ok"), result
+    checks = by_kind(result)
+    assert checks["imap"]["data"]["tls"]["subject"].startswith("CN=localhost")
+    assert checks["pop3"]["data"]["starttls"] is True

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -207,3 +210,59 @@ def test_plain_text_server_where_implicit_tls_expected(config):
         code, detail, _ = run(config, srv.port, tls="implicit")
     assert code == "tls_handshake_failed"
     assert "TLS" in detail
+
+
+# ---------------------------------------------------------------- `mailbeacon check --json`
+
+
+def check_json(tmp_path, certs, endpoints: list[tuple[str, int, str]], timeout_s: int = 2):  # noqa: F811
+    """Run `python -m app check --json` on loopback endpoints [(kind, port, tls)];
+    (exit status, the JSON object, seconds taken)."""
+    text = f'[network]\ninternet_url = ""\n[tls]\nca_file = "{certs.ca_pem}"\n'
+    text += f"[check]\ntimeout_s = {timeout_s}\n"
+    for kind, port, tls in endpoints:
+        text += f'[[endpoints]]\nkind = "{kind}"\nhost = "127.0.0.1"\nport = {port}\ntls = "{tls}"\n'
+    path = tmp_path / "check.toml"
+    path.write_text(text, encoding="utf-8")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "check", "--json", "--config", str(path)],
+        capture_output=True, text=True, timeout=30,
+    )
+    elapsed = time.monotonic() - started
+    assert done.stderr == "" or "Traceback" not in done.stderr
+    return done.returncode, json.loads(done.stdout), elapsed
+
+
+def by_kind(result: dict) -> dict[str, dict]:
+    return {c["kind"]: c for c in result["checks"]}
+
+
+def test_check_json_ok(tmp_path, certs):  # noqa: F811
+    with SMTPServer("starttls", certs.server_context("good")) as srv:
+        status, result, _ = check_json(tmp_path, certs, [("smtp", srv.port, "starttls")])
+    assert (status, result["verdict"]) == (0, "ok"), result
+    smtp = by_kind(result)["smtp"]
+    assert smtp["code"] == "ok" and smtp["data"]["auth_mechanisms"] == ["LOGIN", "PLAIN"]
+    assert smtp["data"]["tls"]["days_left"] > 300
+
+
+def test_check_json_degraded_by_silent_server_within_deadline(tmp_path, certs):  # noqa: F811
+    with SMTPServer("implicit", certs.server_context("good")) as srv, HostileServer([hang()]) as bad:
+        status, result, elapsed = check_json(
+            tmp_path, certs, [("smtp", srv.port, "implicit"), ("imap", bad.port, "starttls")]
+        )
+    assert (status, result["verdict"], result["layer"]) == (1, "degraded", "service")
+    checks = by_kind(result)
+    assert checks["smtp"]["code"] == "ok"
+    assert (checks["imap"]["status"], checks["imap"]["code"]) == ("fail", "banner_timeout")
+    assert elapsed < 2 + 1 + 3  # timeout_s + 1 s, plus interpreter start-up margin
+
+
+def test_check_json_down_on_expired_certificate(tmp_path, certs):  # noqa: F811
+    with SMTPServer("starttls", certs.server_context("expired")) as srv:
+        status, result, _ = check_json(tmp_path, certs, [("smtp", srv.port, "starttls")])
+    assert (status, result["verdict"]) == (2, "down"), result
+    smtp = by_kind(result)["smtp"]
+    assert smtp["code"] == "tls_cert_expired"
+    assert smtp["data"]["tls"]["days_left"] < 0
