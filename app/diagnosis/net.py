@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from app.diagnosis.probes.base import ProbeFailure
 
 if TYPE_CHECKING:
+    import dns.resolver
+
+    from app.config import Config
     from app.diagnosis.probes.base import ProbeContext
 
 T = TypeVar("T")
@@ -155,14 +158,14 @@ def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
     raise ProbeFailure("dns_no_answer", f"The name {host} exists but has no address.")
 
 
-def _no_nameservers(exc, host: str) -> ProbeFailure:
+def _no_nameservers(exc: Exception, host: str) -> ProbeFailure:
     text = str(exc)
     if "REFUSED" in text or "SERVFAIL" in text:
         return ProbeFailure("dns_servfail", f"The name server failed to answer for {host} (SERVFAIL).")
     return ProbeFailure("dns_unreachable", f"No name server could be reached for {host}.")
 
 
-def make_resolver(config):
+def make_resolver(config: Config) -> dns.resolver.Resolver:
     """A dnspython resolver on the configured nameservers (or the system's, for MX/SRV)."""
     import dns.nameserver
     import dns.resolver
