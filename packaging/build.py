@@ -332,7 +332,7 @@ def _payload_wxs(payload: Path, exe_source: str) -> str:
         guid = str(uuid.uuid5(_GUID_NAMESPACE, key)).upper()
         comp_xml.append(
             f'<DirectoryRef Id="{dir_id(rel.parent)}"><Component Id="c{ident}" Guid="{guid}" Win64="yes">'
-            f'<File Id="{ident}" Name="{_xml(rel.name)}" Source="{_xml(str(path))}" KeyPath="yes"/>'
+            f'<File Id="{ident}" Name="{_xml(rel.name)}" Source="$(var.SourceDir)/{_xml(rel.as_posix())}" KeyPath="yes"/>'
             f"</Component></DirectoryRef>"
         )
         refs.append(f'<ComponentRef Id="c{ident}"/>')
@@ -364,24 +364,80 @@ def build_msi(payload: Path | None = None, out: Path | None = None) -> Path:
     fragment.write_text(_payload_wxs(payload, exe_source), encoding="utf-8")
     DIST.mkdir(parents=True, exist_ok=True)
     out = out or DIST / f"MailBeacon-{version}-x64.msi"
+    icon = make_icons().get("win32", "")
+    # wixl resolves sources only relative to its working directory
     defines = {
         "Version": msi_version(version),
-        "SourceDir": str(payload),
+        "SourceDir": os.path.relpath(payload, REPO).replace("\\", "/"),
         "ExeSource": exe_source,
-        "IconFile": make_icons().get("win32", ""),
+        "IconFile": os.path.relpath(icon, REPO).replace("\\", "/") if icon else "",
     }
     product = PACKAGING / "windows" / "MailBeacon.wxs"
     if sys.platform == "win32":
         args = [f"-d{k}={v}" for k, v in defines.items()]
         subprocess.run(["candle", "-nologo", "-arch", "x64", *args, "-out", f"{work}\\",
-                        str(product), str(fragment)], check=True)
+                        str(product), str(fragment)], check=True, cwd=REPO)
         subprocess.run(["light", "-nologo", "-sval", "-out", str(out),
                         str(work / "MailBeacon.wixobj"), str(work / "Payload.wixobj")], check=True)
     else:
+        # wixl does not take <Condition> inside <Component>: build without them, then write
+        # each condition into the Component table, which is where light puts it too
+        text, conditions = split_component_conditions(product.read_text(encoding="utf-8"))
+        stripped = work / "MailBeacon.wxs"
+        stripped.write_text(text, encoding="utf-8")
         args = [a for k, v in defines.items() for a in ("-D", f"{k}={v}")]
-        subprocess.run(["wixl", "-a", "x64", *args, "-o", str(out), str(product), str(fragment)],
-                       check=True)
+        out.unlink(missing_ok=True)
+        subprocess.run(["wixl", "-a", "x64", *args, "-o", str(out), str(stripped), str(fragment)],
+                       check=True, cwd=REPO)
+        queries = [
+            f"UPDATE `Component` SET `Condition` = '{cond}' WHERE `Component` = '{comp}'"
+            for comp, cond in conditions.items()
+        ]
+        # wixl also ignores Property/@Secure, which light turns into SecureCustomProperties
+        secure = re.findall(r'<Property\s+Id="([A-Z0-9_]+)"[^>]*\bSecure="yes"', text)
+        if secure:
+            current = _msi_property(out, "SecureCustomProperties")
+            names = [n for n in current.split(";") if n] + secure
+            queries.append(
+                f"UPDATE `Property` SET `Value` = '{';'.join(names)}' "
+                "WHERE `Property` = 'SecureCustomProperties'"
+            )
+        for query in queries:
+            subprocess.run(["msibuild", str(out), "-q", query], check=True)
     return out
+
+
+def _msi_property(msi: Path, name: str) -> str:
+    table = subprocess.run(["msiinfo", "export", str(msi), "Property"], check=True,
+                           capture_output=True, text=True).stdout
+    for line in table.splitlines()[3:]:
+        key, _, value = line.partition("\t")
+        if key == name:
+            return value
+    return ""
+
+
+_COMPONENT = re.compile(r"(<Component\b[^>]*\bId=\"([^\"]+)\"[^>]*>)(.*?)(</Component>)", re.S)
+_CONDITION = re.compile(r"\s*<Condition>(.*?)</Condition>", re.S)
+
+
+def split_component_conditions(wxs: str) -> tuple[str, dict[str, str]]:
+    """The WiX source without <Component><Condition>, and {component id: condition}."""
+    import html
+
+    conditions: dict[str, str] = {}
+
+    def strip(match: re.Match[str]) -> str:
+        found = _CONDITION.search(match.group(3))
+        if not found:
+            return match.group(0)
+        condition = html.unescape(found.group(1).strip())
+        if "'" in condition:
+            raise ValueError(f"component {match.group(2)}: use double quotes in its condition")
+        conditions[match.group(2)] = condition
+        return match.group(1) + _CONDITION.sub("", match.group(3), count=1) + match.group(4)
+
+    return _COMPONENT.sub(strip, wxs), conditions
 
 
 def main(argv: list[str] | None = None) -> int:
