@@ -103,7 +103,9 @@ class EmailChannel(Channel):
                 username = self.config.report.relay_username
                 password = secrets.get_secret("report.relay_password")
                 if username and password:
-                    smtp.login(username, password)
+                    refusal = _login(smtp, username, password)
+                    if refusal:
+                        return Result(REFUSED, refusal)
                 refused = smtp.send_message(msg)
         except smtplib.SMTPRecipientsRefused as exc:
             return _recipients(exc.recipients)
@@ -117,6 +119,19 @@ class EmailChannel(Channel):
         if refused:
             return _recipients(refused)
         return Result("delivered", "250 accepted by the relay")
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> str:
+    """AUTH with one mechanism only: a wrong password is not retried under every mechanism the
+    relay offers (each try counts toward an account lockout). "" on success."""
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    for mechanism in ("PLAIN", "LOGIN", "CRAM-MD5"):
+        if mechanism in offered:
+            smtp.user, smtp.password = username, password
+            method = getattr(smtp, "auth_" + mechanism.lower().replace("-", "_"))
+            smtp.auth(mechanism, method, initial_response_ok=True)
+            return ""
+    return f"the relay offers no supported login method (offered: {' '.join(offered) or 'none'})"
 
 
 def _recipients(refused: dict[str, tuple[int, bytes]]) -> Result:
