@@ -233,7 +233,7 @@ def _failure(kind: str, host: str, facts: dict[str, Any], message: str, code: An
 
 def _not_yet_valid(facts: dict[str, Any]) -> bool:
     start = facts.get("not_before")
-    return bool(start) and start > _iso(dt.datetime.now(dt.UTC))
+    return isinstance(start, str) and start > _iso(dt.datetime.now(dt.UTC))
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

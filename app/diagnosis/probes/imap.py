@@ -4,6 +4,7 @@ It never logs in."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.diagnosis import tls
@@ -115,7 +116,9 @@ def capability(conv: Conversation, tag: str) -> list[str]:
     return caps
 
 
-def _tagged(conv: Conversation, tag: str, untagged=None) -> tuple[str, str]:
+def _tagged(
+    conv: Conversation, tag: str, untagged: Callable[[str], None] | None = None
+) -> tuple[str, str]:
     """Read up to the tagged response; (OK|NO|BAD, text). Untagged lines go to `untagged`."""
     while True:
         line = conv.readline()

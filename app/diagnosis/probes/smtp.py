@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.diagnosis import tls
@@ -176,7 +177,12 @@ def _starttls(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> None
     conv.upgrade(starttls_handshake(ctx, endpoint, conv.sock, lambda: _reopen_for_tls(ctx, endpoint)))
 
 
-def starttls_handshake(ctx: ProbeContext, endpoint: Endpoint, sock: socket.socket, reconnect) -> socket.socket:
+def starttls_handshake(
+    ctx: ProbeContext,
+    endpoint: Endpoint,
+    sock: socket.socket,
+    reconnect: Callable[[], socket.socket],
+) -> socket.socket:
     """tls.handshake after a STARTTLS-like command: a broken handshake there is starttls_failed."""
     try:
         return tls.handshake(ctx, sock, endpoint.host, reconnect=reconnect)
