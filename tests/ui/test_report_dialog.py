@@ -1,0 +1,118 @@
+"""The report dialog: preview equals the dry-run bytes, Enter sends, sent/saved messages, no freeze."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from app.report import build
+from app.report.outbox import Outbox
+from app.ui.report_dialog import SAVED_MESSAGE, ReportDialog
+from tests.servers.receiver import Receiver, Reply
+from tests.unit.test_report_build import diag
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def receiver():
+    rx = Receiver().start()
+    yield rx
+    rx.stop()
+
+
+@pytest.fixture
+def open_dialog(qtbot, make_config):
+    dialogs = []
+
+    def make(url: str) -> ReportDialog:
+        cfg = make_config(f'[mail]\naddress = "jo@example.com"\n[report]\nwebhook_url = "{url}"\n')
+        dialog = ReportDialog(cfg)
+        qtbot.addWidget(dialog)
+        dialogs.append(dialog)
+        dialog.open_for(diag())
+        return dialog
+
+    yield make
+    for dialog in dialogs:  # let background jobs finish before the widgets go
+        qtbot.waitUntil(lambda d=dialog: not d._jobs, timeout=20000)
+
+
+def test_preview_is_exactly_what_dry_run_prints(open_dialog, qtbot, receiver, monkeypatch, capsysbinary, tmp_path):
+    dialog = open_dialog(receiver.url)
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
+    qtbot.keyClicks(dialog.note, "Since 9, password=hunter2xyz")
+    dialog.toggle.click()
+    assert dialog.preview.isVisible() and dialog.preview.isReadOnly()
+    shown = dialog.preview.toPlainText()
+    report = dialog.current_report()
+    assert report["note"] == "Since 9, password=[redacted]"
+    # the CLI's dry run prints body_bytes of its report: feed it the dialog's report
+    from app import cli
+    from app.commands import report as report_cmd
+
+    monkeypatch.setattr(report_cmd, "build_report", lambda config, note="": report)
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text(f'[report]\nwebhook_url = "{receiver.url}"\n')
+    assert cli.main(["report", "--dry-run", "--config", str(cfg_file)]) == 0
+    printed = capsysbinary.readouterr().out
+    assert printed == build.body_bytes(report) == shown.encode("utf-8")
+    assert receiver.requests == []
+
+
+def test_enter_sends_and_says_when(open_dialog, qtbot, receiver):
+    dialog = open_dialog(receiver.url)
+    assert dialog.send_button.isDefault()
+    qtbot.keyClicks(dialog.note, "printer too")
+    qtbot.keyClick(dialog.note, Qt.Key.Key_Return)  # possibly before the report is ready
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=15000)
+    assert len(receiver.requests) == 1
+    sent = receiver.requests[0].json()
+    assert sent["note"] == "printer too" and sent["id"] == dialog.report["id"]
+    assert dialog.status.text().startswith("Sent to IT at ")
+    assert dialog.status.text()[len("Sent to IT at "):][:5].replace(":", "").isdigit()
+    assert Outbox().waiting_count() == 0
+
+
+def test_unreachable_receiver_says_saved(open_dialog, qtbot):
+    dialog = open_dialog(f"http://127.0.0.1:{free_port()}/hook")
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
+    dialog.send_button.click()
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=15000)
+    assert dialog.status.text() == SAVED_MESSAGE
+    assert Outbox().waiting_count() == 1
+
+
+def test_sending_never_freezes_the_dialog(open_dialog, qtbot, receiver):
+    receiver.replies = [Reply(hang=True)]
+    dialog = open_dialog(receiver.url)
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
+    qtbot.keyClick(dialog.note, Qt.Key.Key_Enter)
+    assert receiver.got_request.wait(10)
+    ticks = []
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(10, lambda: ticks.append(1))
+    qtbot.waitUntil(lambda: ticks == [1], timeout=2000)  # the event loop runs while the send hangs
+    assert dialog.status.text() == "Sending…" and not dialog.send_button.isEnabled()
+    receiver.release()  # the receiver drops the connection: the report waits in the outbox
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=20000)
+    assert dialog.status.text() == SAVED_MESSAGE
+
+
+def test_copy_and_save(open_dialog, qtbot, receiver, tmp_path):
+    dialog = open_dialog(receiver.url)
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
+    dialog.copy_button.click()
+    assert QGuiApplication.clipboard().text() == dialog.preview_text()
+    target = tmp_path / "report.json"
+    assert dialog.save_to(target)
+    assert target.read_bytes() == build.body_bytes(dialog.current_report())
+    assert "IT's report service" in dialog.contents.text()
