@@ -1,6 +1,6 @@
 """Build MailBeacon's release artefacts: the frozen app (PyInstaller), the Linux tarball and the MSI.
 
-    python packaging/build.py frozen|tarball|msi|all [--force]
+    python packaging/build.py frozen|tarball|msi|dmg|all [--force]
 
 Outputs go under build/ (work files, the frozen app in build/dist/) and dist/ (artefacts).
 The version comes from pyproject.toml alone and is written into every artefact.
@@ -440,9 +440,20 @@ def split_component_conditions(wxs: str) -> tuple[str, dict[str, str]]:
     return _COMPONENT.sub(strip, wxs), conditions
 
 
+def build_dmg() -> Path:
+    """dist/MailBeacon-<version>-macos-<arch>.dmg with dmgbuild (macOS only)."""
+    build_frozen()
+    DIST.mkdir(parents=True, exist_ok=True)
+    out = DIST / f"MailBeacon-{project_version()}-{platform_tag()}.dmg"
+    subprocess.run(["dmgbuild", "-s", str(PACKAGING / "macos" / "dmg_settings.py"),
+                    "-D", f"app={FROZEN_DIST / (APP_DIR + '.app')}", "MailBeacon", str(out)],
+                   check=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("target", choices=("frozen", "tarball", "msi", "all"), nargs="?", default="frozen")
+    parser.add_argument("target", choices=("frozen", "tarball", "msi", "dmg", "all"), nargs="?", default="frozen")
     parser.add_argument("--force", action="store_true", help="rebuild even if sources are unchanged")
     args = parser.parse_args(argv)
     print(build_frozen(force=args.force))
@@ -450,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         print(build_tarball())
     if args.target in ("msi", "all"):
         print(build_msi())
+    if args.target == "dmg" or (args.target == "all" and sys.platform == "darwin"):
+        print(build_dmg())
     return 0
 
 
