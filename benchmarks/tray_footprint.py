@@ -70,19 +70,23 @@ class Screen:
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         time.sleep(1.0)
+        self.empty = self._cell()
 
-    def icon_visible(self) -> bool:
-        """Any saturated pixel in the icon cell: a coloured icon is on screen."""
-        out = subprocess.run(
+    def _cell(self) -> bytes:
+        return subprocess.run(
             ["import", "-window", "root", "-crop", CROP, "-depth", "8", "rgb:-"],
             env=self.env, capture_output=True, timeout=10,
         ).stdout
-        saturated = 0
-        for i in range(0, len(out) - 2, 3):
-            r, g, b = out[i], out[i + 1], out[i + 2]
-            if max(r, g, b) - min(r, g, b) > 60:
-                saturated += 1
-        return saturated > 40
+
+    def icon_visible(self) -> bool:
+        """The icon cell differs from the empty tray: an icon (of any colour) is on screen."""
+        cell = self._cell()
+        changed = sum(
+            1 for i in range(0, min(len(cell), len(self.empty)) - 2, 3)
+            if abs(cell[i] - self.empty[i]) + abs(cell[i + 1] - self.empty[i + 1])
+            + abs(cell[i + 2] - self.empty[i + 2]) > 60
+        )
+        return changed > 40
 
     def close(self) -> None:
         for proc in (self.trayer, self.xvfb):
@@ -115,15 +119,14 @@ def stop(proc: subprocess.Popen) -> None:
 def cycle_harness(cycles: int, config_path: str, outage_port_file: str) -> None:
     """Child process: the real TrayApp with the real engine, checks back to back."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
     from app import config as config_mod
     from app.demo import Demo
     from app.monitor import Monitor
+    from app.ui.app import application
     from app.ui.tray import TrayApp
 
-    app = QApplication(sys.argv)
-    app.setQuitOnLastWindowClosed(False)
+    app = application()
     demo = Demo(Path(outage_port_file))
     demo.config_sections["check"] = {"interval_s": 300, "confirm_after_s": 1, "timeout_s": 3}
     demo.start()
