@@ -1,0 +1,85 @@
+"""End to end on Xvfb + trayer: right-click the tray, choose "Report a problem…", press Enter,
+and a local webhook receiver gets the report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_tray_e2e import ARTIFACTS, ICON_CENTRE, ROOT, Screen
+from tests.servers.receiver import Receiver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture
+def screen():
+    s = Screen()
+    yield s
+    s.close()
+
+
+def find_window(screen: Screen, name: str, timeout: float) -> str | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name], env=screen.env,
+                               capture_output=True, text=True, timeout=10)
+        if found.stdout.strip():
+            return found.stdout.split()[0]
+        time.sleep(0.3)
+    return None
+
+
+def test_report_from_the_tray_menu_reaches_the_receiver(screen, tmp_path):
+    with Receiver() as rx:
+        cfg = tmp_path / "mb.toml"
+        cfg.write_text(
+            '[network]\ninternet_url = ""\n[dns]\ncontrol_name = "localhost"\n'
+            f'[check]\ninterval_s = 300\ntimeout_s = 2\n[report]\nwebhook_url = "{rx.url}"\n',
+            encoding="utf-8",
+        )
+        env = dict(screen.env, PYTHONPATH=str(ROOT), MAILBEACON_HOME=os.environ["MAILBEACON_HOME"])
+        app = subprocess.Popen([sys.executable, "-m", "app", "-v", "tray", "--config", str(cfg)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            time.sleep(3.0)  # the icon docks in trayer
+            dialog = None
+            for _attempt in range(3):
+                screen.xdotool("mousemove", str(ICON_CENTRE[0]), str(ICON_CENTRE[1]), "click", "3")
+                time.sleep(1.0)
+                screen.shot(ARTIFACTS / "report-menu.png")
+                # the headline line is disabled: Down reaches "Check now", Down again "Report a problem…"
+                screen.xdotool("key", "Down", "Down", "Return")
+                dialog = find_window(screen, "Report a problem to IT", timeout=5)
+                if dialog:
+                    break
+                screen.xdotool("key", "Escape")
+            assert dialog, f"the report dialog never opened; see {ARTIFACTS / 'report-menu.png'}"
+            screen.xdotool("windowfocus", "--sync", dialog)
+            time.sleep(0.5)
+            screen.shot(ARTIFACTS / "report-dialog.png")
+            screen.xdotool("key", "Return")
+            deadline = time.monotonic() + 20
+            while not rx.requests and time.monotonic() < deadline:
+                time.sleep(0.2)
+            screen.shot(ARTIFACTS / "report-sent.png")
+            assert len(rx.requests) == 1, f"no report arrived; see {ARTIFACTS / 'report-sent.png'}"
+            report = rx.requests[0].json()
+            assert rx.requests[0].headers["Idempotency-Key"] == report["id"]
+            assert report["diagnosis"]["verdict"] in ("ok", "degraded", "down", "local", "unknown")
+            assert app.poll() is None
+        finally:
+            app.terminate()
+            try:
+                app.wait(5)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait()
+    log = app.stderr.read().decode(errors="replace")
+    assert app.returncode == 0, log[-2000:]
+    assert not list((Path(os.environ["MAILBEACON_HOME"]) / "outbox").glob("*.json"))
