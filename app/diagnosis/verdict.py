@@ -41,7 +41,8 @@ def decide(checks: list[Check]) -> Verdict:
     local_reason: Check | None = None
     if fails(link):
         local_reason = link
-    elif fails(internet) and internet.code == "captive_portal":  # type: ignore[union-attr]
+    elif fails(internet) and internet.code == "captive_portal" and (failing or not endpoints):  # type: ignore[union-attr]
+        # a portal blocks mail too; with every endpoint answering it is an office filter
         local_reason = internet
     elif fails(dns) and (all_mail_fails or not endpoints):
         local_reason = dns

@@ -27,8 +27,11 @@ CASES = [
                    check("dns", "dns_unreachable"), check("smtp", "dns_unreachable")], "local", "device"),
     ("captive portal", [check("link"), check("internet", "captive_portal"), check("dns"),
                         check("smtp", "tcp_timeout")], "local", "network"),
-    ("captive portal beside working mail is still local",
-     [check("link"), check("internet", "captive_portal"), check("dns"), check("smtp")], "local", "network"),
+    ("captive portal page beside fully working mail is an office filter, not a portal",
+     [check("link"), check("internet", "captive_portal"), check("dns"), check("smtp")], "ok", "network"),
+    ("captive portal with one endpoint failing is local",
+     [check("link"), check("internet", "captive_portal"), check("dns"), check("smtp", "tcp_timeout"),
+      check("https")], "local", "network"),
     ("resolver broken", [check("link"), check("internet"), check("dns", "dns_timeout"),
                          check("smtp", "dns_timeout")], "local", "dns"),
     ("internet and all mail fail", [check("link"), check("internet", "internet_unreachable"),
@@ -75,7 +78,7 @@ def test_failing_internet_stays_a_failure_when_local():
 @pytest.mark.parametrize(
     ("checks", "words"),
     [
-        ([check("link"), check("internet", "captive_portal"), check("smtp")], "Wi-Fi is asking you to sign in"),
+        ([check("link"), check("internet", "captive_portal"), check("smtp", "tcp_timeout")], "Wi-Fi is asking you to sign in"),
         ([*BASE, check("smtp", "tcp_timeout")], "not answering — this is not your computer"),
         ([check("link", "no_network"), check("smtp", "dns_unreachable")], "not connected"),
         ([*BASE, check("smtp", "tcp_refused"), check("imap")], "Sending mail is not working"),
