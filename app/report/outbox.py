@@ -325,3 +325,11 @@ class Outbox:
 
 def _fresh() -> dict[str, Any]:
     return {"status": PENDING, "attempts": 0, "next_attempt_at": None, "last_error": ""}
+
+
+def flush_configured(config: Any, *, force: bool = False) -> list[Outcome]:
+    """What the tray runs off the GUI thread (at start, when the network is back, on a timer):
+    send every report whose channels are due, through the channels `config` enables now."""
+    from app.report.channels import configured
+
+    return Outbox().flush(configured(config), force=force)

@@ -225,3 +225,15 @@ def test_server_errors_are_retried(make_config, status):
         cfg = make_config(BASE + f'webhook_url = "{rx.url}"\n')
         outcome = Outbox().submit(_report(cfg), configured(cfg))
     assert outcome.queued == ["webhook"] and not outcome.failed
+
+
+def test_flush_configured_respects_backoff_unless_forced(make_config):
+    from app.report.outbox import flush_configured
+
+    port = free_port()
+    cfg = make_config(BASE + f'webhook_url = "http://127.0.0.1:{port}/hook"\n')
+    outcome = Outbox().submit(_report(cfg), configured(cfg))
+    assert outcome.queued == ["webhook"]
+    with Receiver(port=port) as rx:
+        assert flush_configured(cfg)[0].queued == ["webhook"] and rx.requests == []  # backing off
+        assert flush_configured(cfg, force=True)[0].delivered == ["webhook"] and len(rx.requests) == 1
