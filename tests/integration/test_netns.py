@@ -222,3 +222,39 @@ def _drop_everything(pair: Pair) -> None:
              "root", "pfifo", "limit", "0"],
             capture_output=True, text=True, timeout=10, check=True,
         )
+
+
+def test_no_route_is_unreachable(pair: Pair):
+    """Addresses the client namespace has no route to: the kernel answers at once."""
+    pair.config.write_text(
+        """
+[network]
+internet_url = ""
+
+[dns]
+nameservers = ["10.251.0.53"]
+control_name = "control.test"
+
+[check]
+timeout_s = 2
+
+[[endpoints]]
+kind = "smtp"
+host = "10.251.0.25"
+port = 25
+tls = "none"
+
+[[endpoints]]
+kind = "imap"
+host = "imap.test"
+port = 143
+""",
+        encoding="utf-8",
+    )
+    status, diagnosis, _ = pair.check()
+    checks = {c["id"]: c for c in diagnosis["checks"]}
+    assert checks["smtp 10.251.0.25:25"]["code"] == "tcp_unreachable", checks
+    assert checks["imap imap.test:143"]["code"] == "dns_unreachable", checks
+    assert checks["dns"]["code"] == "dns_unreachable", checks
+    # the resolver is unreachable and every endpoint fails: this computer's network is to blame
+    assert (status, diagnosis["verdict"], diagnosis["layer"]) == (3, "local", "dns"), diagnosis
