@@ -604,7 +604,7 @@ def read_managed_prefs(files: list[Path]) -> dict[str, Any]:
         except (OSError, plistlib.InvalidFileException, ValueError) as exc:
             raise ConfigError(f"managed preferences {path}", None, f"a readable plist ({exc})") from None
         for key, value in data.items():
-            if key.startswith(("PayloadUUID", "PayloadIdentifier", "PayloadType", "PayloadVersion")):
+            if key.startswith("Payload"):  # configuration-profile bookkeeping, not settings
                 continue
             if isinstance(value, dict) and key in SCHEMA:
                 for sub, sub_value in value.items():

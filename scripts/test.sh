@@ -11,7 +11,7 @@ debs=(
   libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xkb1
   libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xfixes0
-  msitools                             # wixl and msiinfo build and inspect the MSI
+  msitools wixl                        # wixl builds the MSI, msiinfo/msibuild inspect and patch it
   binutils                             # objdump/strip for the frozen app
 )
 missing=()
