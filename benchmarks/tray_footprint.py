@@ -116,21 +116,18 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def cycle_harness(cycles: int, config_path: str, outage_port_file: str) -> None:
-    """Child process: the real TrayApp with the real engine, checks back to back."""
+def cycle_harness(cycles: int, config_path: str) -> None:
+    """Child process: the real TrayApp with the real engine, checks back to back, against the
+    parent's server (a server in this process would count its own memory)."""
     from PySide6.QtCore import QTimer
 
     from app import config as config_mod
-    from app.demo import Demo
     from app.monitor import Monitor
     from app.ui.app import application
     from app.ui.tray import TrayApp
 
     app = application()
-    demo = Demo(Path(outage_port_file))
-    demo.config_sections["check"] = {"interval_s": 300, "confirm_after_s": 1, "timeout_s": 3}
-    demo.start()
-    config = config_mod.load(demo.config_path, system_file=None, policy_file=None, registry=False)
+    config = config_mod.load(config_path, system_file=None, policy_file=None, registry=False)
     tray = TrayApp(config, monitor=Monitor(0.001, 0.001), watch_network=False)
     me = psutil.Process()
     marks: dict[str, float] = {}
@@ -145,8 +142,6 @@ def cycle_harness(cycles: int, config_path: str, outage_port_file: str) -> None:
             t = me.cpu_times()
             marks["cpu0"] = t.user + t.system
             marks["t0"] = time.monotonic()
-        if n % 100 == 0:  # an outage now and then, so transitions and notifications run too
-            (demo.simulate_outage if not demo.outage else demo.end_outage)()
         if n >= warmup + cycles:
             t = me.cpu_times()
             marks["uss1"] = me.memory_full_info().uss
@@ -157,7 +152,6 @@ def cycle_harness(cycles: int, config_path: str, outage_port_file: str) -> None:
     tray.state_changed.connect(on_state)
     tray.start()
     app.exec()
-    demo.stop()
     print(json.dumps({
         "cycles": cycles,
         "cpu_per_cycle_ms": (marks["cpu1"] - marks["cpu0"]) / cycles * 1000,
@@ -173,10 +167,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
-    parser.add_argument("--cycle-harness", nargs=2, metavar=("CONFIG", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--cycle-harness", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cycle_harness:
-        cycle_harness(args.cycles, *args.cycle_harness)
+        cycle_harness(args.cycles, args.cycle_harness)
         return 0
     missing = [t for t in ("Xvfb", "trayer", "import") if shutil.which(t) is None]
     if missing:
@@ -214,7 +208,7 @@ def main() -> int:
                 stop(proc)
         harness = subprocess.run(
             [sys.executable, __file__, "--cycles", str(args.cycles), "--cycle-harness",
-             str(demo.config_path), str(work / "harness")],
+             str(demo.config_path)],
             env=env, capture_output=True, text=True, timeout=1800,
         )
         if harness.returncode != 0:
