@@ -56,22 +56,7 @@ class SignalWatcher(QObject):
         self._write.close()
 
 
-def immortalize_singletons() -> None:
-    """PySide6 6.12 on Python 3.11 drops a reference to None (and True/False) on many calls,
-    as if they were immortal as in 3.12+; a long-running tray would abort with "deallocating
-    None" after some thousand calls. Give them a refcount no process can use up."""
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return
-    import ctypes
-
-    for obj in (None, True, False):
-        refcount = ctypes.c_ssize_t.from_address(id(obj))
-        if refcount.value < 2**40:
-            refcount.value += 2**40
-
-
 def application(argv: list[str] | None = None) -> QApplication:
-    immortalize_singletons()
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)

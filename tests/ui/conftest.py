@@ -10,10 +10,6 @@ import pytest  # noqa: E402
 
 from app.diagnosis.model import Check, Diagnosis  # noqa: E402
 from app.jsonio import iso_utc, utc_now  # noqa: E402
-from app.ui.app import immortalize_singletons  # noqa: E402
-
-# the same guard the tray process uses against PySide6's lost None/True/False references
-immortalize_singletons()
 
 HEADLINES = {
     "ok": "Mail works.",
