@@ -93,6 +93,8 @@ class Demo:
         self._tls_context: Any = None
         self._cleanups: list[Callable[[], None]] = []
         self.outage = False
+        self.webhook: Any = None
+        self.feed_path: Path | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -119,9 +121,29 @@ class Demo:
         ]
         self.config_sections.setdefault("tls", {})["ca_file"] = str(ca_file)
         self.running["smtp"] = f"{HOST}:{self.smtp_port} (STARTTLS, certificate from {ca_file.name})"
+        self._start_webhook_receiver()
+        self._start_feed()
         self.write_config()
         self.running["config"] = str(self.config_path)
         self.running["state"] = str(self.home)
+
+    def _start_webhook_receiver(self) -> None:
+        """IT's side of "Report a problem…": a loopback webhook that prints each report."""
+        from app.demo_receiver import WebhookReceiver
+
+        receiver = WebhookReceiver(host=HOST).start()
+        self.webhook = receiver
+        self.add_cleanup(receiver.stop)
+        self.config_sections["report"] = {"webhook_url": receiver.url}
+        self.running["webhook"] = f"{receiver.url} (reports are printed here)"
+
+    def _start_feed(self) -> None:
+        """IT's status feed as a file, as a share mounted on every laptop would be."""
+        from app import feed
+
+        self.feed_path = feed.create_empty(self.workdir / "status.json")
+        self.config_sections["feed"] = {"url": str(self.feed_path), "interval_s": 10}
+        self.running["feed"] = str(self.feed_path)
 
     def write_config(self) -> Path:
         """(Re)write the config from `config_sections` and `endpoints`."""

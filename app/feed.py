@@ -817,3 +817,11 @@ def resolve(
 ) -> None:
     """Mark an incident resolved; laptops stop showing it at their next read."""
     update(path, incident_id, status="resolved", message=message, now=now)
+
+
+def create_empty(path: Path | str, now: datetime | None = None) -> Path:
+    """An empty native feed where none exists yet, so laptops read "no incidents" until IT posts."""
+    path = Path(path)
+    if not path.exists():
+        _write_native(path, {"schema": 1, "updated_at": iso_utc(now or datetime.now(UTC)), "incidents": []})
+    return path

@@ -24,7 +24,12 @@ def run(args: argparse.Namespace) -> int:
     print("MailBeacon demo: everything runs on this computer (loopback only).")
     for name, what in demo.running.items():
         print(f"  {name:8} {what}")
-    print('Use the tray menu: "Simulate outage" turns the light red, "End outage" green again.')
+    print('Use the tray menu: "Simulate outage" turns the light red, "End outage" green again;')
+    print('"Report a problem…" sends a report to the webhook above, which prints it here.')
+    print("Post an incident as IT would, and every tray shows it within 10 s:")
+    print(f'  mailbeacon feed post --file {demo.feed_path} --title "Mail server disk full" '
+          '--message "We are freeing space." --next-update 30m')
+    print(f"  mailbeacon feed resolve --file {demo.feed_path} --id <the id it printed>")
     print("Quit from the tray menu or press Ctrl+C here.", flush=True)
 
     def add_switches(tray: Any) -> None:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SEND_TEXT = "Send"
+KNOWN_SEND_TEXT = "Add me to the affected list"
 SAVED_MESSAGE = "Saved — it will be sent automatically when a connection is available"
 _CHANNEL_WORDS = {"webhook": "IT's report service", "teams": "IT's Teams channel",
                   "slack": "IT's Slack channel", "email": "IT's mailbox"}
@@ -62,6 +64,12 @@ class ReportDialog(QDialog):
         self.setWindowTitle("Report a problem to IT")
         self.setMinimumWidth(520)
 
+        self.known_label = QLabel()
+        self.known_label.setWordWrap(True)
+        self.known_label.setStyleSheet(
+            "background: #fff4ce; color: #3b2f00; padding: 8px; border-radius: 4px;"
+        )
+        self.known_label.hide()
         self.headline = QLabel("Checking your mail connection…")
         self.headline.setWordWrap(True)
         self.headline.setStyleSheet("font-weight: bold; font-size: 14px;")
@@ -102,6 +110,7 @@ class ReportDialog(QDialog):
         buttons.addWidget(self.close_button)
         buttons.addWidget(self.send_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.known_label)
         layout.addWidget(self.headline)
         layout.addWidget(QLabel("IT will receive:"))
         layout.addWidget(self.contents)
@@ -124,9 +133,10 @@ class ReportDialog(QDialog):
         self.preview.setPlainText("")
         self.status.setText("Preparing the report…")
         self.headline.setText(diagnosis.headline if diagnosis is not None else "Checking your mail connection…")
-        self.send_button.setText("Send")
+        self.send_button.setText(SEND_TEXT)
         self.send_button.setEnabled(True)
         self.send_button.setDefault(True)
+        self.known_label.hide()
         self.close_button.setText("Cancel")
         self._set_report_actions(False)
         self._start(_prepare, self.config, diagnosis, on_done=self._on_built, on_error=self._on_build_failed)
@@ -154,11 +164,27 @@ class ReportDialog(QDialog):
         self.report, self._known = result
         self.headline.setText(self.report["diagnosis"].get("headline", ""))
         self.contents.setText(self.describe(self.report))
+        self._show_known_incident(self.report)
         self._set_report_actions(True)
         self._refresh_preview()
         self.status.setText("")
         if self._send_requested:
             self.send()
+
+    def _show_known_incident(self, report: dict[str, Any]) -> None:
+        """When IT already knows, say so first; sending then counts this user as affected."""
+        if not report.get("known_incident"):
+            return
+        from app import feed
+
+        line = feed.status_line((report.get("diagnosis") or {}).get("it_status")) or "IT is aware of a mail problem."
+        self.known_label.setText(
+            f"{_esc(line)}<br>You do not need to report it again: sending adds you to the list of "
+            "people affected, with your computer's facts."
+        )
+        self.known_label.show()
+        if self.outcome is None:
+            self.send_button.setText(KNOWN_SEND_TEXT)
 
     def _on_build_failed(self, exc: BaseException) -> None:
         self.status.setText(f"Could not prepare the report: {exc}")

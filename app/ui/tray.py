@@ -32,6 +32,8 @@ NO_TRAY_TEXT = (
 )
 PAUSE_S = 3600.0
 TICK_S = 20.0
+# how often the tray retries reports waiting in the outbox (each report also keeps its own backoff)
+OUTBOX_RETRY_S = 300.0
 
 # notification title per confirmed problem verdict
 PROBLEM_TITLES = {
@@ -69,6 +71,25 @@ def run_check(diagnose: Callable[[Config], Diagnosis], config: Config, outbox: P
         except Exception:  # the outbox line is a hint; a broken outbox must not stop the light
             log.exception("could not count the outbox")
     return CheckOutcome(diagnosis, waiting)
+
+
+def read_feed(config: Config) -> dict | None:
+    """Runs on a worker thread: one bounded read of IT's status feed."""
+    from app import feed
+    from app.diagnosis.probes.base import Deadline
+
+    return feed.read_it_status(config, Deadline(float(config.check.timeout_s)))
+
+
+def flush_outbox(config: Config, outbox: Path, force: bool) -> int:
+    """Runs on a worker thread: deliver what is due, then count what still waits."""
+    from app.report.outbox import Outbox, flush_configured
+
+    try:
+        flush_configured(config, force=force)
+    except Exception as exc:  # a channel bug must not stop the light; the reports stay queued
+        log.warning("sending waiting reports failed: %s", exc)
+    return Outbox(outbox).waiting_count()
 
 
 def failed_check_diagnosis(exc: BaseException) -> Diagnosis:
@@ -139,6 +160,12 @@ class TrayApp(QObject):
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(int(tick_s * 1000))
         self._tick_timer.timeout.connect(self._on_tick)
+        self._feed_timer = QTimer(self)
+        self._feed_timer.setInterval(int(float(config.feed.interval_s) * 1000))
+        self._feed_timer.timeout.connect(self.poll_feed)
+        self._outbox_timer = QTimer(self)
+        self._outbox_timer.setInterval(int(OUTBOX_RETRY_S * 1000))
+        self._outbox_timer.timeout.connect(lambda: self.flush_outbox())
         self._tray_poll = QTimer(self)
         self._tray_poll.setInterval(int(tray_poll_s * 1000))
         self._tray_poll.timeout.connect(self._poll_tray)
@@ -167,7 +194,8 @@ class TrayApp(QObject):
         self.it_action.setEnabled(False)
         self.it_action.setVisible(False)
         self.outbox_action = menu.addAction("")
-        self.outbox_action.setEnabled(False)
+        self.outbox_action.setToolTip("Try to send the waiting reports now")
+        self.outbox_action.triggered.connect(lambda: self.flush_outbox(force=True))
         self.outbox_action.setVisible(False)
         menu.addSeparator()
         self.check_action = menu.addAction("Check now")
@@ -221,6 +249,10 @@ class TrayApp(QObject):
     def start(self) -> None:
         """Show the icon (or the fallback window) and start checking at once."""
         self._tick_timer.start()
+        if self.config.feed.url:
+            self._feed_timer.start()
+        self._outbox_timer.start()
+        self.flush_outbox()
         if self._watch_network:
             self._watch_network_changes()
         if self.history is not None:
@@ -366,6 +398,24 @@ class TrayApp(QObject):
         self.outbox_action.setVisible(True)
         self._refresh_tooltip()
 
+    # ------------------------------------------------------------ feed and outbox (worker)
+
+    def poll_feed(self) -> None:
+        """Read IT's status feed off the GUI thread; the reader keeps the last good feed."""
+        if not self.config.feed.url:
+            return
+        run_in_background(read_feed, self.config, on_done=self._on_feed)
+
+    def _on_feed(self, it_status: dict | None) -> None:
+        self._update_it_status(it_status)
+        if self._details is not None and self._details.isVisible():
+            self._fill_details()
+
+    def flush_outbox(self, force: bool = False) -> None:
+        """Send what waits in the outbox, off the GUI thread; `force` ignores backoff (a person
+        asked)."""
+        run_in_background(flush_outbox, self.config, self._outbox_dir, force, on_done=self.set_outbox_waiting)
+
     def set_it_line(self, text: str | None) -> None:
         """The "IT is aware: …" menu and tooltip line (None hides it)."""
         self._it_line = text or None
@@ -422,6 +472,8 @@ class TrayApp(QObject):
 
     def _on_transition(self, transition: Transition) -> None:
         current, previous = transition.current, transition.previous
+        if previous == "local" and current != "local":
+            self.flush_outbox()  # the network is back: what waited can go now
         if current == "ok":
             if previous not in ("checking", "ok"):
                 self.notify("Mail works again", recovery_text(transition), "ok")
@@ -502,6 +554,8 @@ class TrayApp(QObject):
             self.autostart_action.blockSignals(False)
 
     def quit(self) -> None:
+        self._feed_timer.stop()
+        self._outbox_timer.stop()
         self._due_timer.stop()
         self._tick_timer.stop()
         self._tray_poll.stop()

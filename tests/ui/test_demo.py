@@ -91,3 +91,32 @@ def test_demo_without_its_packages_says_how_to_install_them(monkeypatch, capsys)
     err = capsys.readouterr().err
     assert status == 69
     assert INSTALL_HINT in err and "Traceback" not in err
+
+
+def test_demo_runs_a_webhook_receiver_and_a_feed_file_for_it(demo):
+    config = load(demo)
+    assert config.report.webhook_url == demo.webhook.url
+    assert config.feed.url == str(demo.feed_path) and config.feed.interval_s == 10
+    assert demo.running["webhook"].startswith(demo.webhook.url)
+    assert demo.running["feed"] == str(demo.feed_path)
+
+    # IT posts an incident to the demo's feed: the next check shows it
+    from app import feed
+    from app.diagnosis.engine import diagnose
+
+    assert diagnose(config).it_status["incidents"] == []
+    incident = feed.post(demo.feed_path, "Demo incident", "Testing the feed")
+    assert [i["id"] for i in diagnose(config).it_status["incidents"]] == [incident]
+
+    # a report sent by the tray reaches the demo's receiver, which prints it
+    from app.report import build
+    from app.report.channels import configured
+    from app.report.outbox import Outbox
+
+    import io
+
+    demo.webhook.out = printed = io.StringIO()
+    outcome = Outbox().submit(build.build_report(config, diagnose(config)), configured(config))
+    assert outcome.delivered == ["webhook"]
+    assert len(demo.webhook.reports) == 1
+    assert printed.getvalue().startswith("[IT webhook] report ")

@@ -116,3 +116,41 @@ def test_copy_and_save(open_dialog, qtbot, receiver, tmp_path):
     assert dialog.save_to(target)
     assert target.read_bytes() == build.body_bytes(dialog.current_report())
     assert "IT's report service" in dialog.contents.text()
+
+
+def _it_status(incident_id: str = "INC-7", affects_mail: bool = True) -> dict:
+    return {
+        "source": "native",
+        "fetched_at": "2025-03-04T10:00:00.000Z",
+        "error": None,
+        "stale": False,
+        "incidents": [{
+            "id": incident_id, "title": "Mail server disk full", "status": "identified",
+            "message": "We are freeing space.", "updated_at": "2025-03-04T09:55:00.000Z",
+            "next_update_at": None,
+        }] if affects_mail else [],
+    }
+
+
+def test_known_incident_says_so_and_send_adds_me_to_the_affected_list(qtbot, make_config, receiver):
+    cfg = make_config(f'[mail]\naddress = "jo@example.com"\n[report]\nwebhook_url = "{receiver.url}"\n')
+    dialog = ReportDialog(cfg)
+    qtbot.addWidget(dialog)
+    dialog.open_for(diag(it_status=_it_status("INC-7")))
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
+    assert dialog.known_label.isVisible()
+    assert "IT is aware: Mail server disk full" in dialog.known_label.text()
+    assert dialog.send_button.text() == "Add me to the affected list"
+    assert dialog.send_button.isDefault()
+    dialog.send_button.click()
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=15000)
+    assert receiver.requests[0].json()["known_incident"] == "INC-7"
+    qtbot.waitUntil(lambda: not dialog._jobs, timeout=20000)
+
+    # the same dialog opened again without an incident is a plain report
+    dialog.open_for(diag(it_status=_it_status(affects_mail=False)))
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
+    assert not dialog.known_label.isVisible()
+    assert dialog.send_button.text() == "Send"
+    assert dialog.report["known_incident"] is None
+    qtbot.waitUntil(lambda: not dialog._jobs, timeout=20000)

@@ -64,6 +64,8 @@ def make_tray(qtbot, make_config):
         tray._due_timer.stop()
         tray._tick_timer.stop()
         tray._tray_poll.stop()
+        tray._feed_timer.stop()
+        tray._outbox_timer.stop()
         if tray._details is not None:
             tray._details.close()
         tray.tray.hide()
@@ -408,3 +410,47 @@ def test_the_schedule_uses_one_single_shot_timer(make_tray, qtbot):
     remaining = tray._due_timer.remainingTime()
     assert 50_000 <= remaining <= 67_000  # the interval with its jitter, nothing sooner
     assert QApplication.instance() is not None
+
+
+def test_the_feed_is_polled_on_its_own_timer_and_resolution_clears_the_line(make_tray, qtbot, tmp_path):
+    from app import feed as feed_mod
+
+    path = tmp_path / "status.json"
+    incident = feed_mod.post(path, "Mail server disk full", "Freeing space", next_update="30m")
+    tray = make_tray(CONFIG + f'[feed]\nurl = "{path}"\ninterval_s = 15\n')
+    assert tray._feed_timer.interval() == 15000
+    tray.poll_feed()  # what the timer calls, on the worker
+    qtbot.waitUntil(lambda: any(t.startswith("IT is aware: Mail server disk full") for t in menu_texts(tray)),
+                    timeout=10000)
+    assert "next update" in tray.tray.toolTip()
+    assert [text for _, text in tray.notifications if "disk full" in text]
+    feed_mod.resolve(path, incident, "Space freed")
+    tray.poll_feed()
+    qtbot.waitUntil(lambda: not any(t.startswith("IT is aware") for t in menu_texts(tray)), timeout=10000)
+    assert "resolved" in tray.notifications[-1][1].lower()
+
+
+def test_start_flushes_the_outbox_and_the_menu_line_sends_on_demand(make_tray, qtbot, make_config):
+    from app.report import build
+    from app.report.outbox import Outbox
+    from tests.servers.receiver import Receiver, Reply
+
+    receiver = Receiver().start()
+    try:
+        receiver.replies = [Reply(503)]  # the first attempt is refused for now: the report waits
+        text = CONFIG + f'[report]\nwebhook_url = "{receiver.url}"\n'
+        report = build.build_report(make_config(text), make_diagnosis("down"))
+        outbox = Outbox()
+        outbox.save(report, ["webhook"])
+        tray = make_tray(text)
+        tray.start()
+        qtbot.waitUntil(lambda: len(receiver.requests) == 1, timeout=10000)
+        qtbot.waitUntil(lambda: "1 report waiting to be sent" in menu_texts(tray), timeout=10000)
+        receiver.replies = []
+        tray.outbox_action.trigger()  # a person asked: ignore the backoff
+        qtbot.waitUntil(lambda: len(receiver.requests) == 2, timeout=10000)
+        qtbot.waitUntil(lambda: not any("waiting" in t for t in menu_texts(tray)), timeout=10000)
+        assert receiver.requests[1].headers["Idempotency-Key"] == report["id"]
+        assert outbox.waiting_count() == 0
+    finally:
+        receiver.stop()
