@@ -109,11 +109,11 @@ def test_demo_runs_a_webhook_receiver_and_a_feed_file_for_it(demo):
     assert [i["id"] for i in diagnose(config).it_status["incidents"]] == [incident]
 
     # a report sent by the tray reaches the demo's receiver, which prints it
+    import io
+
     from app.report import build
     from app.report.channels import configured
     from app.report.outbox import Outbox
-
-    import io
 
     demo.webhook.out = printed = io.StringIO()
     outcome = Outbox().submit(build.build_report(config, diagnose(config)), configured(config))
