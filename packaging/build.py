@@ -86,7 +86,11 @@ _LINUX_SYSTEM_LIBS = re.compile(
 )
 
 _SOURCE_GLOBS = ["app/**/*", "resources/**/*", "pyproject.toml", "packaging/mailbeacon.spec",
-                 "packaging/build.py", "packaging/entry.py", "packaging/macos/Info.plist"]
+                 "packaging/build.py", "packaging/icu_data.py", "packaging/entry.py",
+                 "packaging/macos/Info.plist"]
+# a new release of these changes the bundle as much as a source edit does
+_BUNDLED_DISTRIBUTIONS = ["PySide6_Essentials", "shiboken6", "cryptography", "pyinstaller"]
+_ICU_DATA = re.compile(r"libicudata\.so\.\d+(\.\d+)*$")
 
 
 def project_version() -> str:
@@ -116,6 +120,36 @@ def keep_file(bundle_path: str, platform: str = sys.platform) -> bool:
     if _DROP.search("/" + path):
         return False
     return not (platform.startswith("linux") and _LINUX_SYSTEM_LIBS.match(path.rsplit("/", 1)[-1]))
+
+
+def load_icu_data_module():
+    """packaging/icu_data.py, whether or not packaging/ is on sys.path."""
+    import importlib.util
+
+    name = "mailbeacon_icu_data"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, PACKAGING / "icu_data.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def reduce_icu_data(binaries: list, platform: str = sys.platform) -> list:
+    """The binaries TOC with Linux's libicudata.so.NN (31 MiB) swapped for a reduced build
+    (packaging/icu_data.py); unchanged elsewhere, or with a warning when it cannot be built."""
+    if not platform.startswith("linux"):
+        return binaries
+    icu_data = load_icu_data_module()
+    result = []
+    for dest, src, kind in binaries:
+        if _ICU_DATA.search(dest.replace("\\", "/")):
+            try:
+                src = str(icu_data.reduce_library(Path(src), BUILD / "icu"))
+            except (OSError, ValueError, RuntimeError, subprocess.CalledProcessError) as exc:
+                print(f"warning: keeping the full ICU data ({exc})", file=sys.stderr)
+        result.append((dest, src, kind))
+    return result
 
 
 # ---------------------------------------------------------------- staging
@@ -241,7 +275,14 @@ def info_plist_overrides(version: str) -> dict:
 
 
 def sources_digest() -> str:
+    from importlib import metadata
+
     digest = hashlib.sha256(sys.version.encode())
+    for name in _BUNDLED_DISTRIBUTIONS:
+        try:
+            digest.update(f"{name}=={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            pass
     for pattern in _SOURCE_GLOBS:
         for path in sorted(REPO.glob(pattern)):
             if path.is_file() and "__pycache__" not in path.parts:
