@@ -32,6 +32,23 @@ def compressed_size(folder: Path) -> int:
     return buffer.tell()
 
 
+def icu_data_report(internal: Path) -> str | None:
+    """The bundled ICU data library beside the installed one it replaces (Linux)."""
+    bundled = [p for p in internal.rglob("libicudata.so.*") if not p.is_symlink()]
+    if not bundled:
+        return None
+    try:
+        import PySide6
+    except ImportError:
+        return None
+    installed = Path(PySide6.__file__).parent / "Qt" / "lib" / bundled[0].name
+    if not installed.exists():
+        return None
+    small, full = bundled[0].stat().st_size, installed.stat().st_size
+    return (f"ICU data       {small / 1e6:6.2f} MB bundled, {full / 1e6:.1f} MB installed "
+            f"({(full - small) / 1e6:.1f} MB saved)")
+
+
 def time_to_icon(command: list[str], config: Path, home: Path) -> float | None:
     """Seconds from launch until the tray icon is drawn (green) in trayer on Xvfb."""
     from tests.e2e.test_tray_e2e import Screen, icon_colours
@@ -69,13 +86,19 @@ def main() -> int:
     folder = exe.parent
     size = disk_size(folder)
     print(f"frozen app     {folder}")
-    print(f"on disk        {size / 1e6:6.1f} MB  (goal <= 100 MB)")
+    print(f"on disk        {size / 1e6:6.1f} MB = {size / 2**20:.1f} MiB  (goal <= 100 MB)")
     print(f"compressed     {compressed_size(folder) / 1e6:6.1f} MB  (tar.gz -6)")
     internal = folder / "_internal"
     biggest = sorted((p for p in internal.rglob("*") if p.is_file() and not p.is_symlink()),
                      key=lambda p: p.stat().st_size, reverse=True)[:6]
     for path in biggest:
         print(f"  {path.stat().st_size / 1e6:5.1f} MB  {path.relative_to(internal)}")
+    icu_line = icu_data_report(internal)
+    if icu_line:
+        print(icu_line)
+
+    if args.runs <= 0:
+        return 0
 
     if not all(shutil.which(t) for t in ("Xvfb", "trayer", "import")):
         print("launch-to-icon: skipped (needs Xvfb, trayer, imagemagick)")
