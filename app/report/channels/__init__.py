@@ -6,11 +6,11 @@ A Result says whether the channel acknowledged the report, wants a retry later (
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if value.isdigit():
         return float(value)
     try:
-        when = email.utils.parsedate_to_datetime(value)
+        when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
