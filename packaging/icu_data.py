@@ -1,14 +1,5 @@
-"""A reduced ICU data library for the Linux bundle: the ~31 MiB libicudata.so.NN that Qt Core
-links is replaced by a small one exporting the same symbol with only the items Qt may use.
-
-Qt on Linux takes locale data, case mapping (compiled into libicuuc), time zones (tz files) and
-UTF/Latin-1 conversion from elsewhere; ICU data serves QCollator, time zone display names and
-QStringConverter for legacy charsets. Without an item ICU reports a missing resource and Qt falls
-back (QCollator compares code points, display names come back empty), so we keep what is cheap
-and useful: converter aliases and the single-byte charsets of the WHATWG Encoding Standard.
-
-    python packaging/icu_data.py path/to/libicudata.so.73 out_dir   # writes out_dir/libicudata.so.73
-"""
+"""A reduced ICU data library for the Linux bundle, in place of the 31 MiB libicudata.so.NN:
+the same symbol, holding only the items Qt may use.  `python packaging/icu_data.py LIB OUT_DIR`"""
 
 from __future__ import annotations
 
@@ -20,6 +11,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+# Qt on Linux takes locale data, case mapping (compiled into libicuuc), time zones (tz files)
+# and UTF/Latin-1 conversion from elsewhere; ICU data serves QCollator, time zone display names
+# and QStringConverter for legacy charsets. Without an item ICU reports a missing resource and Qt
+# falls back (QCollator compares code points, display names come back empty), so we keep what is
+# cheap and useful: converter aliases and the single-byte charsets of the WHATWG standard.
 
 # common-data package layout (ICU udata.h / ucmndata.h): MappedData + UDataInfo, then a TOC
 _MAGIC = b"\xda\x27"

@@ -1,6 +1,5 @@
-"""The reduced ICU data library of the Linux bundle: a valid common-data package holding exactly
-the kept items, and Qt on the bundle's own libraries falling back instead of failing without
-the rest (collation, time zone names, multi-byte charsets)."""
+"""The Linux bundle's reduced ICU data: a valid common-data package with exactly the kept items,
+and Qt on the bundle's libraries falling back without the rest."""
 
 from __future__ import annotations
 
