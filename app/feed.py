@@ -13,7 +13,6 @@ import ssl
 import stat
 import tempfile
 import threading
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from app import __version__
 from app.errors import MailBeaconError, UsageError
+from app.httpio import proxy_for
 from app.jsonio import iso_utc, parse_iso, utc_now
 
 if TYPE_CHECKING:
@@ -230,17 +230,6 @@ def _describe_os_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _proxy_for(scheme: str, host: str) -> tuple[str, int] | None:
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(scheme)
-    if not proxy or urllib.request.proxy_bypass(host):
-        return None
-    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    if not parts.hostname:
-        return None
-    return parts.hostname, parts.port or 8080
-
-
 def _http_fetch(
     url: str,
     etag: str | None,
@@ -269,18 +258,18 @@ def _http_fetch(
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        proxy = _proxy_for(parts.scheme, host)
+        proxy = proxy_for(parts.scheme, host)
         conn: http.client.HTTPConnection
         try:
             if parts.scheme == "https":
                 ctx = _tls_context(ca_file)
                 if proxy:
-                    conn = http.client.HTTPSConnection(*proxy, timeout=timeout, context=ctx)
+                    conn = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=timeout, context=ctx)
                     conn.set_tunnel(host, port)
                 else:
                     conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
             elif proxy:
-                conn = http.client.HTTPConnection(*proxy, timeout=timeout)
+                conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=timeout)
                 target = current
             else:
                 conn = http.client.HTTPConnection(host, port, timeout=timeout)
@@ -553,6 +542,27 @@ def status_line(it_status: dict[str, Any] | None, now: datetime | None = None) -
         else:
             line += " (may be out of date)"
     return line
+
+
+def incident_lines(it_status: dict[str, Any] | None, now: datetime | None = None) -> list[str]:
+    """One paragraph per open incident for the Details window: title and status, IT's message,
+    when it was last updated and when the next update is due (local time)."""
+    if not it_status:
+        return []
+    now = now or utc_now()
+    lines = []
+    for incident in it_status.get("incidents") or []:
+        line = f"IT is aware: {incident.get('title') or 'an incident'} ({incident.get('status') or 'open'})."
+        if incident.get("message"):
+            line += f" {_sentence(incident['message'])}"
+        if incident.get("updated_at"):
+            line += f" Last updated {_clock(incident['updated_at'], now)} ({_ago(parse_iso(incident['updated_at']), now)})."
+        if incident.get("next_update_at"):
+            line += f" Next update {_clock(incident['next_update_at'], now)}."
+        lines.append(line)
+    if it_status.get("error"):
+        lines.append(it_status["error"] + (" Showing what IT posted last." if lines else ""))
+    return lines
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 
@@ -9,7 +10,9 @@ import pytest
 
 from app.diagnosis.probes import internet
 from app.diagnosis.probes.base import Deadline, ProbeContext, ProbeFailure
+from tests.servers.certs import certs  # noqa: F401  (fixture)
 from tests.servers.http import HttpServer, Response
+from tests.servers.smtp import HostileServer, expect_blank, hang, http_response, send, start_tls
 
 
 @pytest.fixture
@@ -145,3 +148,94 @@ def test_dead_proxy_is_internet_unreachable(make_config, monkeypatch):
     ctx = _ctx(make_config, "http://internet.invalid/generate_204")
     assert _fail(ctx).code == "internet_unreachable"
     assert ctx.data["proxy"] == f"http://127.0.0.1:{port}"
+
+
+# ---- TLS, tunnels and proxy logins (HostileServer plays the origin or the proxy)
+
+
+def _https_ctx(make_config, certs, url: str, extra: str = "", timeout: float = 3.0) -> ProbeContext:  # noqa: F811
+    return _ctx(make_config, url, f'{extra}\n[tls]\nca_file = "{certs.ca_pem}"', timeout)
+
+
+def test_https_trusted_through_tls_ca_file_is_ok(make_config, certs):  # noqa: F811
+    with HostileServer(http_response(204), tls_context=certs.server_context("good")) as srv:
+        ctx = _https_ctx(make_config, certs, f"https://localhost:{srv.port}/generate_204")
+        assert internet.probe(ctx, None).code == "ok"
+        request = srv.sessions[0].received
+    assert request[0] == b"GET /generate_204 HTTP/1.1"
+    assert ctx.data["status"] == 204
+
+
+@pytest.mark.parametrize("kind", ["untrusted", "wrong_host", "expired"])
+def test_certificate_error_on_the_probe_url_is_captive_portal(make_config, certs, kind):  # noqa: F811
+    with HostileServer(http_response(204), tls_context=certs.server_context(kind)) as srv:
+        ctx = _https_ctx(make_config, certs, f"https://localhost:{srv.port}/generate_204")
+        failure = _fail(ctx)
+    assert failure.code == "captive_portal"
+    assert "intercepted" in failure.detail
+
+
+def test_https_through_the_connect_tunnel_with_proxy_login(make_config, certs, monkeypatch):  # noqa: F811
+    # the proxy accepts the CONNECT and then plays the origin itself, over TLS
+    script = [
+        expect_blank(),
+        send(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+        start_tls(certs.server_context("good")),
+        http_response(204),
+    ]
+    with HostileServer(script) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://corp%5Cjo:s3cret@127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY")
+        ctx = _https_ctx(make_config, certs, "https://localhost/generate_204")
+        assert internet.probe(ctx, None).code == "ok"
+        received = proxy.sessions[0].received
+    assert received[0].startswith(b"CONNECT localhost:443 HTTP/1.")
+    # inside the tunnel the request is the origin's own form, and carries no proxy login
+    get = received.index(b"GET /generate_204 HTTP/1.1")
+    login = base64.b64encode(b"corp\\jo:s3cret").decode()
+    assert f"Proxy-Authorization: Basic {login}".encode() in received[:get]
+    assert not any(line.startswith(b"Proxy-Authorization") for line in received[get:])
+    assert ctx.data["proxy"] == f"http://127.0.0.1:{proxy.port}"
+
+
+def test_login_in_the_http_proxy_url_is_sent(make_config, web, monkeypatch):
+    web.route("http://internet.invalid/generate_204", status=204)
+    monkeypatch.setenv("HTTP_PROXY", "http://jo:s3cret@" + web.url("").split("//")[1])
+    monkeypatch.delenv("NO_PROXY")
+    ctx = _ctx(make_config, "http://internet.invalid/generate_204")
+    assert internet.probe(ctx, None).code == "ok"
+    expected = "Basic " + base64.b64encode(b"jo:s3cret").decode()
+    assert web.requests[0].header("Proxy-Authorization") == expected
+
+
+def test_no_proxy_bypasses_the_proxy(make_config, web, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    web.route("/generate_204", status=204)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    ctx = _ctx(make_config, web.url("/generate_204"))
+    assert internet.probe(ctx, None).code == "ok"
+    assert "proxy" not in ctx.data
+
+
+def test_body_read_stops_at_the_cap(make_config):
+    # a page that claims 100 MB and then stalls: only the first 64 KB are read, so no wait
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n"
+    with HostileServer([expect_blank(), send(head + b"x" * 200_000), hang()]) as srv:
+        ctx = _ctx(make_config, f"http://127.0.0.1:{srv.port}/", "internet_expect_status = 200", 5.0)
+        started = time.monotonic()
+        assert internet.probe(ctx, None).code == "ok"
+    assert time.monotonic() - started < 2.5
+
+
+def test_trickling_body_stops_at_the_deadline(make_config):
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nsuc"
+    with HostileServer([expect_blank(), send(head), hang()]) as srv:
+        ctx = _ctx(make_config, f"http://127.0.0.1:{srv.port}/",
+                   'internet_expect_status = 200\ninternet_expect_body = "success"', 1.0)
+        started = time.monotonic()
+        failure = _fail(ctx)
+    assert failure.code == "internet_unreachable"
+    assert time.monotonic() - started < 2.0
