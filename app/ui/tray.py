@@ -138,6 +138,7 @@ class TrayApp(QObject):
         self._paused_until: float | None = None
         self._last_notice_verdict: str | None = None
         self._it_line: str | None = None
+        self._it_status: dict | None = None
         self._incidents: Any = None
         self._details: Any = None
         self._report_dialog: Any = None
@@ -423,7 +424,15 @@ class TrayApp(QObject):
         self.it_action.setVisible(bool(text))
         self._refresh_tooltip()
 
+    def _incident_lines(self) -> list[str]:
+        if not self._it_status:
+            return []
+        from app import feed
+
+        return feed.incident_lines(self._it_status)
+
     def _update_it_status(self, it_status: dict | None) -> None:
+        self._it_status = it_status
         try:
             from app import feed
         except ImportError:
@@ -511,7 +520,7 @@ class TrayApp(QObject):
         window = self._details
         diagnosis = self.monitor.latest or self.monitor.confirmed
         window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict)
-        window.set_it_lines([self._it_line] if self._it_line else [])
+        window.set_it_lines(self._incident_lines())
         if self.history is not None:
             since = datetime.now(UTC) - timedelta(hours=24)
             run_in_background(self.history.changes, since, on_done=self._on_changes)

@@ -286,7 +286,12 @@ def test_details_window_shows_checks_timeline_it_status_and_copies_text(make_tra
     tray = make_tray(history=history)
     confirm(tray, "ok")
     confirm(tray, "down")
-    tray.set_it_line("IT is aware: Mail server outage")
+    tray._update_it_status({
+        "source": "native", "fetched_at": "2024-01-01T10:00:00Z", "error": None,
+        "incidents": [{"id": "INC-1", "title": "Mail server outage", "status": "investigating",
+                       "message": "We are on it", "updated_at": "2024-01-01T10:00:00Z",
+                       "next_update_at": None}],
+    })
     qtbot.waitUntil(lambda: len(history.changes(make_since())) == 2, timeout=5000)
     tray.show_details()
     window = tray._details
@@ -301,7 +306,8 @@ def test_details_window_shows_checks_timeline_it_status_and_copies_text(make_tra
     qtbot.waitUntil(lambda: window.timeline.count() == 2, timeout=5000)
     timeline = [window.timeline.item(i).text() for i in range(2)]
     assert "Mail works" in timeline[0] and "Mail server problem" in timeline[1]
-    assert window.it_label.text() == "IT is aware: Mail server outage"
+    assert window.it_label.text().startswith("IT is aware: Mail server outage (investigating). We are on it.")
+    assert "Last updated" in window.it_label.text()
     assert "IT is aware: Mail server outage" in tray.tray.toolTip()
     assert "IT is aware: Mail server outage" in menu_texts(tray)
 
@@ -424,6 +430,10 @@ def test_the_feed_is_polled_on_its_own_timer_and_resolution_clears_the_line(make
                     timeout=10000)
     assert "next update" in tray.tray.toolTip()
     assert [text for _, text in tray.notifications if "disk full" in text]
+    tray.show_details()
+    details = tray._details.it_label.text()
+    assert "Mail server disk full (investigating). Freeing space." in details
+    assert "Last updated " in details and "Next update " in details
     feed_mod.resolve(path, incident, "Space freed")
     tray.poll_feed()
     qtbot.waitUntil(lambda: not any(t.startswith("IT is aware") for t in menu_texts(tray)), timeout=10000)

@@ -331,3 +331,25 @@ def test_old_resolved_incidents_are_pruned_on_write(tmp_path):
     feed.post(path, "New", "x", incident_id="INC-NEW")
     ids = [i["id"] for i in json.loads(path.read_text(encoding="utf-8"))["incidents"]]
     assert ids == ["INC-NEW", "INC-OPEN"]
+
+
+def test_incident_lines_carry_message_and_times_for_the_details_window():
+    from datetime import UTC, datetime
+
+    from app.feed import incident_lines
+
+    now = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    it_status = {
+        "source": "native", "fetched_at": "2026-03-04T10:00:00Z", "error": None, "stale": False,
+        "incidents": [{"id": "INC-1", "title": "Mail server disk full", "status": "identified",
+                       "message": "Freeing space", "updated_at": "2026-03-04T09:40:00Z",
+                       "next_update_at": "2026-03-04T10:30:00Z"}],
+    }
+    (line,) = incident_lines(it_status, now=now)
+    local = datetime(2026, 3, 4, 9, 40, tzinfo=UTC).astimezone().strftime("%H:%M")
+    nxt = datetime(2026, 3, 4, 10, 30, tzinfo=UTC).astimezone().strftime("%H:%M")
+    assert line == (f"IT is aware: Mail server disk full (identified). Freeing space. "
+                    f"Last updated {local} (20 min ago). Next update {nxt}.")
+    broken = dict(it_status, error="The IT status feed could not be read: timed out.", stale=True)
+    assert incident_lines(broken, now=now)[-1].endswith("Showing what IT posted last.")
+    assert incident_lines(None) == [] and incident_lines({"incidents": [], "error": None}) == []
