@@ -102,16 +102,52 @@ _MODULES = {
 }
 
 
+class _ShortFormatter(logging.Formatter):
+    """Standard error gets one line per record; tracebacks go to the log file (or -vv)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text
+        record.exc_info = record.exc_text = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text = saved
+
+
+def _setup_logging(verbose: int, *, to_file: bool) -> None:
+    """stderr at WARNING (INFO with -v, DEBUG with -vv); the tray also keeps a rotating log file
+    in the log folder, which is what IT reads when a windowed app has no console."""
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO if (verbose or to_file) else logging.WARNING)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
+    console.setFormatter(logging.Formatter(fmt) if verbose >= 2 else _ShortFormatter(fmt))
+    root.addHandler(console)
+    if not to_file:
+        return
+    from logging.handlers import RotatingFileHandler
+
+    from app.paths import user_paths
+
+    log_file = user_paths().log_file
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    except OSError as exc:
+        logging.getLogger(__name__).warning("cannot write the log file %s: %s", log_file, exc)
+        return
+    handler.setLevel(logging.INFO if verbose < 2 else logging.DEBUG)
+    handler.setFormatter(logging.Formatter(fmt))
+    root.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.command = args.command or "tray"
     args.config = getattr(args, "config", None)
     args.verbose = getattr(args, "verbose", 0)
-    logging.basicConfig(
-        level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _setup_logging(args.verbose, to_file=args.command in ("tray", "demo"))
     try:
         module = importlib.import_module(_MODULES[args.command])
         return int(module.run(args) or 0)
