@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.diagnosis.probes.base import TIMEOUT_CODE_BY_PHASE, TIMEOUT_DETAIL_BY_PHASE, ProbeFailure
 
 if TYPE_CHECKING:
-    from app.diagnosis.probes.base import ProbeContext
+    from app.config import Endpoint
+    from app.diagnosis.probes.base import Outcome, ProbeContext
 
 MAX_LINE = 8192
 
@@ -102,6 +104,34 @@ class Conversation:
         return ProbeFailure(
             code, f"The server at {self.where} sent an overlong line that is not mail protocol: {sample!r}."
         )
+
+
+def open_conversation(ctx: ProbeContext, endpoint: Endpoint) -> Conversation:
+    """Connect (DNS, TCP) and, for implicit TLS, shake hands first: what every mail probe does
+    before its protocol's first line."""
+    from app.diagnosis import tls
+    from app.diagnosis.net import connect
+
+    sock = connect(ctx, endpoint.host, endpoint.port)
+    if endpoint.tls == "implicit":
+        ctx.enter("tls")
+        sock = tls.handshake(
+            ctx, sock, endpoint.host, reconnect=lambda: connect(ctx, endpoint.host, endpoint.port)
+        )
+    return Conversation(ctx, sock, f"{endpoint.host} port {endpoint.port}")
+
+
+def converse(
+    ctx: ProbeContext,
+    endpoint: Endpoint,
+    talk: Callable[[ProbeContext, Endpoint, Conversation], Outcome],
+) -> Outcome:
+    """Open the conversation, let the protocol talk, and always close the socket."""
+    conv = open_conversation(ctx, endpoint)
+    try:
+        return talk(ctx, endpoint, conv)
+    finally:
+        conv.close()
 
 
 def shorten(text: str, limit: int = 120) -> str:

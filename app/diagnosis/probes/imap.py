@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from app.diagnosis import tls
 from app.diagnosis.net import connect
 from app.diagnosis.probes.base import Outcome, ProbeFailure
-from app.diagnosis.probes.conversation import Conversation, shorten
+from app.diagnosis.probes.conversation import Conversation, converse, shorten
 from app.diagnosis.probes.smtp import starttls_handshake
 
 if TYPE_CHECKING:
@@ -19,18 +19,7 @@ if TYPE_CHECKING:
 
 
 def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
-    where = f"{endpoint.host} port {endpoint.port}"
-    sock = connect(ctx, endpoint.host, endpoint.port)
-    if endpoint.tls == "implicit":
-        ctx.enter("tls")
-        sock = tls.handshake(
-            ctx, sock, endpoint.host, reconnect=lambda: connect(ctx, endpoint.host, endpoint.port)
-        )
-    conv = Conversation(ctx, sock, where)
-    try:
-        return _talk(ctx, endpoint, conv)
-    finally:
-        conv.close()
+    return converse(ctx, endpoint, _talk)
 
 
 def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:

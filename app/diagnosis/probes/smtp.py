@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from app.diagnosis import tls
 from app.diagnosis.net import connect
 from app.diagnosis.probes.base import Outcome, ProbeFailure
-from app.diagnosis.probes.conversation import Conversation, shorten
+from app.diagnosis.probes.conversation import Conversation, converse, shorten
 
 if TYPE_CHECKING:
     from app.config import Endpoint
@@ -21,22 +21,7 @@ _REPLY = re.compile(r"^(\d{3})([ -]|$)(.*)$")
 
 
 def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
-    where = f"{endpoint.host} port {endpoint.port}"
-    conv = _open(ctx, endpoint, where)
-    try:
-        return _talk(ctx, endpoint, conv)
-    finally:
-        conv.close()
-
-
-def _open(ctx: ProbeContext, endpoint: Endpoint, where: str) -> Conversation:
-    sock = connect(ctx, endpoint.host, endpoint.port)
-    if endpoint.tls == "implicit":
-        ctx.enter("tls")
-        sock = tls.handshake(
-            ctx, sock, endpoint.host, reconnect=lambda: connect(ctx, endpoint.host, endpoint.port)
-        )
-    return Conversation(ctx, sock, where)
+    return converse(ctx, endpoint, _talk)
 
 
 def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
