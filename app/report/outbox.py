@@ -22,7 +22,6 @@ from typing import Any
 
 from app import jsonio
 from app.errors import EX_TEMPFAIL
-from app.report.build import body_bytes
 from app.report.channels import DELIVERED, REFUSED, RETRY, Channel, Result
 
 log = logging.getLogger(__name__)
@@ -176,6 +175,9 @@ class Outbox:
 
     def save(self, report: dict[str, Any], channels: list[str]) -> Path:
         """Write the report and its per-channel state before any attempt to send."""
+        # imported here: the tray only counts and flushes the outbox, it never builds a report
+        from app.report.build import body_bytes
+
         report_id = report["id"]
         path = self.report_path(report_id)
         atomic_write(path, body_bytes(report))
@@ -330,6 +332,9 @@ def _fresh() -> dict[str, Any]:
 def flush_configured(config: Any, *, force: bool = False) -> list[Outcome]:
     """What the tray runs off the GUI thread (at start, when the network is back, on a timer):
     send every report whose channels are due, through the channels `config` enables now."""
+    outbox = Outbox()
+    if not outbox.ids():
+        return []  # the usual case: no channel modules (smtplib, the webhook senders) to load
     from app.report.channels import configured
 
-    return Outbox().flush(configured(config), force=force)
+    return outbox.flush(configured(config), force=force)
