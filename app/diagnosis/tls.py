@@ -89,8 +89,12 @@ def handshake(
             f"The secure (TLS) handshake failed: {_ssl_reason(exc)}. The server may not speak TLS "
             "on this port, or it only accepts settings this computer refuses.",
         ) from None
-    der = tls_sock.getpeercert(binary_form=True)
-    facts = cert_facts(der) if der else {}
+    # a certificate OpenSSL verified is already parsed; the DER parser (cryptography) is only
+    # loaded for rejected ones and where the OS verified it (truststore on macOS and Windows)
+    facts = peercert_facts(tls_sock.getpeercert())
+    if not facts:
+        der = tls_sock.getpeercert(binary_form=True)
+        facts = cert_facts(der) if der else {}
     cipher = tls_sock.cipher()
     facts = {
         "version": _VERSION_NAMES.get(tls_sock.version() or "", tls_sock.version()),
@@ -135,6 +139,55 @@ def cert_facts(der: bytes, now: dt.datetime | None = None) -> dict[str, Any]:
         "issuer": cert.issuer.rfc4514_string(),
         "subject": cert.subject.rfc4514_string(),
         "not_before": _iso(cert.not_valid_before_utc),
+        "not_after": _iso(not_after),
+        "days_left": int((not_after - now).total_seconds() // 86400),
+        "san": san,
+    }
+
+
+# the short names RFC 4514 (and cryptography's rfc4514_string) use
+_RDN_NAMES = {
+    "commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
+    "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L",
+    "streetAddress": "STREET", "domainComponent": "DC", "userId": "UID",
+    "emailAddress": "1.2.840.113549.1.9.1",
+}
+
+
+def _rfc4514(name: tuple) -> str:
+    def escape(value: str) -> str:
+        value = "".join("\\" + c if c in ',+"\\<>;' else c for c in value)
+        if value[:1] in ("#", " "):
+            value = "\\" + value
+        if value.endswith(" "):
+            value = value[:-1] + "\\ "
+        return value
+
+    rdns = ["+".join(f"{_RDN_NAMES.get(k, k)}={escape(v)}" for k, v in rdn) for rdn in name]
+    return ",".join(reversed(rdns))
+
+
+def peercert_facts(cert: dict[str, Any] | None, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The same facts as cert_facts, from ssl's parsed form of a verified certificate; {} when
+    the ssl module did not parse it."""
+    if not cert or "notAfter" not in cert:
+        return {}
+    now = now or dt.datetime.now(dt.UTC)
+
+    def when(text: str) -> dt.datetime:
+        return dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(text), dt.UTC)
+
+    not_after = when(cert["notAfter"])
+    kinds = {"DNS": "DNS", "IP Address": "IP"}
+    san = [
+        f"{kinds[k]}:{ipaddress.ip_address(v.strip()).compressed if k == 'IP Address' else v.strip()}"
+        for k, v in cert.get("subjectAltName", ())
+        if k in kinds
+    ]
+    return {
+        "issuer": _rfc4514(cert.get("issuer", ())),
+        "subject": _rfc4514(cert.get("subject", ())),
+        "not_before": _iso(when(cert["notBefore"])) if cert.get("notBefore") else None,
         "not_after": _iso(not_after),
         "days_left": int((not_after - now).total_seconds() // 86400),
         "san": san,
