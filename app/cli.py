@@ -11,8 +11,19 @@ import importlib
 import logging
 import sys
 
-from app import __version__
+from app import version
 from app.errors import EX_USAGE, MailBeaconError
+
+
+class _VersionAction(argparse.Action):
+    """--version, reading the version only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"MailBeacon {version()}")
+        parser.exit()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watches the company mail service and tells you whose problem it is.",
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"MailBeacon {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:

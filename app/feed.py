@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from app import __version__
+from app import version
 from app.errors import MailBeaconError, UsageError
 from app.httpio import proxy_for
 from app.jsonio import iso_utc, parse_iso, utc_now
@@ -241,7 +241,7 @@ def _http_fetch(
 ) -> _Fetched:
     where = f"The IT status feed at {url}"
     headers = {
-        "User-Agent": f"MailBeacon/{__version__}",
+        "User-Agent": f"MailBeacon/{version()}",
         "Accept": "application/json",
         "Accept-Encoding": "identity",
         "Cache-Control": "no-cache",

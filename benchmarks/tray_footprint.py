@@ -43,6 +43,24 @@ sys.exit(app.exec())
 """
 
 
+def internet_204():
+    """A loopback connectivity-check URL answering 204, as the real one does."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def uss(pid: int) -> int:
     return psutil.Process(pid).memory_full_info().uss
 
@@ -185,6 +203,12 @@ def main() -> int:
     demo = Demo(work / "server")
     demo.config_sections["check"] = {"interval_s": 300, "confirm_after_s": 1, "timeout_s": 3}
     demo.start()
+    # every probe a laptop runs with the default settings: the internet probe too, against a
+    # loopback stand-in for the connectivity URL; the feed at its default interval
+    internet = internet_204()
+    demo.config_sections["network"] = {"internet_url": f"http://127.0.0.1:{internet.server_port}/generate_204"}
+    demo.config_sections["feed"]["interval_s"] = 120
+    demo.write_config()
     bare_py = work / "bare_tray.py"
     bare_py.write_text(BARE_TRAY)
     env = dict(screen.env, PYTHONPATH=str(ROOT), MAILBEACON_HOME=str(work / "home"))
@@ -216,6 +240,7 @@ def main() -> int:
             return 1
         cycles = json.loads(harness.stdout.strip().splitlines()[-1])
     finally:
+        internet.shutdown()
         demo.stop()
         screen.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from app import __version__, jsonio
+from app import jsonio, version
 from app.diagnosis.model import FAIL, Diagnosis
 from app.report import redact
 
@@ -125,7 +125,7 @@ def device_facts() -> dict[str, Any]:
         battery = None
     return {
         "os": platform.platform(),
-        "app_version": __version__,
+        "app_version": version(),
         "uptime_s": int(max(0.0, time.time() - psutil.boot_time())),
         "cpu_percent": float(psutil.cpu_percent(interval=0.1)),
         "memory_percent": float(psutil.virtual_memory().percent),

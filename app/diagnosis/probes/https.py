@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from app import __version__
+from app import version
 from app.diagnosis import tls
 from app.diagnosis.net import connect
 from app.diagnosis.probes.base import Outcome, ProbeFailure
@@ -42,7 +42,7 @@ def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
         for line in (
             f"GET {path} HTTP/1.1",
             f"Host: {host}",
-            f"User-Agent: MailBeacon/{__version__}",
+            f"User-Agent: MailBeacon/{version()}",
             "Accept: */*",
             "Connection: close",
             "",
@@ -68,9 +68,9 @@ def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
     warning = tls.expiry_warning(ctx)
     if warning:
         return warning
-    version = (ctx.data.get("tls") or {}).get("version") or "TLS"
+    tls_version = (ctx.data.get("tls") or {}).get("version") or "TLS"
     moved = f", redirecting to {headers['location']}" if "location" in headers else ""
-    return Outcome("ok", f"The web server at {where} answers over {version} ({status}{moved}).")
+    return Outcome("ok", f"The web server at {where} answers over {tls_version} ({status}{moved}).")
 
 
 def _read_head(conv: Conversation) -> tuple[int, str, dict[str, str]]:

@@ -12,7 +12,7 @@ from email.message import Message
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from app import __version__
+from app import version
 from app.diagnosis import tls
 from app.diagnosis.probes.base import Outcome, ProbeContext, ProbeFailure
 from app.httpio import Proxy, proxy_for
@@ -52,7 +52,7 @@ def probe(ctx: ProbeContext, endpoint: object = None) -> Outcome:
                 # a plain HTTP proxy takes the whole URL in the request line
                 target = urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
             headers = {
-                "User-Agent": f"MailBeacon/{__version__}",
+                "User-Agent": f"MailBeacon/{version()}",
                 "Accept": "*/*",
                 "Accept-Encoding": "identity",
                 "Cache-Control": "no-cache",

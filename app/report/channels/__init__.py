@@ -143,6 +143,6 @@ def _short(exc: BaseException) -> str:
 
 
 def user_agent() -> str:
-    from app import __version__
+    from app import version
 
-    return f"MailBeacon/{__version__}"
+    return f"MailBeacon/{version()}"
