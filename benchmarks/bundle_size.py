@@ -51,7 +51,7 @@ def icu_data_report(internal: Path) -> str | None:
 
 def time_to_icon(command: list[str], config: Path, home: Path) -> float | None:
     """Seconds from launch until the tray icon is drawn (green) in trayer on Xvfb."""
-    from tests.e2e.test_tray_e2e import Screen, icon_colours
+    from tests.desktop import Screen, icon_colours
 
     screen = Screen()
     env = dict(screen.env, MAILBEACON_HOME=str(home), PYTHONPATH=str(ROOT))

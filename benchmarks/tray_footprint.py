@@ -23,8 +23,9 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-WIDTH, HEIGHT = 1024, 600
-CROP = "40x32+984+0"  # trayer's right-most icon cell
+sys.path.insert(0, str(ROOT))
+
+from tests.desktop import Screen, stop  # noqa: E402
 
 BARE_TRAY = """
 import sys
@@ -70,48 +71,6 @@ def cpu_s(pid: int) -> float:
     return t.user + t.system
 
 
-class Screen:
-    def __init__(self) -> None:
-        read, write = os.pipe()
-        self.xvfb = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
-            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        os.close(write)
-        with os.fdopen(read) as pipe:
-            self.display = ":" + pipe.readline().strip()
-        self.env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-        self.env["DISPLAY"] = self.display
-        self.trayer = subprocess.Popen(
-            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
-             "--tint", "0xffffff", "--transparent", "false"],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        time.sleep(1.0)
-        self.empty = self._cell()
-
-    def _cell(self) -> bytes:
-        return subprocess.run(
-            ["import", "-window", "root", "-crop", CROP, "-depth", "8", "rgb:-"],
-            env=self.env, capture_output=True, timeout=10,
-        ).stdout
-
-    def icon_visible(self) -> bool:
-        """The icon cell differs from the empty tray: an icon (of any colour) is on screen."""
-        cell = self._cell()
-        changed = sum(
-            1 for i in range(0, min(len(cell), len(self.empty)) - 2, 3)
-            if abs(cell[i] - self.empty[i]) + abs(cell[i + 1] - self.empty[i + 1])
-            + abs(cell[i + 2] - self.empty[i + 2]) > 60
-        )
-        return changed > 40
-
-    def close(self) -> None:
-        for proc in (self.trayer, self.xvfb):
-            proc.terminate()
-            proc.wait(5)
-
-
 def launch(screen: Screen, argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, float]:
     deadline = time.monotonic() + 5
     while screen.icon_visible() and time.monotonic() < deadline:
@@ -123,15 +82,6 @@ def launch(screen: Screen, argv: list[str], env: dict[str, str]) -> tuple[subpro
             proc.kill()
             raise SystemExit(f"no tray icon from {argv}")
     return proc, time.monotonic() - started
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def cycle_harness(cycles: int, config_path: str) -> None:
@@ -195,7 +145,6 @@ def main() -> int:
         print(f"needs {', '.join(missing)}: apt-get install xvfb trayer imagemagick")
         return 69
 
-    sys.path.insert(0, str(ROOT))
     from app.demo import Demo
 
     work = Path(tempfile.mkdtemp(prefix="mb-bench-"))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_tray_e2e import ARTIFACTS, ICON_CENTRE, ROOT, Screen
+from tests.desktop import ICON_CENTRE, Screen, stop
+from tests.e2e.test_tray_e2e import ARTIFACTS, ROOT
 from tests.servers.receiver import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -22,17 +23,6 @@ def screen():
     s = Screen()
     yield s
     s.close()
-
-
-def find_window(screen: Screen, name: str, timeout: float) -> str | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name], env=screen.env,
-                               capture_output=True, text=True, timeout=10)
-        if found.stdout.strip():
-            return found.stdout.split()[0]
-        time.sleep(0.3)
-    return None
 
 
 def test_report_from_the_tray_menu_reaches_the_receiver(screen, tmp_path):
@@ -55,7 +45,7 @@ def test_report_from_the_tray_menu_reaches_the_receiver(screen, tmp_path):
                 screen.shot(ARTIFACTS / "report-menu.png")
                 # the headline line is disabled: Down reaches "Check now", Down again "Report a problem…"
                 screen.xdotool("key", "Down", "Down", "Return")
-                dialog = find_window(screen, "Report a problem to IT", timeout=5)
+                dialog = screen.find_window("Report a problem to IT", timeout=5)
                 if dialog:
                     break
                 screen.xdotool("key", "Escape")
@@ -74,12 +64,7 @@ def test_report_from_the_tray_menu_reaches_the_receiver(screen, tmp_path):
             assert report["diagnosis"]["verdict"] in ("ok", "degraded", "down", "local", "unknown")
             assert app.poll() is None
         finally:
-            app.terminate()
-            try:
-                app.wait(5)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait()
+            stop(app)
     log = app.stderr.read().decode(errors="replace")
     assert app.returncode == 0, log[-2000:]
     assert not list((Path(os.environ["MAILBEACON_HOME"]) / "outbox").glob("*.json"))

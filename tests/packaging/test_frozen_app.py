@@ -83,7 +83,7 @@ def test_frozen_tray_shows_its_icon(frozen_exe, frozen_env, tmp_path):
     need("Xvfb", "trayer", "import")
     pytest.importorskip("aiosmtpd")
     from app.demo import Demo
-    from tests.e2e.test_tray_e2e import Screen, wait_for_colour
+    from tests.desktop import Screen, stop, wait_for_colour
 
     demo = Demo(tmp_path / "server")
     demo.start()
@@ -98,12 +98,7 @@ def test_frozen_tray_shows_its_icon(frozen_exe, frozen_env, tmp_path):
         print(f"\nscreenshot: {shot} {counts}; icon after {time.monotonic() - started:.1f} s")
         assert tray.poll() is None
     finally:
-        tray.terminate()
-        try:
-            tray.wait(5)
-        except subprocess.TimeoutExpired:
-            tray.kill()
-            tray.wait()
+        stop(tray)
         screen.close()
         demo.stop()
     log = tray.stderr.read().decode(errors="replace")
