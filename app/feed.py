@@ -13,7 +13,9 @@ import ssl
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +38,10 @@ STALE_AFTER = timedelta(days=1)
 # resolved incidents stay in the native file this long, so it never grows towards max_bytes
 KEEP_RESOLVED = timedelta(days=30)
 _MAX_REDIRECTS = 3
+# how long `feed post|update|resolve` waits for a colleague's write, and when a lock file left
+# by a crashed writer counts as abandoned (a write takes milliseconds, even on a share)
+LOCK_WAIT_S = 10.0
+LOCK_ABANDONED_S = 30.0
 _CHUNK = 64 * 1024
 
 
@@ -730,6 +736,50 @@ def _write_native(path: Path, doc: dict[str, Any]) -> None:
             pass
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold `.<name>.lock` beside the feed while reading, changing and renaming it, so two IT
+    people writing at once do not lose each other's incidents. A lock file (O_EXCL) rather than
+    fcntl/msvcrt locks: it works the same on Windows, macOS and Linux and on SMB/NFS shares."""
+    lock = path.parent / f".{path.name}.lock"
+    if not path.parent.is_dir():
+        raise FeedError(f"the folder {path.parent} does not exist")
+    waited_until = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                age = time.time() - lock.stat().st_mtime
+            except OSError:
+                continue  # released in between: try again at once
+            if age > LOCK_ABANDONED_S:
+                try:
+                    lock.unlink()
+                except OSError:
+                    pass
+                continue
+            if time.monotonic() >= waited_until:
+                raise FeedError(
+                    f"someone else is writing {path} (lock file {lock}); try again, or delete "
+                    "the lock file if nobody is"
+                ) from None
+            time.sleep(0.02)
+            continue
+        except OSError as exc:
+            raise FeedError(f"cannot write in {path.parent}: {_describe_os_error(exc)}") from None
+        break
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+        os.close(fd)
+        yield
+    finally:
+        try:
+            lock.unlink()
+        except OSError:
+            pass
+
+
 def _find(doc: dict[str, Any], incident_id: str, path: Path) -> dict[str, Any]:
     for item in doc["incidents"]:
         if isinstance(item, dict) and item.get("id") == incident_id:
@@ -770,28 +820,30 @@ def post(
     now = now or utc_now()
     if not title.strip():
         raise UsageError("the incident needs a title")
-    doc = _load_native(path)
-    incident_id = (incident_id or "").strip() or _new_id(doc, now)
-    if any(isinstance(i, dict) and i.get("id") == incident_id for i in doc["incidents"]):
-        raise FeedError(f"an incident with id {incident_id} already exists in {path}")
-    stamp = iso_utc(now)
-    doc["incidents"].insert(
-        0,
-        {
-            "id": incident_id,
-            "title": title.strip(),
-            "status": "investigating",
-            "message": message.strip(),
-            "started_at": stamp,
-            "updated_at": stamp,
-            "next_update_at": _when(next_update, now),
-            "affects": [a.strip() for a in affects if a.strip()],
-        },
-    )
-    doc["updated_at"] = stamp
-    _prune(doc, now)
-    _write_native(path, doc)
-    return incident_id
+    next_at = _when(next_update, now)  # a bad value fails before the lock is taken
+    with _locked(path):
+        doc = _load_native(path)
+        incident_id = (incident_id or "").strip() or _new_id(doc, now)
+        if any(isinstance(i, dict) and i.get("id") == incident_id for i in doc["incidents"]):
+            raise FeedError(f"an incident with id {incident_id} already exists in {path}")
+        stamp = iso_utc(now)
+        doc["incidents"].insert(
+            0,
+            {
+                "id": incident_id,
+                "title": title.strip(),
+                "status": "investigating",
+                "message": message.strip(),
+                "started_at": stamp,
+                "updated_at": stamp,
+                "next_update_at": next_at,
+                "affects": [a.strip() for a in affects if a.strip()],
+            },
+        )
+        doc["updated_at"] = stamp
+        _prune(doc, now)
+        _write_native(path, doc)
+        return incident_id
 
 
 def update(
@@ -807,19 +859,21 @@ def update(
     now = now or utc_now()
     if status is not None and status not in STATUSES:
         raise UsageError(f"status must be one of {', '.join(STATUSES)}")
-    doc = _load_native(path)
-    item = _find(doc, incident_id, path)
-    if status is not None:
-        item["status"] = status
-    if message is not None:
-        item["message"] = message.strip()
-    if next_update is not None:
-        item["next_update_at"] = _when(next_update, now)
-    if item.get("status") == "resolved":
-        item["next_update_at"] = None
-    item["updated_at"] = doc["updated_at"] = iso_utc(now)
-    _prune(doc, now)
-    _write_native(path, doc)
+    next_at = _when(next_update, now)
+    with _locked(path):
+        doc = _load_native(path)
+        item = _find(doc, incident_id, path)
+        if status is not None:
+            item["status"] = status
+        if message is not None:
+            item["message"] = message.strip()
+        if next_at is not None:
+            item["next_update_at"] = next_at
+        if item.get("status") == "resolved":
+            item["next_update_at"] = None
+        item["updated_at"] = doc["updated_at"] = iso_utc(now)
+        _prune(doc, now)
+        _write_native(path, doc)
 
 
 def resolve(
@@ -833,5 +887,7 @@ def create_empty(path: Path | str, now: datetime | None = None) -> Path:
     """An empty native feed where none exists yet, so laptops read "no incidents" until IT posts."""
     path = Path(path)
     if not path.exists():
-        _write_native(path, {"schema": 1, "updated_at": iso_utc(now or datetime.now(UTC)), "incidents": []})
+        with _locked(path):
+            if not path.exists():
+                _write_native(path, {"schema": 1, "updated_at": iso_utc(now or datetime.now(UTC)), "incidents": []})
     return path

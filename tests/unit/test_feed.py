@@ -353,3 +353,78 @@ def test_incident_lines_carry_message_and_times_for_the_details_window():
     broken = dict(it_status, error="The IT status feed could not be read: timed out.", stale=True)
     assert incident_lines(broken, now=now)[-1].endswith("Showing what IT posted last.")
     assert incident_lines(None) == [] and incident_lines({"incidents": [], "error": None}) == []
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def _post_in_child(path: str, title: str) -> None:
+    feed.post(path, title, "x")
+
+
+def test_two_it_people_posting_at_once_lose_nothing(tmp_path):
+    # separate processes, as two admins on two machines would be: each reads, changes and
+    # renames; without a lock the later rename drops the other's incident
+    import multiprocessing
+
+    path = tmp_path / "feed.json"
+    feed.create_empty(path)
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_post_in_child, args=(str(path), f"T{n}")) for n in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(20)
+        assert worker.exitcode == 0
+    incidents = json.loads(path.read_text(encoding="utf-8"))["incidents"]
+    assert sorted(i["title"] for i in incidents) == [f"T{n}" for n in range(8)]
+    assert len({i["id"] for i in incidents}) == 8  # and no two got the same id
+    assert not list(tmp_path.glob(".*"))  # no temp or lock file left behind
+
+
+def test_a_laptop_reading_while_it_writes_never_sees_half_a_file(tmp_path):
+    import threading
+
+    path = tmp_path / "feed.json"
+    feed.post(path, "Disk full", "x" * 20_000, incident_id="INC-1")
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            feed.update(path, "INC-1", message=f"update {n} " + "y" * (n % 7000))
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    errors, reads = [], 0
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            status = feed.FeedReader(str(path)).read(2)  # a fresh reader: no 'not modified'
+            reads += 1
+            if status["error"] or [i["id"] for i in status["incidents"]] != ["INC-1"]:
+                errors.append(status["error"])
+    finally:
+        stop.set()
+        writer.join(10)
+    assert reads > 20 and errors == []
+
+
+def test_a_colleagues_lock_is_waited_for_then_a_clear_error(tmp_path, monkeypatch):
+    path = tmp_path / "feed.json"
+    feed.post(path, "Disk full", "x", incident_id="INC-1")
+    lock = tmp_path / ".feed.json.lock"
+    lock.write_text("4242\n")
+    monkeypatch.setattr(feed, "LOCK_WAIT_S", 0.3)
+    started = time.monotonic()
+    with pytest.raises(MailBeaconError, match="someone else is writing") as busy:
+        feed.update(path, "INC-1", message="changed")
+    assert busy.value.exit_status == 1 and time.monotonic() - started < 3
+    assert json.loads(path.read_text())["incidents"][0]["message"] == "x"
+    # a lock left by a crashed writer long ago does not block IT forever
+    old = time.time() - feed.LOCK_ABANDONED_S - 5
+    os.utime(lock, (old, old))
+    feed.update(path, "INC-1", message="changed")
+    assert json.loads(path.read_text())["incidents"][0]["message"] == "changed"
+    assert not lock.exists()
