@@ -271,7 +271,9 @@ def _http_fetch(
                 ctx = _tls_context(ca_file)
                 if proxy:
                     conn = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=timeout, context=ctx)
-                    conn.set_tunnel(host, port)
+                    # the login goes to the proxy with CONNECT, never inside the tunnel
+                    tunnel = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
+                    conn.set_tunnel(host, port, headers=tunnel)
                 else:
                     conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
             elif proxy:
@@ -281,7 +283,10 @@ def _http_fetch(
                 conn = http.client.HTTPConnection(host, port, timeout=timeout)
             conn.connect()
             abort.set_socket(conn.sock)
-            conn.request("GET", target, headers=headers)
+            sent = dict(headers)
+            if proxy and proxy.authorization and parts.scheme != "https":
+                sent["Proxy-Authorization"] = proxy.authorization
+            conn.request("GET", target, headers=sent)
             resp = conn.getresponse()
             if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
                 current = urljoin(current, resp.getheader("Location", ""))

@@ -3,6 +3,7 @@ bounded time and size, and garbage that must never break a check."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -205,3 +206,29 @@ def test_https_feed_trusted_through_ca_file(https_feed):
     untrusted = feed.FeedReader(url).read(3)
     assert "not trusted" in untrusted["error"] or "secure connection" in untrusted["error"]
     assert untrusted["incidents"] == []
+
+
+def test_login_in_the_http_proxy_url_is_sent(http_server, monkeypatch):  # noqa: F811
+    # a company proxy that wants a login: the feed must send it, as the internet probe does
+    def proxy(request: Request) -> Response:
+        if request.header("Proxy-Authorization") != "Basic " + base64.b64encode(b"jo:s3cret").decode():
+            return Response(407, headers={"Proxy-Authenticate": 'Basic realm="corp"'})
+        return Response(200, body=fixture_body("native.json"))
+
+    http_server.route("http://intranet.invalid/feed.json", proxy)
+    monkeypatch.setenv("HTTP_PROXY", "http://jo:s3cret@" + http_server.url("").split("//")[1])
+    monkeypatch.delenv("NO_PROXY")
+    status = feed.FeedReader("http://intranet.invalid/feed.json").read(3)
+    assert status["error"] is None and len(status["incidents"]) == 2
+
+
+def test_login_in_the_https_proxy_url_goes_with_connect(http_server, monkeypatch):  # noqa: F811
+    http_server.route("intranet.invalid:443", Response(407, headers={"Proxy-Authenticate": "Basic"}))
+    monkeypatch.setenv("HTTPS_PROXY", "http://jo:s3cret@" + http_server.url("").split("//")[1])
+    monkeypatch.delenv("NO_PROXY")
+    status = feed.FeedReader("https://intranet.invalid/feed.json").read(3)
+    assert status["error"]  # the loopback proxy refuses the tunnel; what matters is what it got
+    [connect] = http_server.requests_to("intranet.invalid:443")
+    assert connect.method == "CONNECT"
+    assert connect.header("Proxy-Authorization") == "Basic " + base64.b64encode(b"jo:s3cret").decode()
+    assert "s3cret" not in status["error"]
