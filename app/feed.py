@@ -702,6 +702,20 @@ def _prune(doc: dict[str, Any], now: datetime) -> None:
     doc["incidents"] = [i for i in doc["incidents"] if keep(i)]
 
 
+def _replace(tmp: str, path: Path, patience_s: float = 2.0) -> None:
+    """os.replace, retried briefly on PermissionError: on Windows the rename fails while a laptop
+    has the feed open for reading over the share, which lasts milliseconds."""
+    give_up = time.monotonic() + patience_s
+    while True:
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError:
+            if time.monotonic() >= give_up:
+                raise
+            time.sleep(0.05)
+
+
 def _write_native(path: Path, doc: dict[str, Any]) -> None:
     folder = path.parent
     if not folder.is_dir():
@@ -723,7 +737,7 @@ def _write_native(path: Path, doc: dict[str, Any]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except OSError as exc:
         try:
             os.unlink(tmp)

@@ -428,3 +428,22 @@ def test_a_colleagues_lock_is_waited_for_then_a_clear_error(tmp_path, monkeypatc
     feed.update(path, "INC-1", message="changed")
     assert json.loads(path.read_text())["incidents"][0]["message"] == "changed"
     assert not lock.exists()
+
+
+def test_rename_waits_out_a_reader_holding_the_file_on_windows(tmp_path, monkeypatch):
+    # Windows refuses to replace a file another process has open (a laptop reading the share)
+    path = tmp_path / "feed.json"
+    feed.post(path, "Disk full", "x", incident_id="INC-1")
+    real_replace, refusals = os.replace, []
+
+    def busy_then_free(src, dst):
+        if len(refusals) < 3:
+            refusals.append(dst)
+            raise PermissionError(13, "Access is denied")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(feed.os, "replace", busy_then_free)
+    feed.update(path, "INC-1", message="changed")
+    assert len(refusals) == 3
+    assert json.loads(path.read_text())["incidents"][0]["message"] == "changed"
+    assert not list(tmp_path.glob(".*"))
