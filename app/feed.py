@@ -174,7 +174,7 @@ class _Fetched:
     error: str | None = None
     etag: str | None = None
     last_modified: str | None = None
-    mtime: tuple[int, int] | None = None
+    mtime: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -338,11 +338,13 @@ def _file_path(url: str) -> Path:
     return Path(url).expanduser()
 
 
-def _file_fetch(path: Path, known_mtime: tuple[int, int] | None, max_bytes: int) -> _Fetched:
+def _file_fetch(path: Path, known_mtime: tuple[int, ...] | None, max_bytes: int) -> _Fetched:
     where = f"The IT status file {path}"
     try:
         info = path.stat()
-        mtime = (info.st_mtime_ns, info.st_size)
+        # the inode and ctime too: each atomic write is a new file, while mtime may tick only
+        # once a second (or two) on shares, and an update can keep the size
+        mtime = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns)
         if known_mtime is not None and mtime == known_mtime:
             return _Fetched(not_modified=True)
         if info.st_size > max_bytes:
@@ -389,7 +391,7 @@ class FeedReader:
         self._lock = threading.Lock()
         self._etag: str | None = None
         self._last_modified: str | None = None
-        self._mtime: tuple[int, int] | None = None
+        self._mtime: tuple[int, ...] | None = None
         self._good: tuple[str, list[dict[str, Any]], str | None] | None = None
         self._good_at: str | None = None
 

@@ -447,3 +447,20 @@ def test_rename_waits_out_a_reader_holding_the_file_on_windows(tmp_path, monkeyp
     assert len(refusals) == 3
     assert json.loads(path.read_text())["incidents"][0]["message"] == "changed"
     assert not list(tmp_path.glob(".*"))
+
+
+def test_an_update_within_the_same_mtime_tick_is_not_missed(tmp_path):
+    # shares and older file systems keep mtime to the second (FAT: two); "identified" and
+    # "monitoring" are the same length, so mtime and size alone cannot tell the files apart
+    path = tmp_path / "feed.json"
+    now = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+    feed.post(path, "Disk full", "x", incident_id="INC-1", now=now)
+    feed.update(path, "INC-1", status="identified", now=now)
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    reader = feed.FeedReader(str(path))
+    assert reader.read(2)["incidents"][0]["status"] == "identified"
+    size = path.stat().st_size
+    feed.update(path, "INC-1", status="monitoring", now=now)
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    assert path.stat().st_size == size
+    assert reader.read(2)["incidents"][0]["status"] == "monitoring"
