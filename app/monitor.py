@@ -20,6 +20,10 @@ TRIGGERS = ("check_now", "network_change", "wake")
 
 JITTER = 0.10
 
+# the first outage re-check never comes sooner than this, even with confirm_after_s = 0:
+# a refusing server answers in microseconds and must not be probed in a tight loop
+MIN_BACKOFF_S = 1.0
+
 
 @dataclass
 class Transition:
@@ -71,6 +75,8 @@ class Monitor:
         self._rerun_after_finish = False
         self._tick_mono = now
         self._tick_wall = self._wall()
+        self._switches = 0
+        self._restored: tuple[str, datetime] | None = None
 
     # -- schedule ------------------------------------------------------------------------
 
@@ -96,6 +102,12 @@ class Monitor:
             and self._last_trigger is not None
             and now - self._last_trigger < self.debounce_s
         ):
+            # part of a burst: the check the burst started may predate this change, so one
+            # more check runs when the burst's window closes (never more than one)
+            if self.running:
+                self._rerun_after_finish = True
+            else:
+                self._due = min(self._due, self._last_trigger + self.debounce_s)
             return False
         self._last_trigger = now
         if self.running:
@@ -104,6 +116,16 @@ class Monitor:
         else:
             self._due = min(self._due, now)
         return True
+
+    def restore(self, verdict: str, since: datetime) -> None:
+        """What the history says held before this start. When the first confirmed verdict is
+        the same one, it has held since then, so "since 17:02" survives a restart."""
+        since = min(_aware(since), self._wall_dt())
+        if self._switches == 0:
+            self._restored = (verdict, since)
+        elif self._switches == 1 and self.confirmed_verdict == verdict:
+            # the history was read after the first verdict came in
+            self.confirmed_since = since
 
     def tick(self) -> None:
         """Detect a wake from sleep: the monotonic clock stands still while the machine
@@ -137,8 +159,11 @@ class Monitor:
         if self._awaiting_confirmation:
             delay_from_now: float | None = self._jittered(self.confirm_after_s)
         elif self.confirmed_verdict in BROKEN:
-            base = min(self.confirm_after_s * (2**self._backoff_step), self.interval_s)
-            self._backoff_step += 1
+            first = max(self.confirm_after_s, MIN_BACKOFF_S)
+            base = min(first * (2**self._backoff_step), self.interval_s)
+            if base < self.interval_s:
+                # stop counting at the cap: days of outage must not grow 2**step past a float
+                self._backoff_step += 1
             delay_from_now = self._jittered(base)
         else:
             delay_from_now = None
@@ -183,6 +208,10 @@ class Monitor:
         self.confirmed = diagnosis
         self.confirmed_verdict = diagnosis.verdict
         self.confirmed_since = now_wall
+        if previous == "checking" and self._restored and self._restored[0] == diagnosis.verdict:
+            self.confirmed_since = self._restored[1]
+        self._restored = None
+        self._switches += 1
         self._backoff_step = 0
         return Transition(
             previous=previous,

@@ -261,11 +261,89 @@ def test_network_change_is_debounced(clock):
     run_pass(mon, clock, "ok")
     assert mon.seconds_until_due() > 50
     clock.advance(0.5)
-    assert mon.trigger("network_change") is False  # same burst
-    assert mon.seconds_until_due() > 50
-    clock.advance(2.0)
+    assert mon.trigger("network_change") is False  # same burst: not at once...
+    # ...but not lost either: the change came after the check began, so one more follows
+    # when the burst's window closes
+    assert mon.seconds_until_due() == pytest.approx(1.5)
+    clock.advance(0.5)
+    assert mon.trigger("network_change") is False
+    assert mon.seconds_until_due() == pytest.approx(1.0)  # a burst still makes one check
+    clock.advance(1.0)
     assert mon.trigger("network_change") is True
     assert mon.seconds_until_due() == 0
+
+
+def test_debounced_trigger_during_a_check_reruns_after_it(clock):
+    mon = make(clock)
+    run_pass(mon, clock, "local")
+    assert mon.trigger("wake") is True
+    mon.started()  # the wake check begins before the Wi-Fi is back
+    clock.advance(0.5)
+    assert mon.trigger("network_change") is False
+    clock.advance(1.0)
+    mon.finished(diag("local"))
+    assert mon.seconds_until_due() == 0
+
+
+def test_a_long_outage_keeps_its_backoff_bounded(clock):
+    """Days offline (a weekend at home without VPN) must not overflow the doubling."""
+    mon = make(clock)
+    run_pass(mon, clock, "local")
+    run_pass(mon, clock, "local")
+    for _ in range(1500):
+        run_pass(mon, clock, "local")
+    assert INTERVAL * 0.9 <= mon.seconds_until_due() <= INTERVAL * 1.1
+    assert run_pass(mon, clock, "ok") is not None
+
+
+def test_backoff_never_collapses_to_zero_with_confirm_after_0(clock):
+    """confirm_after_s = 0 is a valid setting; the outage re-checks must still back off
+    instead of probing a refusing server in a tight loop."""
+    mon = Monitor(INTERVAL, 0, clock=clock, wall=clock.wall, rng=random.Random(3))
+    run_pass(mon, clock, "ok")
+    run_pass(mon, clock, "down")
+    assert run_pass(mon, clock, "down") is not None
+    delays = []
+    for _ in range(8):
+        delays.append(mon.seconds_until_due())
+        run_pass(mon, clock, "down")
+    assert min(delays) >= 0.9
+    assert delays[-1] >= INTERVAL * 0.9
+
+
+def test_restored_since_carries_over_a_restart(clock):
+    """After a restart in the same state the tooltip still says since when it holds."""
+    earlier = datetime.fromtimestamp(clock.wall_t - 7200, UTC)
+    mon = make(clock)
+    mon.restore("down", earlier)
+    run_pass(mon, clock, "down")
+    t = run_pass(mon, clock, "down")
+    assert t is not None and t.current == "down"
+    assert mon.confirmed_since == earlier
+    clock.advance(300)
+    t = run_pass(mon, clock, "ok")
+    assert 7200 + 300 < t.duration_s < 7200 + 300 + 3 * CONFIRM
+
+
+def test_restored_since_arriving_after_the_first_verdict_still_applies(clock):
+    earlier = datetime.fromtimestamp(clock.wall_t - 7200, UTC)
+    mon = make(clock)
+    run_pass(mon, clock, "ok")
+    mon.restore("ok", earlier)
+    assert mon.confirmed_since == earlier
+
+
+def test_restored_since_of_another_verdict_is_ignored(clock):
+    earlier = datetime.fromtimestamp(clock.wall_t - 7200, UTC)
+    mon = make(clock)
+    mon.restore("down", earlier)
+    run_pass(mon, clock, "ok")
+    assert mon.confirmed_since == datetime.fromtimestamp(clock.wall_t, UTC)
+    run_pass(mon, clock, "down")
+    run_pass(mon, clock, "down")
+    assert mon.confirmed_since == datetime.fromtimestamp(clock.wall_t, UTC)  # a new outage
+    mon.restore("down", earlier)  # late, and no longer about the first verdict
+    assert mon.confirmed_since != earlier
 
 
 def test_trigger_during_a_check_reruns_after_it(clock):
