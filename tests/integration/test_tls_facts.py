@@ -23,13 +23,14 @@ def _handshake(ca: trustme.CA, leaf) -> ssl.SSLSocket:
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
+        # closing the listener before accept() resets the queued connection
         conn, _ = listener.accept()
+        listener.close()
         with server_ctx.wrap_socket(conn, server_side=True) as s:
             s.recv(1)
 
     threading.Thread(target=serve, daemon=True).start()
     sock = socket.create_connection(("127.0.0.1", listener.getsockname()[1]), timeout=5)
-    listener.close()
     return client_ctx.wrap_socket(sock, server_hostname="mail.test")
 
 
