@@ -24,6 +24,9 @@ def run(args: argparse.Namespace) -> int:
     if not waiting:
         print("No report is waiting to be sent.")
     for entry in waiting:
+        if entry.get("error"):  # `outbox flush` moves it to failed/ with this reason
+            print(f"{entry['id']}  {entry['error']}  [{entry['path']}]")
+            continue
         print(f"{entry['id']}  {entry.get('created_at', '')}  {entry.get('headline', '')}")
         channels = entry.get("channels") or {}
         if not channels:

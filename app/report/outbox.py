@@ -125,26 +125,39 @@ class Outbox:
         """Waiting reports, oldest first."""
         if not self.path.is_dir():
             return []
-        files = [p for p in self.path.glob("*.json") if not p.name.startswith(".")]
-        files.sort(key=lambda p: (p.stat().st_mtime, p.name))
-        return [p.stem for p in files]
+        dated = []
+        for p in self.path.glob("*.json"):
+            if p.name.startswith("."):
+                continue
+            try:
+                dated.append((p.stat().st_mtime, p.name, p.stem))
+            except FileNotFoundError:  # delivered by another process (tray or CLI) meanwhile
+                continue
+        return [stem for _mtime, _name, stem in sorted(dated)]
 
     def waiting_count(self) -> int:
         return len(self.ids())
 
     def read_report(self, report_id: str, folder: Path | None = None) -> dict[str, Any]:
-        return json.loads(((folder or self.path) / f"{report_id}.json").read_bytes())
+        """The report; ValueError when the file is not a JSON object (corrupt or hand-edited)."""
+        return _as_report(((folder or self.path) / f"{report_id}.json").read_bytes())
 
     def read_state(self, report_id: str, folder: Path | None = None) -> dict[str, Any]:
         path = (folder or self.path) / f"{report_id}.state"
         try:
-            return json.loads(path.read_bytes())
+            state = json.loads(path.read_bytes())
         except FileNotFoundError:
             # the report was written but the process died before its state: nothing was sent
             return {"id": report_id, "channels": {}}
-        except ValueError:
+        except (OSError, ValueError):
+            state = None
+        channels = state.get("channels") if isinstance(state, dict) else None
+        if not isinstance(channels, dict) or not all(
+            isinstance(st, dict) and isinstance(st.get("status"), str) for st in channels.values()
+        ):
             log.warning("outbox state %s is unreadable; retrying every channel", path)
             return {"id": report_id, "channels": {}}
+        return state
 
     def entries(self, failed: bool = False) -> list[dict[str, Any]]:
         """Summaries for `outbox list`: id, created_at, headline, channels, path."""
@@ -158,13 +171,15 @@ class Outbox:
             try:
                 report = self.read_report(report_id, folder)
             except (OSError, ValueError) as exc:
-                out.append({"id": report_id, "error": f"unreadable: {exc}", "path": str(folder / f"{report_id}.json")})
+                out.append({"id": report_id, "error": f"unreadable: {exc}", "path": str(folder / f"{report_id}.json"),
+                            "channels": self.read_state(report_id, folder).get("channels", {})})
                 continue
+            diagnosis = report.get("diagnosis")
             out.append(
                 {
                     "id": report_id,
                     "created_at": report.get("created_at"),
-                    "headline": report.get("diagnosis", {}).get("headline", ""),
+                    "headline": diagnosis.get("headline", "") if isinstance(diagnosis, dict) else "",
                     "channels": self.read_state(report_id, folder).get("channels", {}),
                     "path": str(folder / f"{report_id}.json"),
                 }
@@ -191,25 +206,46 @@ class Outbox:
         atomic_write(path, (json.dumps(state, indent=2) + "\n").encode("utf-8"))
 
     def submit(self, report: dict[str, Any], channels: dict[str, Channel]) -> Outcome:
-        """Save, then try every channel now."""
-        self.save(report, list(channels))
-        return self.deliver(report["id"], channels, force=True)
+        """Save, then try every channel now. Both under the lock: a flush (the tray's timer, or
+        `outbox flush`) must not send the new report between the two and leave us no outcome."""
+        with _lock, self._file_lock():
+            self.save(report, list(channels))
+            outcome = self._deliver(report["id"], channels, True)
+        assert outcome is not None  # the file was written under the lock just now
+        return outcome
 
     def flush(self, channels: dict[str, Channel], *, force: bool = False) -> list[Outcome]:
-        """Try every waiting report whose channels are due (all of them when force: a person asked)."""
-        return [self.deliver(report_id, channels, force=force) for report_id in self.ids()]
+        """Try every waiting report whose channels are due (all of them when force: a person asked).
+        Reports another process settled meanwhile are left out: they are not ours to describe."""
+        outcomes = []
+        for report_id in self.ids():
+            with _lock, self._file_lock():
+                outcome = self._deliver(report_id, channels, force)
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
 
     def deliver(self, report_id: str, channels: dict[str, Channel], *, force: bool = False) -> Outcome:
         with _lock, self._file_lock():
-            return self._deliver(report_id, channels, force)
+            outcome = self._deliver(report_id, channels, force)
+        return outcome if outcome is not None else Outcome(id=report_id, path=None)
 
-    def _deliver(self, report_id: str, channels: dict[str, Channel], force: bool) -> Outcome:
+    def _deliver(self, report_id: str, channels: dict[str, Channel], force: bool) -> Outcome | None:
         path = self.report_path(report_id)
-        if not path.exists():  # another process finished it meanwhile
-            return Outcome(id=report_id, path=None)
-        body = path.read_bytes()
-        report = json.loads(body)
+        try:
+            body = path.read_bytes()
+        except FileNotFoundError:  # another process settled it meanwhile
+            return None
+        except OSError as exc:  # unreadable for now (permissions, I/O): it stays and waits
+            log.warning("cannot read the waiting report %s: %s", path, exc)
+            names = list(channels) or ["outbox"]
+            return Outcome(id=report_id, queued=names, path=str(path),
+                           retry_reasons={n: f"cannot read the report file: {exc}" for n in names})
         state = self.read_state(report_id)
+        try:
+            report = _as_report(body)
+        except ValueError as exc:
+            return self._quarantine(report_id, state, channels, f"the report file is unreadable ({exc})")
         states: dict[str, dict[str, Any]] = state.setdefault("channels", {})
         if not states:
             # saved while no channel was configured (or before its state was written): send it
@@ -286,6 +322,22 @@ class Outbox:
             outcome.path = None
         return outcome
 
+    def _quarantine(
+        self, report_id: str, state: dict[str, Any], channels: dict[str, Channel], reason: str
+    ) -> Outcome:
+        """A corrupt report can never be sent: keep it in failed/ with the reason, as a refusal,
+        so neither the tray nor `outbox flush` trips over it again and nothing vanishes."""
+        log.warning("report %s: %s; moving it to %s", report_id, reason, self.failed_path)
+        states = state.setdefault("channels", {})
+        names = [n for n, st in states.items() if st.get("status") == PENDING]
+        if not states:
+            names = list(channels) or ["outbox"]
+        for name in names:
+            st = states.setdefault(name, _fresh())
+            st.update(status="failed", reason=reason, last_error=reason, next_attempt_at=None)
+        state["id"] = report_id
+        return self._settle(report_id, state)
+
     def _move_to_failed(self, report_id: str, state: dict[str, Any]) -> Path:
         self.failed_path.mkdir(parents=True, exist_ok=True)
         reasons = "".join(
@@ -323,6 +375,13 @@ class Outbox:
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _as_report(body: bytes) -> dict[str, Any]:
+    report = json.loads(body)
+    if not isinstance(report, dict):
+        raise ValueError(f"a JSON {type(report).__name__}, not a report object")
+    return report
 
 
 def _fresh() -> dict[str, Any]:
