@@ -44,12 +44,13 @@ def body_text(report: dict[str, Any]) -> str:
 
 
 def fingerprint(diagnosis: dict[str, Any], when: datetime) -> str:
-    """Equal for the same failure (verdict, layer, failing kind/target/code) in the same UTC hour."""
-    failing = sorted(
-        (c.get("kind", ""), c.get("target", ""), c.get("code", ""))
-        for c in diagnosis.get("checks", [])
-        if c.get("status") == FAIL
-    )
+    """Equal for the same failure (verdict, layer, failing kind/target/code) in the same UTC hour.
+    When nothing fails but something warns (a `degraded` verdict from warnings alone), the warning
+    checks stand in for the failing ones: an expiring certificate on SMTP is not the same problem
+    as one on IMAP."""
+    checks = diagnosis.get("checks", [])
+    culprits = [c for c in checks if c.get("status") == FAIL] or [c for c in checks if c.get("status") == "warn"]
+    failing = sorted((c.get("kind", ""), c.get("target", ""), c.get("code", "")) for c in culprits)
     hour = when.astimezone(UTC).strftime("%Y-%m-%dT%H")
     material = json.dumps(
         [diagnosis.get("verdict"), diagnosis.get("layer"), failing, hour], separators=(",", ":")

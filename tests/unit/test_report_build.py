@@ -154,3 +154,22 @@ def test_with_note_keeps_the_id_and_scrubs(make_config):
     assert noted["id"] == report["id"] and noted["diagnosis"] == report["diagnosis"]
     assert noted["note"] == "token=[redacted] please call"
     assert report["note"] == ""
+
+
+def test_fingerprint_of_a_degradation_by_warnings_names_the_warning_endpoint():
+    at = datetime(2025, 3, 4, 10, 5, tzinfo=UTC)
+
+    def warned(kind, target, code):
+        return diag(verdict="degraded", layer="service", checks=[
+            Check(f"{kind} {target}", kind, target, "warn", code, "...", 1.0)]).to_json()
+
+    smtp_cert = warned("smtp", "mail.example.com:587", "tls_cert_expiring")
+    imap_cert = warned("imap", "mail.example.com:993", "tls_cert_expiring")
+    smtp_auth = warned("smtp", "mail.example.com:587", "auth_not_offered")
+    assert len({build.fingerprint(d, at) for d in (smtp_cert, imap_cert, smtp_auth)}) == 3
+    assert build.fingerprint(smtp_cert, at) == build.fingerprint(warned("smtp", "mail.example.com:587",
+                                                                         "tls_cert_expiring"), at)
+    # reports while everything passes (the user sees a problem MailBeacon does not) group per hour
+    ok = diag(verdict="ok", layer="none", checks=[Check("smtp m:587", "smtp", "m:587", "ok", "ok", "", 1.0)])
+    assert build.fingerprint(ok.to_json(), at) == build.fingerprint(ok.to_json(), at + timedelta(minutes=30))
+    assert build.fingerprint(ok.to_json(), at) != build.fingerprint(smtp_cert, at)
