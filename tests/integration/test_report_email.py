@@ -148,3 +148,14 @@ def test_relay_down_is_retried(make_config):
     cfg = relay_config(make_config, free_port())
     outcome = Outbox().submit(build_report(cfg, diag()), configured(cfg))
     assert outcome.queued == ["email"] and outcome.exit_status == 75
+
+
+def test_without_username_the_from_does_not_name_the_user(make_config, relay):
+    handler = Collect()
+    port = relay(handler)
+    cfg = relay_config(make_config, port, 'relay_tls = "none"\ninclude_username = false')
+    report = build_report(cfg, diag())
+    assert Outbox().submit(report, configured(cfg)).delivered == ["email"]
+    (env,) = handler.envelopes
+    assert b"jo@example.com" not in env.content and env.mail_from != "jo@example.com"
+    assert parse(env)["From"] == f"mailbeacon@{socket.gethostname()}"

@@ -23,8 +23,8 @@ SMTP_TIMEOUT = 15.0
 def sender(config: Config) -> str:
     if config.report.email_from:
         return config.report.email_from
-    if config.mail.address:
-        return config.mail.address
+    if config.mail.address and config.report.include_username:
+        return config.mail.address  # with include_username off, the From must not name the user
     host = socket.gethostname() if config.report.include_hostname else "localhost"
     return f"mailbeacon@{host or 'localhost'}"
 
