@@ -10,7 +10,7 @@ from app.commands.report import NO_CHANNEL, describe
 from app.config import load
 from app.errors import EX_CONFIG
 from app.report.channels import configured
-from app.report.outbox import Outbox, exit_status
+from app.report.outbox import Outbox, OutboxError, exit_status
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
 def _flush(args: argparse.Namespace, outbox: Outbox) -> int:
     config = load(args.config)
     channels = configured(config)
-    outcomes = outbox.flush(channels, force=True)
+    try:
+        outcomes = outbox.flush(channels, force=True)
+    except OSError as exc:
+        raise OutboxError(f"could not use the outbox {outbox.path}: {exc.strerror or exc}") from None
     if args.json:
         print(jsonio.dumps([o.to_json() for o in outcomes]))
     elif not outcomes:

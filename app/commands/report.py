@@ -10,7 +10,7 @@ from app.config import load
 from app.errors import EX_CONFIG
 from app.report.build import body_bytes, build_report
 from app.report.channels import configured
-from app.report.outbox import Outbox, Outcome
+from app.report.outbox import Outbox, OutboxError, Outcome
 
 NO_CHANNEL = (
     "No report channel is configured (report.webhook_url, report.teams_url, report.slack_url, "
@@ -41,7 +41,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(body_bytes(report))
         sys.stdout.flush()
         return 0
-    outcome = Outbox().submit(report, channels)
+    outbox = Outbox()
+    try:
+        outcome = outbox.submit(report, channels)
+    except OSError as exc:  # the report is never sent unless it is safely on disk first
+        raise OutboxError(
+            f"could not save the report in {outbox.path}: {exc.strerror or exc}. Nothing was sent; "
+            "`mailbeacon report --dry-run` prints it so you can pass it on another way."
+        ) from None
     if args.json:
         print(jsonio.dumps(outcome.to_json()))
     elif outcome.no_channel:

@@ -237,3 +237,19 @@ def test_flush_configured_respects_backoff_unless_forced(make_config):
     with Receiver(port=port) as rx:
         assert flush_configured(cfg)[0].queued == ["webhook"] and rx.requests == []  # backing off
         assert flush_configured(cfg, force=True)[0].delivered == ["webhook"] and len(rx.requests) == 1
+
+
+def test_an_unwritable_outbox_is_a_clear_message_not_a_traceback(tmp_path):
+    outbox_dir().parent.mkdir(parents=True, exist_ok=True)
+    outbox_dir().write_text("not a folder")  # e.g. a broken profile; mkdir and writes fail
+    with Receiver() as rx:
+        cfg = write_config(tmp_path, webhook_url=rx.url)
+        done = cli("report", "--json", config=cfg)
+        listed = cli("outbox", "list", config=cfg)
+        flushed = cli("outbox", "flush", config=cfg)
+    assert done.returncode == 73 and "Traceback" not in done.stderr, done.stderr
+    assert "could not save the report" in done.stderr and str(outbox_dir()) in done.stderr
+    assert rx.requests == []  # never sent without being saved first
+    for other in (listed, flushed):
+        assert "Traceback" not in other.stderr, other.stderr
+    assert flushed.returncode == 0 and "No report is waiting" in flushed.stdout  # nothing could be saved
