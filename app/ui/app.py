@@ -112,7 +112,10 @@ def run_tray(
     status = app.exec()
     watcher.close()
     instance.close()
-    if tray.history is not None:
+    # let the last history writes land before the database closes under them; one stuck on
+    # a locked database is left behind (the exit below does not wait for it)
+    history_settled = tray.history_pool.waitForDone(1000)
+    if tray.history is not None and history_settled:
         try:
             tray.history.close()
         except Exception:
@@ -120,7 +123,7 @@ def run_tray(
     if on_exit is not None:
         on_exit()
     pool = QThreadPool.globalInstance()
-    if pool.activeThreadCount() > 0:
+    if pool.activeThreadCount() > 0 or not history_settled:
         # a probe may still wait on a silent server; Qt would wait for it when the
         # application is destroyed, and a quit must not take that long
         logging.shutdown()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -32,6 +32,9 @@ NO_TRAY_TEXT = (
 )
 PAUSE_S = 3600.0
 TICK_S = 20.0
+# once the fallback window is up, a panel that starts late is still noticed, without waking
+# the process twice a second all day
+TRAY_LATE_POLL_S = 10.0
 # how often the tray retries reports waiting in the outbox (each report also keeps its own backoff)
 OUTBOX_RETRY_S = 300.0
 
@@ -92,6 +95,12 @@ def flush_outbox(config: Config, outbox: Path, force: bool) -> int:
     return Outbox(outbox).waiting_count()
 
 
+def stored_state(history: Any) -> tuple[str, datetime] | None:
+    """Runs on a worker thread: the confirmed verdict the history ends with, and since when."""
+    verdict, since = history.current_verdict(), history.current_since()
+    return (verdict, since) if verdict and since else None
+
+
 def failed_check_diagnosis(exc: BaseException) -> Diagnosis:
     return Diagnosis(
         verdict="unknown",
@@ -130,12 +139,18 @@ class TrayApp(QObject):
         self._diagnose = diagnose or _default_diagnose
         self.monitor = monitor or Monitor(config.check.interval_s, config.check.confirm_after_s)
         self.history = history if history is not None else self._open_history()
+        # history work runs off the GUI thread on one thread of its own, in order: a write
+        # must not be overtaken by the next pass's write or by the timeline read after it
+        self.history_pool = QThreadPool(self)
+        self.history_pool.setMaxThreadCount(1)
         self._tray_available = tray_available
         self._tray_wait_s = tray_wait_s
         self._watch_network = watch_network
         self._outbox_dir = user_paths().outbox
         self._job: Any = None
-        self._paused_until: float | None = None
+        # (monotonic, wall) ends of a pause: whichever comes first ends it, so a laptop that
+        # sleeps through the hour (monotonic stands still) is not left silent the next day
+        self._paused_until: tuple[float, float] | None = None
         self._last_notice_verdict: str | None = None
         self._it_line: str | None = None
         self._it_status: dict | None = None
@@ -257,7 +272,10 @@ class TrayApp(QObject):
         if self._watch_network:
             self._watch_network_changes()
         if self.history is not None:
-            run_in_background(self.history.prune, 30)
+            run_in_background(self.history.prune, 30, pool=self.history_pool)
+            run_in_background(
+                stored_state, self.history, on_done=self._on_stored_state, pool=self.history_pool
+            )
         if self._tray_available():
             self.tray.show()
         else:
@@ -289,6 +307,7 @@ class TrayApp(QObject):
             return
         if time.monotonic() - self._tray_wait_started >= self._tray_wait_s and not self.no_tray:
             self.no_tray = True
+            self._tray_poll.setInterval(int(max(self._tray_poll.interval(), TRAY_LATE_POLL_S * 1000)))
             log.warning("no system tray after %.0f s; showing the Details window", self._tray_wait_s)
             self.show_details()
             self._details.set_notice(NO_TRAY_TEXT)
@@ -306,15 +325,22 @@ class TrayApp(QObject):
             return
         self._start_check()
 
+    def _on_stored_state(self, state: tuple[str, datetime] | None) -> None:
+        if state is not None:
+            self.monitor.restore(*state)
+            self._refresh_tooltip()
+
     def _on_tick(self) -> None:
         self.monitor.tick()
         self._reschedule()
+        if self._paused_until is not None and not self.paused:
+            self.set_paused(False)
         self._refresh_tooltip()
 
     def trigger(self, reason: str) -> bool:
         became_due = self.monitor.trigger(reason)
-        if became_due:
-            self._reschedule()
+        # a debounced trigger may still have moved the next check closer
+        self._reschedule()
         return became_due
 
     def check_now(self) -> None:
@@ -349,7 +375,10 @@ class TrayApp(QObject):
         transition = self.monitor.finished(diagnosis)
         if self.history is not None:
             run_in_background(
-                self.history.record, diagnosis, confirmed=self.monitor.confirmed is diagnosis
+                self.history.record,
+                diagnosis,
+                confirmed=self.monitor.confirmed is diagnosis,
+                pool=self.history_pool,
             )
         self._update_it_status(diagnosis.it_status)
         self._refresh()
@@ -450,17 +479,23 @@ class TrayApp(QObject):
 
     @property
     def paused(self) -> bool:
-        return self._paused_until is not None and time.monotonic() < self._paused_until
+        if self._paused_until is None:
+            return False
+        mono_end, wall_end = self._paused_until
+        return time.monotonic() < mono_end and time.time() < wall_end
 
     def set_paused(self, paused: bool) -> None:
-        self._paused_until = time.monotonic() + PAUSE_S if paused else None
         if paused:
+            self._paused_until = (time.monotonic() + PAUSE_S, time.time() + PAUSE_S)
             QTimer.singleShot(int(PAUSE_S * 1000), self._end_pause)
+        else:
+            self._paused_until = None
         if self.pause_action.isChecked() != paused:
             self.pause_action.setChecked(paused)
 
     def _end_pause(self) -> None:
-        if self._paused_until is not None and time.monotonic() >= self._paused_until - 1:
+        # a pause started again after an early unpause has its own, later end
+        if self._paused_until is not None and time.monotonic() >= self._paused_until[0] - 1:
             self.set_paused(False)
 
     def notify(self, title: str, text: str, verdict: str | None = None) -> bool:
@@ -523,7 +558,9 @@ class TrayApp(QObject):
         window.set_it_lines(self._incident_lines())
         if self.history is not None:
             since = datetime.now(UTC) - timedelta(hours=24)
-            run_in_background(self.history.changes, since, on_done=self._on_changes)
+            run_in_background(
+                self.history.changes, since, on_done=self._on_changes, pool=self.history_pool
+            )
 
     def _on_changes(self, changes: list[dict]) -> None:
         if self._details is not None:

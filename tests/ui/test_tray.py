@@ -464,3 +464,108 @@ def test_start_flushes_the_outbox_and_the_menu_line_sends_on_demand(make_tray, q
         assert outbox.waiting_count() == 0
     finally:
         receiver.stop()
+
+
+def test_tooltip_keeps_since_when_across_a_restart(make_tray, qtbot):
+    """Quit at 15:00 while mail was down since 13:00, start again: still 'since 13:00'."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.history import History
+    from app.jsonio import iso_utc
+    from app.paths import user_paths
+
+    history = History(user_paths().history_db)
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2, minutes=5)
+    history.record(make_diagnosis("down", checked_at=iso_utc(two_hours_ago)), confirmed=True)
+    tray = make_tray(history=history, verdict="down")
+    tray.monitor.confirm_after_s = 0.05
+    tray.start()
+    qtbot.waitUntil(lambda: tray.verdict == "down", timeout=5000)
+    qtbot.waitUntil(lambda: "(2 h 5 min)" in tray.tray.toolTip(), timeout=5000)
+    local = two_hours_ago.astimezone().strftime("%H:%M")
+    assert f"since {local}" in tray.tray.toolTip() or "yesterday" in tray.tray.toolTip()
+    history.close()
+
+
+def test_pause_ends_after_an_hour_of_wall_time_even_across_sleep(make_tray, monkeypatch):
+    """A laptop paused for an hour and closed overnight gets its notifications back."""
+    now = {"mono": 100.0, "wall": 1_700_000_000.0}
+    fake_time = types.SimpleNamespace(monotonic=lambda: now["mono"], time=lambda: now["wall"])
+    monkeypatch.setattr(tray_mod, "time", fake_time)
+    tray = make_tray()
+    confirm(tray, "ok")
+    tray.pause_action.trigger()
+    assert tray.paused and tray.pause_action.isChecked()
+    now["wall"] += 8 * 3600  # asleep: the monotonic clock stood still
+    now["mono"] += 30
+    assert not tray.paused
+    tray._on_tick()
+    assert not tray.pause_action.isChecked()  # the menu no longer claims it is paused
+    confirm(tray, "down")
+    assert [t for t, _ in tray.notifications] == ["Mail is down"]
+
+
+def test_early_unpause_then_pause_again_lasts_a_full_hour(make_tray, monkeypatch):
+    now = {"mono": 100.0, "wall": 1_700_000_000.0}
+    fake_time = types.SimpleNamespace(monotonic=lambda: now["mono"], time=lambda: now["wall"])
+    monkeypatch.setattr(tray_mod, "time", fake_time)
+    tray = make_tray()
+    tray.pause_action.trigger()
+    now["mono"] += 1800
+    now["wall"] += 1800
+    tray.pause_action.trigger()  # unpaused early
+    assert not tray.paused
+    tray.pause_action.trigger()  # and paused again
+    now["mono"] += 1900
+    now["wall"] += 1900  # past the first pause's hour
+    tray._on_tick()
+    assert tray.paused and tray.pause_action.isChecked()
+
+
+def test_without_a_tray_the_wait_for_one_slows_down_after_the_fallback(make_tray, qtbot):
+    tray = make_tray(tray_available=lambda: False, tray_wait_s=0.2, tray_poll_s=0.05)
+    tray.start()
+    qtbot.waitUntil(lambda: tray.no_tray, timeout=3000)
+    # still watching for a panel that starts late, but not twenty times a second all day
+    assert tray._tray_poll.isActive() and tray._tray_poll.interval() >= 5000
+
+
+def test_a_network_change_inside_the_debounce_window_is_not_lost(make_tray, qtbot):
+    clock = [1000.0]
+    monitor = Monitor(60, 5, clock=lambda: clock[0])
+    tray = make_tray(monitor=monitor)
+    confirm(tray, "ok")
+    assert tray.trigger("network_change") is True
+    feed(tray, "ok")
+    clock[0] += 0.5
+    assert tray.trigger("network_change") is False
+    assert tray._due_timer.isActive() and tray._due_timer.remainingTime() <= 2000
+
+
+def test_history_writes_land_in_the_order_the_passes_came(make_tray, qtbot):
+    """A slow first write (a busy disk, the CLI holding the database) must not let the next
+    pass's write overtake it: the timeline and 'since' would then be wrong."""
+    import time as _time
+
+    class SlowFirstHistory:
+        def __init__(self) -> None:
+            self.recorded: list[str] = []
+
+        def record(self, diagnosis, *, confirmed):
+            if not self.recorded and diagnosis.verdict == "ok":
+                _time.sleep(0.3)
+            self.recorded.append(diagnosis.verdict)
+
+        def changes(self, since, limit=100):
+            return []
+
+        def prune(self, days=30):
+            return 0
+
+    history = SlowFirstHistory()
+    tray = make_tray(history=history)
+    feed(tray, "ok")
+    feed(tray, "down")
+    feed(tray, "down")
+    qtbot.waitUntil(lambda: len(history.recorded) == 3, timeout=5000)
+    assert history.recorded == ["ok", "down", "down"]
