@@ -1,5 +1,5 @@
 """End to end on Xvfb + trayer: right-click the tray, choose "Report a problem…", press Enter,
-and a local webhook receiver gets the report."""
+and a local webhook receiver gets the report, with the diagnosis of a real local SMTP server."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from tests.desktop import ICON_CENTRE, Screen, stop
 from tests.e2e.test_tray_e2e import ARTIFACTS, ROOT
 from tests.servers.receiver import Receiver
+from tests.servers.smtp import SMTPServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -26,11 +27,12 @@ def screen():
 
 
 def test_report_from_the_tray_menu_reaches_the_receiver(screen, tmp_path):
-    with Receiver() as rx:
+    with Receiver() as rx, SMTPServer(mode="plain") as smtp:
         cfg = tmp_path / "mb.toml"
         cfg.write_text(
             '[network]\ninternet_url = ""\n[dns]\ncontrol_name = "localhost"\n'
-            f'[check]\ninterval_s = 300\ntimeout_s = 2\n[report]\nwebhook_url = "{rx.url}"\n',
+            f'[check]\ninterval_s = 300\ntimeout_s = 2\n[report]\nwebhook_url = "{rx.url}"\n'
+            f'[[endpoints]]\nkind = "smtp"\nhost = "127.0.0.1"\nport = {smtp.port}\ntls = "none"\n',
             encoding="utf-8",
         )
         env = dict(screen.env, PYTHONPATH=str(ROOT), MAILBEACON_HOME=os.environ["MAILBEACON_HOME"])
@@ -61,7 +63,13 @@ def test_report_from_the_tray_menu_reaches_the_receiver(screen, tmp_path):
             assert len(rx.requests) == 1, f"no report arrived; see {ARTIFACTS / 'report-sent.png'}"
             report = rx.requests[0].json()
             assert rx.requests[0].headers["Idempotency-Key"] == report["id"]
-            assert report["diagnosis"]["verdict"] in ("ok", "degraded", "down", "local", "unknown")
+            # the one endpoint is a working SMTP server on loopback: the report carries "ok" for it
+            diagnosis = report["diagnosis"]
+            assert (diagnosis["verdict"], diagnosis["layer"]) == ("ok", "none"), diagnosis
+            (smtp_check,) = [c for c in diagnosis["checks"] if c["kind"] == "smtp"]
+            assert smtp_check["target"] == f"127.0.0.1:{smtp.port}"
+            assert (smtp_check["status"], smtp_check["code"]) == ("ok", "ok"), smtp_check
+            assert any("mail.test" in str(v) for v in smtp_check["data"].values()), smtp_check["data"]
             assert app.poll() is None
         finally:
             stop(app)
