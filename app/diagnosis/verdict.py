@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from app.diagnosis.model import FAIL, LAYERS, OK, WARN, Check
 
+# server-layer failures that still prove a host answered at the mail server's address
+_ANSWERED = {"tcp_refused", "tcp_reset"}
 _TLS_CODES = {"tls_cert_expired", "tls_cert_untrusted", "tls_hostname_mismatch", "tls_handshake_failed"}
 
 # what a kind of endpoint does, for people
@@ -38,15 +40,21 @@ def decide(checks: list[Check]) -> Verdict:
     def fails(check: Check | None) -> bool:
         return check is not None and check.status == FAIL
 
+    # a mail server that greeted, showed a certificate or refused the port was reached: the path
+    # works, so a blocked internet probe (common in offices) does not make it "your connection"
+    server_answered = any(c.layer == "service" or c.code in _ANSWERED for c in failing)
+    # "the resolver cannot resolve the control name either": a mail name failed to resolve too
+    names_fail = any(c.layer == "dns" for c in failing)
+
     local_reason: Check | None = None
     if fails(link):
         local_reason = link
     elif fails(internet) and internet.code == "captive_portal" and (failing or not endpoints):  # type: ignore[union-attr]
         # a portal blocks mail too; with every endpoint answering it is an office filter
         local_reason = internet
-    elif fails(dns) and (all_mail_fails or not endpoints):
+    elif fails(dns) and ((all_mail_fails and names_fail) or not endpoints):
         local_reason = dns
-    elif fails(internet) and (all_mail_fails or not endpoints):
+    elif fails(internet) and ((all_mail_fails and not server_answered) or not endpoints):
         local_reason = internet
 
     if local_reason is None:

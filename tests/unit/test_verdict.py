@@ -49,6 +49,24 @@ CASES = [
      [check("link"), check("internet", "internet_unreachable"), check("dns"), check("smtp")], "ok", "network"),
     ("control name blocked beside working mail",
      [check("link"), check("internet"), check("dns", "dns_nxdomain"), check("smtp")], "ok", "dns"),
+    # the mail server itself answered (a greeting, a certificate, a refusal): the path works, so
+    # a blocked internet probe does not make it "your connection"
+    ("internet probe blocked and the mail server refuses service",
+     [check("link"), check("internet", "internet_unreachable"), check("dns"),
+      check("smtp", "service_unavailable")], "down", "service"),
+    ("internet probe blocked, one port closed, one certificate expired",
+     [check("link"), check("internet", "internet_unreachable"), check("dns"),
+      check("smtp", "tcp_refused"), check("imap", "tls_cert_expired")], "down", "server"),
+    # the control name fails, but the mail names resolved: the resolver works for mail
+    ("control name blocked and the mail server silent",
+     [check("link"), check("internet"), check("dns", "dns_nxdomain"), check("smtp", "tcp_timeout")],
+     "down", "server"),
+    ("resolver dead, mail names fail too, a tarpit beside",
+     [check("link"), check("internet"), check("dns", "dns_timeout"), check("smtp", "dns_timeout"),
+      check("imap", "banner_timeout")], "local", "dns"),
+    ("internet and resolver fail, mail addresses known but silent",
+     [check("link"), check("internet", "internet_unreachable"), check("dns", "dns_timeout"),
+      check("smtp", "tcp_timeout")], "local", "network"),
     ("internet blocked and one endpoint fails",
      [check("link"), check("internet", "internet_unreachable"), check("dns"),
       check("smtp", "tcp_refused"), check("imap")], "degraded", "server"),
@@ -86,6 +104,21 @@ def test_failing_internet_stays_a_failure_when_local():
     ],
 )
 def test_headlines_speak_plainly(checks, words):
+    assert words in decide(checks).headline
+
+
+@pytest.mark.parametrize(
+    ("checks", "words"),
+    [
+        ([check("link"), check("internet", "internet_unreachable"), check("dns"),
+          check("smtp", "service_unavailable")], "turning connections away right now — this is not your computer"),
+        ([check("link"), check("internet"), check("dns", "dns_nxdomain"), check("smtp", "tcp_timeout")],
+         "not answering — this is not your computer"),
+        ([check("link"), check("internet", "internet_unreachable"), check("dns", "dns_timeout"),
+          check("smtp", "tcp_timeout")], "internet connection is not working"),
+    ],
+)
+def test_headline_blames_whoever_answered(checks, words):
     assert words in decide(checks).headline
 
 
