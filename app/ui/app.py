@@ -98,7 +98,9 @@ def run_tray(
     if instance.hand_off():
         log.info("MailBeacon is already running; asked it to show its window")
         return 0
-    instance.listen()
+    if not instance.listen() and instance.hand_off():
+        log.info("MailBeacon started at the same moment elsewhere; asked it to show its window")
+        return 0
 
     tray = TrayApp(config, tray_wait_s=tray_wait_s)
     for text, callback in extra_actions or []:

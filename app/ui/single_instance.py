@@ -47,11 +47,23 @@ class SingleInstance(QObject):
         socket.disconnectFromServer()
         return True
 
+    def _answers(self, timeout_ms: int = 500) -> bool:
+        socket = QLocalSocket()
+        socket.connectToServer(self.name)
+        alive = socket.waitForConnected(timeout_ms)
+        socket.abort()
+        return alive
+
     def listen(self) -> bool:
+        """Take the name; False when it cannot, or when a live instance already holds it."""
+        if self._answers():
+            # a twin started at the same moment and listens already. With socket options set,
+            # Qt's listen() replaces a live socket file instead of failing, so ask first.
+            return False
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         if not server.listen(self.name):
-            # a crashed instance leaves its socket file behind on Unix: nobody answered above
+            # a crashed instance leaves its socket file behind on Unix: nobody answers on it
             QLocalServer.removeServer(self.name)
             if not server.listen(self.name):
                 log.warning("single instance: cannot listen on %s: %s", self.name, server.errorString())

@@ -122,3 +122,43 @@ def test_signal_ends_the_tray_within_2_s_while_a_probe_waits(tmp_path, signum):
             proc.kill()
             proc.wait()
         tarpit.close()
+
+
+def test_a_twin_started_at_the_same_moment_does_not_steal_the_name(qtbot):
+    """Both launches found nobody to hand off to; the later one must not remove the
+    earlier one's live socket (which would leave two trays and an orphan)."""
+    first = SingleInstance()
+    assert first.listen()
+    shown = []
+    first.show_requested.connect(lambda: shown.append(1))
+    twin = SingleInstance()
+    try:
+        assert twin.listen() is False
+        later = SingleInstance()
+        assert later.hand_off()
+        qtbot.waitUntil(lambda: shown == [1], timeout=3000)
+    finally:
+        twin.close()
+        first.close()
+
+
+def test_a_stale_socket_left_by_a_crash_is_taken_over(qtbot):
+    from PySide6.QtNetwork import QLocalServer
+
+    if sys.platform == "win32":
+        pytest.skip("named pipes leave nothing behind")
+    name = server_name()
+    instance = SingleInstance()
+    # a socket file nobody listens on, as a killed tray leaves it
+    probe = QLocalServer()
+    assert probe.listen(name)
+    stale = Path(probe.fullServerName())
+    probe.close()
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(stale))
+    sock.close()
+    assert stale.exists()
+    try:
+        assert instance.listen()
+    finally:
+        instance.close()
