@@ -10,6 +10,31 @@ from app import config as config_mod
 from app.demo import Demo, require_demo_packages
 
 
+def add_switches(tray: Any, demo: Demo) -> tuple[Any, Any]:
+    """The tray's "Simulate outage" and "End outage" items; only the one that does something
+    now is enabled, so a newcomer sees which state the demo server is in."""
+    simulate = end = None
+
+    def sync() -> None:
+        simulate.setEnabled(not demo.outage)
+        end.setEnabled(demo.outage)
+
+    def outage() -> None:
+        demo.simulate_outage()
+        sync()
+        tray.check_now()
+
+    def recover() -> None:
+        demo.end_outage()
+        sync()
+        tray.check_now()
+
+    simulate = tray.add_action("Simulate outage", outage)
+    end = tray.add_action("End outage", recover)
+    sync()
+    return simulate, end
+
+
 def run(args: argparse.Namespace) -> int:
     require_demo_packages()
     demo = Demo()
@@ -32,18 +57,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"  mailbeacon feed resolve --file {demo.feed_path} --id <the id it printed>")
     print("Quit from the tray menu or press Ctrl+C here.", flush=True)
 
-    def add_switches(tray: Any) -> None:
-        def outage() -> None:
-            demo.simulate_outage()
-            tray.check_now()
-
-        def recover() -> None:
-            demo.end_outage()
-            tray.check_now()
-
-        tray.add_action("Simulate outage", outage)
-        tray.add_action("End outage", recover)
-
     from app.ui.app import run_tray
 
     stopped = False
@@ -55,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
             demo.stop()
 
     try:
-        return run_tray(config, on_started=add_switches, on_exit=stop)
+        return run_tray(config, on_started=lambda tray: add_switches(tray, demo), on_exit=stop)
     finally:
         stop()

@@ -85,6 +85,32 @@ def test_tray_goes_green_red_green_against_the_demo(demo, qtbot):
         QThreadPool.globalInstance().waitForDone(8000)
 
 
+def test_menu_switches_drive_the_demo_and_only_the_useful_one_is_enabled(demo, qtbot):
+    pytest.importorskip("app.diagnosis.engine")
+    from app.commands.demo import add_switches
+
+    tray = TrayApp(load(demo), tray_available=lambda: True, watch_network=False)
+    simulate, end = add_switches(tray, demo)
+    texts = [a.text() for a in tray.menu.actions()]
+    assert texts.index("Simulate outage") < texts.index("End outage") < texts.index("Quit")
+    tray.start()
+    try:
+        qtbot.waitUntil(lambda: tray.verdict == "ok", timeout=8000)
+        assert simulate.isEnabled() and not end.isEnabled()
+        simulate.trigger()
+        assert demo.outage and end.isEnabled() and not simulate.isEnabled()
+        qtbot.waitUntil(lambda: tray.verdict == "down", timeout=9000)
+        end.trigger()
+        assert not demo.outage and simulate.isEnabled() and not end.isEnabled()
+        qtbot.waitUntil(lambda: tray.verdict == "ok", timeout=8000)
+    finally:
+        tray._due_timer.stop()
+        tray._tick_timer.stop()
+        from PySide6.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().waitForDone(8000)
+
+
 def test_demo_without_its_packages_says_how_to_install_them(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "trustme", None)
     status = main(["demo"])
