@@ -159,3 +159,15 @@ def test_without_username_the_from_does_not_name_the_user(make_config, relay):
     (env,) = handler.envelopes
     assert b"jo@example.com" not in env.content and env.mail_from != "jo@example.com"
     assert parse(env)["From"] == f"mailbeacon@{socket.gethostname()}"
+
+
+def test_a_temporary_login_failure_is_retried(make_config, relay, monkeypatch):
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False, message="454 4.7.0 Temporary authentication failure")
+
+    port = relay(Collect(), authenticator=authenticator, auth_require_tls=False)
+    monkeypatch.setenv("MAILBEACON_SECRET_REPORT_RELAY_PASSWORD", "pw")
+    cfg = relay_config(make_config, port, 'relay_username = "reporter"\nrelay_tls = "none"')
+    outcome = Outbox().submit(build_report(cfg, diag()), configured(cfg))
+    assert outcome.queued == ["email"] and not outcome.failed, outcome
+    assert "454" in outcome.retry_reasons["email"]

@@ -110,7 +110,9 @@ class EmailChannel(Channel):
         except smtplib.SMTPRecipientsRefused as exc:
             return _recipients(exc.recipients)
         except smtplib.SMTPAuthenticationError as exc:
-            return Result(REFUSED, f"the relay refused the login: {exc.smtp_code} {_text(exc.smtp_error)}")
+            # 454 and other 4xx are the relay's own trouble (its user store is down): try again later
+            status = RETRY if 400 <= exc.smtp_code < 500 else REFUSED
+            return Result(status, f"the relay refused the login: {exc.smtp_code} {_text(exc.smtp_error)}")
         except smtplib.SMTPResponseException as exc:
             status = RETRY if 400 <= exc.smtp_code < 500 else REFUSED
             return Result(status, f"the relay answered {exc.smtp_code} {_text(exc.smtp_error)}")
