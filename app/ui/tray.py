@@ -380,6 +380,9 @@ class TrayApp(QObject):
                 confirmed=self.monitor.confirmed is diagnosis,
                 pool=self.history_pool,
             )
+            if transition is not None:
+                # a tray may run for weeks without a restart: keep it to 30 days as it goes
+                run_in_background(self.history.prune, 30, pool=self.history_pool)
         self._update_it_status(diagnosis.it_status)
         self._refresh()
         if transition is not None:

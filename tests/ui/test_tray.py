@@ -569,3 +569,26 @@ def test_history_writes_land_in_the_order_the_passes_came(make_tray, qtbot):
     feed(tray, "down")
     qtbot.waitUntil(lambda: len(history.recorded) == 3, timeout=5000)
     assert history.recorded == ["ok", "down", "down"]
+
+
+def test_history_is_pruned_while_the_tray_runs_for_weeks(make_tray, qtbot):
+    """Laptops sleep instead of rebooting: pruning only at start would keep months."""
+
+    class CountingHistory:
+        def __init__(self) -> None:
+            self.prunes = 0
+
+        def record(self, diagnosis, *, confirmed):
+            pass
+
+        def prune(self, days=30):
+            assert days == 30
+            self.prunes += 1
+            return 0
+
+    history = CountingHistory()
+    tray = make_tray(history=history)
+    confirm(tray, "ok")
+    confirm(tray, "down")
+    confirm(tray, "ok")
+    qtbot.waitUntil(lambda: history.prunes >= 2, timeout=3000)
