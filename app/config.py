@@ -660,7 +660,11 @@ def load(
                 policy_keys.add("endpoints")
 
     def apply_file(path: Path, label: str, *, required: bool, policy: bool = False) -> None:
-        if not path.exists():
+        try:
+            exists = path.exists()
+        except OSError as exc:  # a folder the user may not enter, a name too long, ...
+            raise ConfigError(label, None, f"cannot read the file ({exc.strerror or exc})") from None
+        if not exists:
             if required:
                 raise ConfigError(label, None, "an existing file (it was not found)")
             return
@@ -716,9 +720,7 @@ def load(
             apply(*_flatten_flat(prefs, label), label, policy=True)
 
     if values["tls.ca_file"]:
-        ca = Path(values["tls.ca_file"]).expanduser()
-        if not ca.is_file():
-            raise ConfigError(sources["tls.ca_file"], "tls.ca_file", f"an existing PEM file ({ca} was not found)")
+        _check_ca_file(Path(values["tls.ca_file"]).expanduser(), sources["tls.ca_file"])
     return Config(
         values=values,
         sources=sources,
@@ -726,6 +728,26 @@ def load(
         files_read=files_read,
         policy_keys=policy_keys,
     )
+
+
+def _check_ca_file(ca: Path, source: str) -> None:
+    """tls.ca_file must be a PEM bundle OpenSSL reads: a bad one would make every TLS endpoint
+    fail, and the verdict blame the mail server's certificate for a configuration mistake."""
+    import ssl
+
+    def bad(why: str) -> ConfigError:
+        return ConfigError(source, "tls.ca_file", f"a PEM file of CA certificates ({ca} {why})")
+
+    try:
+        if ca.is_dir():
+            raise bad("is a folder")
+        if not ca.is_file():
+            raise bad("was not found")
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(ca))
+    except ssl.SSLError:
+        raise bad("holds no PEM certificate OpenSSL can read") from None
+    except OSError as exc:
+        raise bad(f"cannot be read: {exc.strerror or exc}") from None
 
 
 def describe(cfg: Config) -> list[tuple[str, Any, str]]:

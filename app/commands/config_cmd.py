@@ -17,13 +17,20 @@ def run(args) -> int:
         print(f"config ok: read {read}; {len(cfg.endpoints)} endpoint(s)")
         return 0
     rows = config_mod.describe(cfg)
+
+    def locked(key: str) -> bool:
+        # endpoints are listed one per row, locked together when policy sets the list
+        return key in cfg.policy_keys or (key.startswith("endpoints[") and "endpoints" in cfg.policy_keys)
+
     if args.json:
-        print(jsonio.dumps([{"key": k, "value": v, "source": s} for k, v, s in rows], pretty=True))
+        print(jsonio.dumps(
+            [{"key": k, "value": v, "source": s, "locked": locked(k)} for k, v, s in rows], pretty=True
+        ))
         return 0
     width = max(len(k) for k, _, _ in rows)
     vwidth = min(48, max(len(_show(v)) for _, v, _ in rows))
     for key, value, source in rows:
-        lock = "  (policy)" if key in cfg.policy_keys else ""
+        lock = "  (policy)" if locked(key) else ""
         print(f"{key.ljust(width)}  {_show(value).ljust(vwidth)}  # {source}{lock}")
     if not cfg.endpoints:
         print(f"{'endpoints'.ljust(width)}  {'(none: verdict unknown)'.ljust(vwidth)}  # {cfg.sources['endpoints']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import plistlib
 import subprocess
 import sys
@@ -222,3 +223,65 @@ def test_cli_config_paths_follow_mailbeacon_home(tmp_path):
     proc = run_cli("config", "paths", env_home=tmp_path)
     assert proc.returncode == 0
     assert f"outbox         {tmp_path}/outbox" in proc.stdout
+
+
+def test_a_config_file_that_cannot_be_looked_at_is_a_config_error(tmp_path, monkeypatch):
+    """A folder the user may not enter (EACCES) must give the one-line error, not a traceback."""
+    import pathlib
+
+    locked = tmp_path / "locked" / "mailbeacon.toml"
+    real_stat = pathlib.Path.stat
+
+    def stat(self, *args, **kwargs):
+        if str(self) == str(locked):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "stat", stat)
+    with pytest.raises(ConfigError, match="Permission denied") as err:
+        config_mod.load(user_file=locked, system_file=None, policy_file=None, env={}, registry=False)
+    assert str(locked) in str(err.value)
+    with pytest.raises(ConfigError, match="Permission denied"):
+        config_mod.load(user_file=None, system_file=None, policy_file=locked, env={}, registry=False)
+
+
+def test_cli_overlong_config_name_is_one_line_exit_78(tmp_path):
+    proc = run_cli("check", "--config", str(tmp_path / ("a" * 300)), env_home=tmp_path)
+    assert proc.returncode == 78, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_ca_file_that_is_not_pem_or_is_a_folder_is_an_error(tmp_path):
+    """Otherwise every TLS endpoint fails and the verdict blames the mail server's certificate."""
+    garbage = write(tmp_path / "garbage.pem", "not a certificate\n")
+    with pytest.raises(ConfigError, match="tls.ca_file") as err:
+        load(tmp_path, user=f'[tls]\nca_file = "{garbage}"\n')
+    assert "PEM" in str(err.value) and str(tmp_path / "user.toml") in str(err.value)
+    with pytest.raises(ConfigError, match="is a folder"):
+        load(tmp_path, env={"MAILBEACON_TLS_CA_FILE": str(tmp_path)})
+
+
+def test_config_show_marks_policy_locked_values_and_endpoints(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from app import paths
+    from app.commands import config_cmd
+
+    policy = write(tmp_path / "policy.toml", """
+        [check]
+        interval_s = 90
+        [[endpoints]]
+        kind = "smtp"
+        host = "smtp.corp.example"
+    """)
+    monkeypatch.setattr(paths, "policy_file", lambda platform=None: policy)
+    monkeypatch.setattr(paths, "system_config_file", lambda platform=None: tmp_path / "none.toml")
+    assert config_cmd.run(SimpleNamespace(action="show", config=None, json=False)) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert next(r for r in rows if r.startswith("check.interval_s")).endswith("(policy)")
+    assert not next(r for r in rows if r.startswith("check.timeout_s")).endswith("(policy)")
+    assert next(r for r in rows if r.startswith("endpoints[1]")).endswith("(policy)")
+    assert config_cmd.run(SimpleNamespace(action="show", config=None, json=True)) == 0
+    shown = {row["key"]: row for row in json.loads(capsys.readouterr().out)}
+    assert shown["check.interval_s"]["locked"] is True and shown["endpoints[1]"]["locked"] is True
+    assert shown["check.timeout_s"]["locked"] is False
