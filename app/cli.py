@@ -14,6 +14,8 @@ import sys
 from app import version
 from app.errors import EX_USAGE, MailBeaconError
 
+EX_SOFTWARE = 70  # sysexits: an internal error
+
 
 class _VersionAction(argparse.Action):
     """--version, reading the version only when asked."""
@@ -153,7 +155,20 @@ def _setup_logging(verbose: int, *, to_file: bool) -> None:
     root.addHandler(handler)
 
 
+def _tolerant_streams() -> None:
+    # a console or pipe that cannot encode a character (cp1252, latin-1) gets a replacement
+    # instead of a UnicodeEncodeError halfway through the output
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_streams()
     args = build_parser().parse_args(argv)
     args.command = args.command or "tray"
     args.config = getattr(args, "config", None)
@@ -169,6 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: one line for the user, the traceback for the log (-vv)
+        # the tray has no console: its log file is where IT finds the traceback
+        to_file = any(isinstance(h, logging.FileHandler) for h in logging.getLogger().handlers)
+        logging.getLogger(__name__).log(
+            logging.ERROR if to_file else logging.DEBUG, "unexpected error", exc_info=True
+        )
+        print(f"mailbeacon: unexpected error: {exc or type(exc).__name__} (run with -vv for details)",
+              file=sys.stderr)
+        return EX_SOFTWARE
 
 
 if __name__ == "__main__":

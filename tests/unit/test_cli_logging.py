@@ -42,3 +42,38 @@ def test_commands_other_than_the_tray_write_no_log_file(clean_root_logger):
     cli._setup_logging(0, to_file=False)
     logging.getLogger("app.test").warning("hello")
     assert not user_paths().log_file.exists()
+
+
+def _run(args: list[str], home, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    full = {**os.environ, "MAILBEACON_HOME": str(home), **env}
+    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, timeout=30, env=full)
+
+
+def test_output_a_console_cannot_encode_is_replaced_not_a_traceback(tmp_path):
+    """A Windows pipe (cp1252) or a latin-1 terminal cannot show every character a headline or a
+    server's greeting holds; the table and the JSON still come out."""
+    config = tmp_path / "c.toml"
+    # port 1 on loopback refuses: the headline carries a dash outside ASCII
+    config.write_text('[network]\ninternet_url = ""\n[[endpoints]]\nkind = "smtp"\nhost = "127.0.0.1"\nport = 1\n')
+    for extra in ([], ["--json"]):
+        proc = _run(["check", *extra, "--config", str(config)], tmp_path, PYTHONIOENCODING="ascii")
+        assert proc.returncode == 2, proc.stderr
+        assert b"Traceback" not in proc.stderr and b"tcp_refused" in proc.stdout
+
+
+def test_an_unexpected_error_is_one_line_on_stderr(tmp_path, monkeypatch, capsys, clean_root_logger):
+    def broken(args):
+        raise RuntimeError("disk on fire")
+
+    import app.commands.check as check_cmd
+
+    monkeypatch.setattr(check_cmd, "run", broken)
+    status = cli.main(["check", "--config", str(tmp_path / "none.toml")])
+    err = capsys.readouterr().err
+    assert status == 70
+    assert "disk on fire" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
