@@ -405,6 +405,7 @@ def build_msi(payload: Path | None = None, out: Path | None = None) -> Path:
     fragment.write_text(_payload_wxs(payload, exe_source), encoding="utf-8")
     DIST.mkdir(parents=True, exist_ok=True)
     out = out or DIST / f"MailBeacon-{version}-x64.msi"
+    out.parent.mkdir(parents=True, exist_ok=True)  # wixl reports a missing folder only as a warning
     icon = make_icons().get("win32", "")
     # wixl resolves sources only relative to its working directory
     defines = {
@@ -443,6 +444,15 @@ def build_msi(payload: Path | None = None, out: Path | None = None) -> Path:
                 f"UPDATE `Property` SET `Value` = '{';'.join(names)}' "
                 "WHERE `Property` = 'SecureCustomProperties'"
             )
+        # wixl ignores MajorUpgrade/@AllowSameVersionUpgrades; light makes the maximum inclusive
+        # (Attributes is part of the table's key, so the row is replaced, not updated)
+        code = re.search(r'\bUpgradeCode="([0-9A-Fa-f-]+)"', text)
+        if code and re.search(r'<MajorUpgrade\b[^>]*\bAllowSameVersionUpgrades="yes"', text):
+            queries += [
+                "DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'",
+                "INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMax`, `Attributes`, `ActionProperty`) "
+                f"VALUES ('{{{code.group(1).upper()}}}', '{defines['Version']}', 513, 'WIX_UPGRADE_DETECTED')",
+            ]
         for query in queries:
             subprocess.run(["msibuild", str(out), "-q", query], check=True)
     return out

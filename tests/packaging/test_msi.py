@@ -64,6 +64,9 @@ def test_major_upgrade_replaces_older_versions(msi):
     assert {r["UpgradeCode"] for r in rows} == {UPGRADE_CODE}
     older = [r for r in rows if r["ActionProperty"] == "WIX_UPGRADE_DETECTED"]
     assert older and older[0]["VersionMin"] == ""  # every older version
+    # and the same version rebuilt (re-signed, re-released): without VersionMaxInclusive (512)
+    # it installs beside the first and Apps & features lists MailBeacon twice
+    assert int(older[0]["Attributes"]) & 512
     sequence = {r["Action"] for r in table(msi, "InstallExecuteSequence")}
     assert {"FindRelatedProducts", "RemoveExistingProducts"} <= sequence
 
