@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -253,3 +254,61 @@ def test_an_unwritable_outbox_is_a_clear_message_not_a_traceback(tmp_path):
     for other in (listed, flushed):
         assert "Traceback" not in other.stderr, other.stderr
     assert flushed.returncode == 0 and "No report is waiting" in flushed.stdout  # nothing could be saved
+
+
+class TrickleServer:
+    """Answers every request with a status line, then one header line every 0.3 s, forever:
+    each read succeeds in time, so only a total deadline ends the wait."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self.stop.wait(0.3):
+                    conn.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                pass
+
+    def __enter__(self) -> TrickleServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+def test_a_receiver_that_never_finishes_answering_is_bounded(make_config, monkeypatch):
+    import time
+
+    from app.report import channels as channels_module
+
+    monkeypatch.setattr(channels_module, "HTTP_TOTAL_S", 2.0)
+    with TrickleServer() as srv:
+        cfg = make_config(BASE + f'webhook_url = "{srv.url}"\n')
+        started = time.monotonic()
+        outcome = Outbox().submit(_report(cfg), configured(cfg))
+        elapsed = time.monotonic() - started
+    assert elapsed < 8, elapsed  # without a total bound this waits as long as the server drips
+    assert outcome.queued == ["webhook"] and "no complete answer" in outcome.retry_reasons["webhook"]

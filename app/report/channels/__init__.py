@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,7 +23,11 @@ log = logging.getLogger(__name__)
 
 CHANNEL_NAMES = ("webhook", "teams", "slack", "email")
 DELIVERED, RETRY, REFUSED = "delivered", "retry", "refused"
-HTTP_TIMEOUT = (5.0, 15.0)  # connect, read
+HTTP_TIMEOUT = (5.0, 15.0)  # connect, each read
+# the whole exchange: a receiver that keeps dripping bytes never trips the per-read timeout, and
+# a send holds the outbox lock (the dialog's Send and `outbox flush` wait behind it)
+HTTP_TOTAL_S = 45.0
+_MAX_DETAIL_BYTES = 4096
 
 
 @dataclass
@@ -107,12 +112,37 @@ def _ssl_context(config: Config) -> ssl.SSLContext:
 
 def post(config: Config, url: str, body: bytes, headers: dict[str, str]) -> Result:
     """POST and classify the answer per SPEC: 2xx delivered; 408/429/5xx and network errors
-    retry; other 4xx and redirects are permanent refusals."""
+    retry; other 4xx and redirects are permanent refusals. Bounded by HTTP_TOTAL_S overall."""
+    box: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            box["result"] = _post(config, url, body, headers)
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    # a daemon thread: when the receiver never finishes, it is abandoned (its socket closes when
+    # the receiver gives up or the process ends) and the report is retried with the same key
+    worker = threading.Thread(target=attempt, name="report-post", daemon=True)
+    worker.start()
+    worker.join(HTTP_TOTAL_S)
+    if worker.is_alive():
+        return Result(RETRY, f"no complete answer within {HTTP_TOTAL_S:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def _post(config: Config, url: str, body: bytes, headers: dict[str, str]) -> Result:
     import requests
 
     try:
         with _session(config) as session:
-            resp = session.post(url, data=body, headers=headers, timeout=HTTP_TIMEOUT, allow_redirects=False)
+            resp = session.post(
+                url, data=body, headers=headers, timeout=HTTP_TIMEOUT, allow_redirects=False, stream=True
+            )
+            with resp:
+                return _classify(resp)
     except requests.exceptions.SSLError as exc:
         return Result(RETRY, f"secure connection failed: {_short(exc)}")
     except requests.exceptions.Timeout:
@@ -121,6 +151,9 @@ def post(config: Config, url: str, body: bytes, headers: dict[str, str]) -> Resu
         return Result(RETRY, f"could not connect: {_short(exc)}")
     except requests.exceptions.RequestException as exc:
         return Result(RETRY, f"request failed: {_short(exc)}")
+
+
+def _classify(resp: requests.Response) -> Result:
     code = resp.status_code
     text = f"HTTP {code} {resp.reason or ''}".strip()
     if 200 <= code < 300:
@@ -129,7 +162,13 @@ def post(config: Config, url: str, body: bytes, headers: dict[str, str]) -> Resu
         return Result(RETRY, text, parse_retry_after(resp.headers.get("Retry-After")))
     if 300 <= code < 400:
         return Result(REFUSED, f"{text}: redirected to {resp.headers.get('Location', '?')}")
-    detail = resp.text.strip().splitlines()[0][:200] if resp.text.strip() else ""
+    # only the start of a refusal's body: enough for the reason, never a huge error page
+    try:
+        raw = next(resp.iter_content(_MAX_DETAIL_BYTES), b"")
+    except Exception:  # the refusal stands even when its body breaks off
+        raw = b""
+    start = raw.decode(resp.encoding or "utf-8", "replace").strip() if isinstance(raw, bytes) else ""
+    detail = start.splitlines()[0][:200] if start else ""
     return Result(REFUSED, f"{text}: {detail}" if detail else text)
 
 
