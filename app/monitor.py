@@ -181,6 +181,18 @@ class Monitor:
             self._due = now
         return transition
 
+    def failed(self) -> None:
+        """The pass itself crashed and produced no diagnosis. That says nothing about mail, so
+        the confirmed state stands (an outage must not flip to grey and notify again later);
+        retry after the confirmation delay."""
+        now = self._clock()
+        self.running = False
+        self._started_at = None
+        self._due = now + self._jittered(max(self.confirm_after_s, MIN_BACKOFF_S))
+        if self._rerun_after_finish:
+            self._rerun_after_finish = False
+            self._due = now
+
     def _judge(self, diagnosis: Diagnosis) -> Transition | None:
         verdict = diagnosis.verdict
         current = self.confirmed_verdict

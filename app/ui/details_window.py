@@ -3,6 +3,8 @@ verdict changes, what IT says, and "Copy as text" for pasting into a chat."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
@@ -49,11 +51,18 @@ def check_title(check) -> str:
     return check.label
 
 
-def _local_time(iso: str) -> str:
+def _local_time(iso: str, now: datetime | None = None) -> str:
+    """17:02 today, "yesterday 17:02", or "Tue 24 Nov 17:02": the 24 h timeline spans two days."""
     try:
-        return parse_iso(iso).astimezone().strftime("%H:%M")
+        when = parse_iso(iso).astimezone()
     except (ValueError, TypeError):
         return iso
+    today = (now or datetime.now().astimezone()).date()
+    if when.date() == today:
+        return when.strftime("%H:%M")
+    if when.date() == today - timedelta(days=1):
+        return when.strftime("yesterday %H:%M")
+    return when.strftime("%a %d %b %H:%M")
 
 
 class DetailsWindow(QWidget):

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.config import Config
 from app.diagnosis.model import Diagnosis
-from app.jsonio import iso_utc, utc_now
 from app.monitor import Monitor, Transition, recovery_text, status_since_text
 from app.paths import user_paths
 from app.ui import icons
@@ -99,18 +98,6 @@ def stored_state(history: Any) -> tuple[str, datetime] | None:
     """Runs on a worker thread: the confirmed verdict the history ends with, and since when."""
     verdict, since = history.current_verdict(), history.current_since()
     return (verdict, since) if verdict and since else None
-
-
-def failed_check_diagnosis(exc: BaseException) -> Diagnosis:
-    return Diagnosis(
-        verdict="unknown",
-        layer="none",
-        headline="MailBeacon could not finish its check.",
-        advice=f"It will try again shortly. ({type(exc).__name__}: {exc})",
-        checked_at=iso_utc(utc_now()),
-        duration_ms=0.0,
-        checks=[],
-    )
 
 
 class TrayApp(QObject):
@@ -368,7 +355,9 @@ class TrayApp(QObject):
 
     def _on_check_failed(self, exc: BaseException) -> None:
         self._job = None
-        self.apply_diagnosis(failed_check_diagnosis(exc))
+        log.warning("the check could not finish: %r; the light keeps its state", exc)
+        self.monitor.failed()
+        self._reschedule()
 
     def apply_diagnosis(self, diagnosis: Diagnosis) -> Transition | None:
         """One finished pass: let the monitor judge it, record it, render, maybe notify."""

@@ -396,15 +396,29 @@ def test_gui_keeps_ticking_while_a_check_blocks(make_tray, qtbot):
     timer.stop()
 
 
-def test_a_failing_diagnose_shows_unknown_instead_of_crashing(make_tray, qtbot):
+def test_a_crashed_pass_keeps_the_confirmed_outage_and_retries(make_tray, qtbot):
+    diagnose = FakeDiagnose("down")
+    tray = make_tray(diagnose=diagnose)
+    confirm(tray, "down")
+    notices = len(tray.notifications)
+    tray.monitor.started()
+    tray._on_check_failed(RuntimeError("boom"))  # what the worker delivers when diagnose raises
+    assert tray.verdict == "down" and not tray.monitor.running
+    assert 0 < tray.monitor.seconds_until_due() <= tray.config.check.confirm_after_s * 1.1 + 1
+    # the next real pass agrees with the outage: no second "Mail is down"
+    feed(tray, "down")
+    assert tray.verdict == "down" and len(tray.notifications) == notices
+
+
+def test_a_failing_diagnose_does_not_stop_the_light(make_tray, qtbot):
     def broken(config):
         raise RuntimeError("boom")
 
     tray = make_tray(diagnose=broken)
     tray.start()
-    qtbot.waitUntil(lambda: tray.monitor.latest is not None, timeout=5000)
-    assert tray.monitor.latest.verdict == "unknown"
-    assert "could not finish" in tray.monitor.latest.headline
+    qtbot.waitUntil(lambda: not tray.monitor.running and tray.monitor.seconds_until_due() > 0, timeout=5000)
+    assert tray.verdict == "checking" and tray.monitor.latest is None
+    assert tray._due_timer.isActive()
 
 
 def test_the_schedule_uses_one_single_shot_timer(make_tray, qtbot):
@@ -592,3 +606,17 @@ def test_history_is_pruned_while_the_tray_runs_for_weeks(make_tray, qtbot):
     confirm(tray, "down")
     confirm(tray, "ok")
     qtbot.waitUntil(lambda: history.prunes >= 2, timeout=3000)
+
+
+def test_timeline_times_say_which_day():
+    from datetime import UTC, datetime, timedelta
+
+    from app.ui.details_window import _local_time
+
+    now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC).astimezone()
+    today = now.replace(hour=9, minute=5)
+    assert _local_time(today.isoformat(), now) == "09:05"
+    assert _local_time((today - timedelta(days=1)).isoformat(), now) == "yesterday 09:05"
+    assert _local_time((today - timedelta(days=3)).isoformat(), now) == (today - timedelta(days=3)).strftime(
+        "%a %d %b 09:05")
+    assert _local_time("not a time", now) == "not a time"

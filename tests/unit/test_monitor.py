@@ -430,3 +430,18 @@ def test_recovery_text():
     assert recovery_text(t) == "Mail works again — it was down 47 min"
     t = Transition("down", "ok", diag("ok"), None, None)
     assert recovery_text(t) == "Mail works again"
+
+
+def test_a_crashed_pass_keeps_the_confirmed_state_and_retries_soon():
+    clock = Clock()
+    mon = make(clock)
+    for _ in range(2):
+        mon.started()
+        mon.finished(diag("down"))
+    assert mon.confirmed_verdict == "down"
+    mon.started()
+    mon.failed()
+    assert mon.confirmed_verdict == "down" and not mon.running
+    assert 0 < mon.seconds_until_due() <= max(mon.confirm_after_s, 1.0) * 1.1
+    mon.started()
+    assert mon.finished(diag("down")) is None  # still the same outage: no new transition
