@@ -71,6 +71,15 @@ def _nameserver(v: str) -> bool:
     return True
 
 
+def _endpoint_host(v: str) -> bool:
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        # \w: internal names with underscores and international names pass; ports, schemes do not
+        return re.fullmatch(r"\w([\w.-]*\w)?\.?", v) is not None
+    return True
+
+
 def _email(v: str) -> bool:
     return v == "" or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v) is not None
 
@@ -436,6 +445,13 @@ def _endpoint_from_table(item: Any, label: str, index: int, text: str | None) ->
         default_port = _DEFAULT_PORT.get(kind)
     if not host:
         raise ConfigError(label, f"{where}.host", "a host name or IP address", line("host") or line("kind"))
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # "[::1]": the brackets belong to the target, not the address
+    if not _endpoint_host(host):
+        raise ConfigError(
+            label, f"{where}.host",
+            f"a host name or IP address alone (the port goes in port), not {host!r}", line("host"),
+        )
     port = item.get("port", default_port)
     if port is None:
         raise ConfigError(label, f"{where}.port", "a port number (tcp endpoints have no default)", line("kind"))

@@ -285,3 +285,14 @@ def test_config_show_marks_policy_locked_values_and_endpoints(tmp_path, monkeypa
     shown = {row["key"]: row for row in json.loads(capsys.readouterr().out)}
     assert shown["check.interval_s"]["locked"] is True and shown["endpoints[1]"]["locked"] is True
     assert shown["check.timeout_s"]["locked"] is False
+
+
+def test_endpoint_hosts_in_brackets_or_with_a_port_are_handled(tmp_path):
+    cfg = load(tmp_path, user='[[endpoints]]\nkind = "smtp"\nhost = "[::1]"\nport = 25\n'
+                              '[[endpoints]]\nkind = "imap"\nhost = "2001:db8::1"\n')
+    assert [e.id for e in cfg.endpoints] == ["smtp [::1]:25", "imap [2001:db8::1]:143"]
+    assert cfg.endpoints[0].host == "::1"
+    for bad in ("smtp.example.com:587", "smtp://smtp.example.com", "two words", "[::1"):
+        with pytest.raises(ConfigError, match="endpoints\\[1\\].host") as err:
+            load(tmp_path, user=f'[[endpoints]]\nkind = "smtp"\nhost = "{bad}"\n')
+        assert err.value.line == 3
