@@ -182,7 +182,12 @@ def _degraded(endpoints: list[Check], failing: list[Check]) -> tuple[str, str]:
             (c.data.get("tls", {}).get("days_left") for c in warned if c.code == "tls_cert_expiring"),
             key=lambda d: d if isinstance(d, int | float) else 10**6,
         )
-        when = f"in {days} days" if isinstance(days, int | float) else "soon"
+        if not isinstance(days, int | float):
+            when = "soon"
+        elif days < 1:
+            when = "today"
+        else:
+            when = f"in {days:.0f} day{'s' if days >= 2 else ''}"
         headline = f"Mail works, but the mail server's security certificate expires {when}."
     elif "auth_not_offered" in codes:
         headline = "Mail works, but the mail server does not offer sign-in right now."

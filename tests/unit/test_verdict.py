@@ -130,3 +130,11 @@ def test_endpoint_names_are_used_in_degraded_headline():
     headline = decide([*BASE, smtp, imap]).headline
     assert headline.startswith("Outgoing mail is not working")
     assert "incoming mail still works" in headline
+
+
+@pytest.mark.parametrize(("days", "words"), [(5, "expires in 5 days."), (1, "expires in 1 day."),
+                                             (0, "expires today.")])
+def test_expiring_certificate_headline_counts_days_in_plain_words(days, words):
+    smtp = check("smtp", "tls_cert_expiring")
+    smtp.data = {"tls": {"days_left": days}}
+    assert decide([*BASE, smtp]).headline.endswith(words)
