@@ -262,6 +262,10 @@ class Outbox:
             states.update({name: _fresh() for name in channels})
             if states:
                 self._write_state(state)
+        if not channels:
+            # nothing is configured here (another --config, a lost report section): the reports
+            # wait for a configuration that can send them rather than being refused wholesale
+            return self._settle(report_id, state)
         now = self.clock()
         for name, st in states.items():
             if st["status"] != PENDING:

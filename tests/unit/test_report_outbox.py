@@ -132,3 +132,18 @@ def test_two_processes_flushing_at_once_send_each_report_once(tmp_path, make_con
             assert outcome["delivered"] == ["webhook"], outcome  # none listed as sent-to-nowhere
     assert sorted(r.headers["Idempotency-Key"] for r in rx.requests) == sorted(ids)
     assert Outbox().ids() == []
+
+
+def test_flush_without_any_channel_configured_leaves_the_reports_waiting(tmp_path, make_config):
+    (waiting,) = _queue(make_config(BASE + 'webhook_url = "http://127.0.0.1:9/hook"\n'), 1)
+    bare = tmp_path / "bare.toml"  # e.g. run with another --config, or the report section lost
+    bare.write_text(BASE, encoding="utf-8")
+    flushed = _cli("outbox", "flush", "--json", config=bare)
+    assert flushed.returncode == 78, flushed.stderr
+    assert "No report channel is configured" in flushed.stderr
+    assert Outbox().ids() == [waiting] and not (Outbox().failed_path / f"{waiting}.json").exists()
+    assert Outbox().read_state(waiting)["channels"]["webhook"]["status"] == "pending"
+    from app.report.outbox import flush_configured
+
+    assert flush_configured(make_config(BASE))[0].queued == ["webhook"]  # the tray's flush, likewise
+    assert Outbox().ids() == [waiting]
