@@ -66,6 +66,8 @@ _DROP = re.compile(
     | /platforminputcontexts/(lib)?qtvirtualkeyboard
     | /imageformats/(lib)?q(gif|jpeg|pdf|tga|tiff|wbmp|webp)
     | /opengl32sw\.dll$ | /d3dcompiler_\d+\.dll$     # software OpenGL for Quick on Windows
+    | ^/mailbeacon\.egg-info/                         # an editable install's metadata, which
+                                                      # would shadow the staged dist-info's version
     )""",
     re.VERBOSE | re.IGNORECASE,
 )

@@ -26,6 +26,9 @@ def test_version_comes_from_pyproject(frozen_exe, frozen_env):
     result = run(frozen_exe, "--version", env=frozen_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"MailBeacon {version}"
+    # one metadata folder only: a developer's stale mailbeacon.egg-info must not outvote it
+    internal = frozen_exe.parent / "_internal"
+    assert sorted(p.name for p in internal.glob("mailbeacon*-info")) == [f"mailbeacon-{version}.dist-info"]
 
 
 def test_resources_are_inside_the_bundle(frozen_exe):
