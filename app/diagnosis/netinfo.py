@@ -21,9 +21,10 @@ VPN_PREFIXES = ("tun", "tap", "wg", "utun", "ppp", "ipsec", "tailscale", "nordly
 _LOOPBACK_NAMES = ("lo", "lo0")
 
 
-def network_facts(timeout: float = 2.0) -> dict[str, Any]:
+def network_facts(timeout: float = 2.0, interfaces: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """{"interfaces", "default_gateway", "dns_servers", "proxy", "vpn_suspected"} (SPEC 5)."""
-    interfaces = list_interfaces()
+    if interfaces is None:
+        interfaces = list_interfaces()
     return {
         "interfaces": interfaces,
         "default_gateway": default_gateway(timeout),

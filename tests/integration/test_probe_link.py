@@ -27,7 +27,7 @@ def test_this_machine(make_config):
     except ProbeFailure as exc:
         code = exc.code
     assert set(ctx.data) >= {"interfaces", "default_gateway", "dns_servers", "vpn_suspected"}
-    assert ctx.phase == "link"
+    assert ctx.phase in ("link", "link_facts")
     connected = netinfo.connected_interfaces(ctx.data["interfaces"])
     assert code == ("ok" if connected else "no_network")
     names = [i["name"] for i in ctx.data["interfaces"]]
@@ -118,3 +118,23 @@ def test_empty_namespace_then_a_cable():
         assert any("10.250.9.1" in i["addresses"] for i in result["interfaces"])
     finally:
         subprocess.run(["ip", "netns", "del", ns], timeout=10)
+
+
+def test_slow_network_details_do_not_make_a_connected_computer_offline(make_config, monkeypatch):
+    """A slow `route print` (Windows under load) must not turn into "not connected to any
+    network": the device layer is decided by the interfaces, the gateway is only a fact."""
+    import time
+
+    from app.diagnosis.engine import diagnose
+
+    _fake(monkeypatch, [{"name": "eth0", "is_up": True, "addresses": ["192.0.2.7"]}])
+    monkeypatch.setattr(netinfo, "default_gateway", lambda timeout=2.0: time.sleep(3) or None)
+    cfg = make_config('[network]\ninternet_url = ""\n[check]\ntimeout_s = 0.5\n')
+    started = time.monotonic()
+    result = diagnose(cfg)
+    assert time.monotonic() - started < 1.5
+    link_check = next(c for c in result.checks if c.kind == "link")
+    assert (link_check.status, link_check.code) == ("ok", "ok"), link_check
+    assert link_check.data["interfaces"][0]["name"] == "eth0"
+    assert "in time" in link_check.detail
+    assert result.layer != "device"

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 # the code a probe gets when the deadline passes while it is in this phase
 TIMEOUT_CODE_BY_PHASE = {
     "link": "no_network",
+    # connected, still reading the gateway and DNS servers (a slow `route print`)
+    "link_facts": "ok",
     "internet": "internet_unreachable",
     "dns": "dns_timeout",
     "tcp": "tcp_timeout",
@@ -24,6 +26,7 @@ TIMEOUT_CODE_BY_PHASE = {
 
 TIMEOUT_DETAIL_BY_PHASE = {
     "link": "Could not read this computer's network interfaces in time.",
+    "link_facts": "Connected; the gateway and DNS servers could not be read in time.",
     "internet": "The internet check got no answer in time.",
     "dns": "The name lookup got no answer in time.",
     "tcp": "The server did not accept a connection in time.",

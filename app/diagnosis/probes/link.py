@@ -9,10 +9,15 @@ from app.diagnosis.probes.base import Outcome, ProbeContext, ProbeFailure
 
 def probe(ctx: ProbeContext, endpoint: object = None) -> Outcome:
     ctx.enter("link")
-    facts = netinfo.network_facts(timeout=ctx.deadline.timeout(cap=2.0))
-    for key in ("interfaces", "default_gateway", "dns_servers", "vpn_suspected"):
+    interfaces = netinfo.list_interfaces()
+    ctx.data["interfaces"] = interfaces
+    connected = netinfo.connected_interfaces(interfaces)
+    if connected:
+        # the device layer is decided; running out of time reading the rest is not "offline"
+        ctx.enter("link_facts")
+    facts = netinfo.network_facts(timeout=ctx.deadline.timeout(cap=2.0), interfaces=interfaces)
+    for key in ("default_gateway", "dns_servers", "vpn_suspected"):
         ctx.data[key] = facts[key]
-    connected = netinfo.connected_interfaces(facts["interfaces"])
     if not connected:
         up = [i["name"] for i in facts["interfaces"] if i["is_up"] and not netinfo.is_loopback(i)]
         if up:
