@@ -509,7 +509,8 @@ class TrayApp(QObject):
     def _on_transition(self, transition: Transition) -> None:
         current, previous = transition.current, transition.previous
         if previous == "local" and current != "local":
-            self.flush_outbox()  # the network is back: what waited can go now
+            # the network is back: what waited for it goes now, whatever its backoff says
+            self.flush_outbox(force=True)
         if current == "ok":
             if previous not in ("checking", "ok"):
                 self.notify("Mail works again", recovery_text(transition), "ok")

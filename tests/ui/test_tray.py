@@ -620,3 +620,14 @@ def test_timeline_times_say_which_day():
     assert _local_time((today - timedelta(days=3)).isoformat(), now) == (today - timedelta(days=3)).strftime(
         "%a %d %b 09:05")
     assert _local_time("not a time", now) == "not a time"
+
+
+def test_network_back_sends_waiting_reports_at_once(make_tray, monkeypatch):
+    calls = []
+    monkeypatch.setattr(tray_mod, "run_in_background", lambda fn, *args, **kw: calls.append((fn, args)))
+    tray = make_tray()
+    confirm(tray, "local")
+    calls.clear()
+    confirm(tray, "ok")
+    flushes = [args for fn, args in calls if fn is tray_mod.flush_outbox]
+    assert flushes and flushes[0][2] is True  # force: ignore the backoff
