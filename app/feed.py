@@ -667,11 +667,13 @@ def parse_next_update(text: str, now: datetime | None = None) -> datetime:
             at += timedelta(days=1)
         return at.astimezone().astimezone(UTC)
     try:
-        return parse_iso(raw)
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise UsageError(
             f"--next-update {raw!r}: expected a duration like 30m, 1h or 1h30m, or a time like 17:30"
         ) from None
+    # a time without a zone is IT's own clock, as "17:30" is
+    return (at if at.tzinfo else at.astimezone()).astimezone(UTC)
 
 
 def _load_native(path: Path) -> dict[str, Any]:

@@ -464,3 +464,14 @@ def test_an_update_within_the_same_mtime_tick_is_not_missed(tmp_path):
     os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
     assert path.stat().st_size == size
     assert reader.read(2)["incidents"][0]["status"] == "monitoring"
+
+
+def test_next_update_iso_without_zone_is_local_time():
+    from datetime import UTC, datetime
+
+    from app.feed import parse_next_update
+
+    now = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    local = datetime(2026, 3, 4, 17, 30).astimezone()  # 17:30 on this computer's clock
+    assert parse_next_update("2026-03-04T17:30:00", now) == local.astimezone(UTC)
+    assert parse_next_update("2026-03-04T17:30:00Z", now) == datetime(2026, 3, 4, 17, 30, tzinfo=UTC)
