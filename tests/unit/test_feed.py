@@ -466,12 +466,20 @@ def test_an_update_within_the_same_mtime_tick_is_not_missed(tmp_path):
     assert reader.read(2)["incidents"][0]["status"] == "monitoring"
 
 
-def test_next_update_iso_without_zone_is_local_time():
+def test_next_update_iso_without_zone_is_local_time(monkeypatch):
+    import time
     from datetime import UTC, datetime
 
     from app.feed import parse_next_update
 
+    monkeypatch.setenv("TZ", "EST+5")  # a clock that is not UTC, whatever the machine's is
+    time.tzset()
     now = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
     local = datetime(2026, 3, 4, 17, 30).astimezone()  # 17:30 on this computer's clock
-    assert parse_next_update("2026-03-04T17:30:00", now) == local.astimezone(UTC)
-    assert parse_next_update("2026-03-04T17:30:00Z", now) == datetime(2026, 3, 4, 17, 30, tzinfo=UTC)
+    try:
+        assert parse_next_update("2026-03-04T17:30:00", now) == datetime(2026, 3, 4, 22, 30, tzinfo=UTC)
+        assert local.astimezone(UTC).hour == 22
+        assert parse_next_update("2026-03-04T17:30:00Z", now) == datetime(2026, 3, 4, 17, 30, tzinfo=UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
