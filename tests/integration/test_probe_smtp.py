@@ -266,3 +266,24 @@ def test_check_json_down_on_expired_certificate(tmp_path, certs):  # noqa: F811
     smtp = by_kind(result)["smtp"]
     assert smtp["code"] == "tls_cert_expired"
     assert smtp["data"]["tls"]["days_left"] < 0
+
+
+def test_endless_reply_is_protocol_error_without_eating_memory(config):
+    """A server that answers EHLO with "250-" lines forever: the probe stops reading after a
+    bounded amount, long before the deadline (otherwise it holds hundreds of MB per check)."""
+
+    def flood(session) -> None:
+        chunk = (b"250-" + b"A" * 40 + b"\r\n") * 2000
+        try:
+            while not session.stop.is_set():
+                session.sock.sendall(chunk)
+        except OSError:
+            pass
+
+    with HostileServer([send(b"220 flood.test ESMTP\r\n"), expect(b"EHLO"), flood]) as srv:
+        started = time.monotonic()
+        code, detail, _ = run(config, srv.port, tls="none", seconds=5)
+        elapsed = time.monotonic() - started
+    assert code == "protocol_error", detail
+    assert "too much" in detail
+    assert elapsed < 4, elapsed

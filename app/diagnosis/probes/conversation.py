@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from app.diagnosis.probes.base import Outcome, ProbeContext
 
 MAX_LINE = 8192
+# a whole probe conversation is a few KB; a server that keeps talking past this is not a mail
+# server answering, and reading on would hold memory until the deadline
+MAX_TOTAL = 256 * 1024
 
 
 class Conversation:
@@ -25,6 +28,7 @@ class Conversation:
         self.sock = sock
         self.where = where  # "smtp.example.com port 587", for sentences
         self._buffer = b""
+        self._received = 0
         self.cap: float | None = None  # a shorter wait than the deadline, e.g. for QUIT
 
     def upgrade(self, sock: socket.socket) -> None:
@@ -70,6 +74,13 @@ class Conversation:
                 ) from None
             if not chunk:
                 raise self._closed()
+            self._received += len(chunk)
+            if self._received > MAX_TOTAL:
+                raise ProbeFailure(
+                    "bad_greeting" if self.ctx.phase == "banner" else "protocol_error",
+                    f"The server at {self.where} sent too much ({self._received // 1024} KB) without "
+                    "finishing its answer; it is not behaving like a mail server.",
+                )
             self._buffer += chunk
         raw, _, self._buffer = self._buffer.partition(b"\n")
         return raw.rstrip(b"\r").decode("utf-8", "replace")
