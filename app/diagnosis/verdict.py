@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from app.diagnosis.model import FAIL, LAYERS, OK, WARN, Check
 
 # server-layer failures that still prove a host answered at the mail server's address
-_ANSWERED = {"tcp_refused", "tcp_reset"}
+# service-layer failures that can come from a middlebox on the user's side rather than the mail
+# server itself (a silent accept); a TCP refusal or reset can come from any firewall too
+_NOT_PROOF_OF_SERVER = {"banner_timeout"}
 _TLS_CODES = {"tls_cert_expired", "tls_cert_untrusted", "tls_hostname_mismatch", "tls_handshake_failed"}
 
 # what a kind of endpoint does, for people
@@ -40,9 +42,10 @@ def decide(checks: list[Check]) -> Verdict:
     def fails(check: Check | None) -> bool:
         return check is not None and check.status == FAIL
 
-    # a mail server that greeted, showed a certificate or refused the port was reached: the path
-    # works, so a blocked internet probe (common in offices) does not make it "your connection"
-    server_answered = any(c.layer == "service" or c.code in _ANSWERED for c in failing)
+    # a mail server that greeted, answered a command or showed a certificate was reached: the
+    # path works, so a blocked internet probe (common in offices) does not make it "your
+    # connection"; otherwise internet + every endpoint failing is local, as the contract says
+    server_answered = any(c.layer == "service" and c.code not in _NOT_PROOF_OF_SERVER for c in failing)
     # "the resolver cannot resolve the control name either": a mail name failed to resolve too
     names_fail = any(c.layer == "dns" for c in failing)
 

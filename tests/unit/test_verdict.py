@@ -49,14 +49,22 @@ CASES = [
      [check("link"), check("internet", "internet_unreachable"), check("dns"), check("smtp")], "ok", "network"),
     ("control name blocked beside working mail",
      [check("link"), check("internet"), check("dns", "dns_nxdomain"), check("smtp")], "ok", "dns"),
-    # the mail server itself answered (a greeting, a certificate, a refusal): the path works, so
-    # a blocked internet probe does not make it "your connection"
+    # the mail server itself answered (a greeting, a certificate): the path works, so a blocked
+    # internet probe does not make it "your connection"
     ("internet probe blocked and the mail server refuses service",
      [check("link"), check("internet", "internet_unreachable"), check("dns"),
       check("smtp", "service_unavailable")], "down", "service"),
     ("internet probe blocked, one port closed, one certificate expired",
      [check("link"), check("internet", "internet_unreachable"), check("dns"),
       check("smtp", "tcp_refused"), check("imap", "tls_cert_expired")], "down", "server"),
+    # a refusal, a reset or a silent accept can come from a firewall on the user's side: with the
+    # internet probe failing too, that is "your connection", as the contract says
+    ("internet probe and the only endpoint refused",
+     [check("link"), check("internet", "internet_unreachable"), check("dns"), check("smtp", "tcp_refused")],
+     "local", "network"),
+    ("internet probe fails and the mail port accepts but never greets",
+     [check("link"), check("internet", "internet_unreachable"), check("dns"), check("smtp", "banner_timeout")],
+     "local", "network"),
     # the control name fails, but the mail names resolved: the resolver works for mail
     ("control name blocked and the mail server silent",
      [check("link"), check("internet"), check("dns", "dns_nxdomain"), check("smtp", "tcp_timeout")],
