@@ -23,8 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGING = REPO / "packaging"
-BUILD = Path(os.environ.get("MAILBEACON_BUILD_DIR", REPO / "build"))
-DIST = Path(os.environ.get("MAILBEACON_DIST_DIR", REPO / "dist"))
+BUILD = Path(os.environ.get("MB_PACKAGING_BUILD_DIR", REPO / "build"))
+DIST = Path(os.environ.get("MB_PACKAGING_DIST_DIR", REPO / "dist"))
 STAGE = BUILD / "stage"
 FROZEN_DIST = BUILD / "dist"
 APP_DIR = "MailBeacon"

@@ -18,16 +18,16 @@ from app.errors import SecretStoreError, UsageError
 
 
 class FileKeyring(keyring.backend.KeyringBackend):
-    """A keyring in a JSON file named by MAILBEACON_TEST_KEYRING, usable across processes."""
+    """A keyring in a JSON file named by MB_TEST_KEYRING_FILE, usable across processes."""
 
     priority = 1
 
     def _load(self) -> dict:
-        path = Path(os.environ["MAILBEACON_TEST_KEYRING"])
+        path = Path(os.environ["MB_TEST_KEYRING_FILE"])
         return json.loads(path.read_text()) if path.exists() else {}
 
     def _save(self, data: dict) -> None:
-        Path(os.environ["MAILBEACON_TEST_KEYRING"]).write_text(json.dumps(data))
+        Path(os.environ["MB_TEST_KEYRING_FILE"]).write_text(json.dumps(data))
 
     def get_password(self, service, username):
         return self._load().get(f"{service}/{username}")
@@ -46,7 +46,7 @@ class FileKeyring(keyring.backend.KeyringBackend):
 
 @pytest.fixture
 def file_keyring(tmp_path, monkeypatch):
-    monkeypatch.setenv("MAILBEACON_TEST_KEYRING", str(tmp_path / "keyring.json"))
+    monkeypatch.setenv("MB_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
     previous = keyring.get_keyring()
     keyring.set_keyring(FileKeyring())
     yield tmp_path / "keyring.json"
