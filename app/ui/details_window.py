@@ -3,6 +3,7 @@ verdict changes, what IT says, and "Copy as text" for pasting into a chat."""
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime, timedelta
 
 from PySide6.QtCore import Qt, Signal
@@ -51,6 +52,9 @@ def check_title(check) -> str:
     return check.label
 
 
+DETAIL_WIDTH = 56  # characters per line of a check's detail
+
+
 def _local_time(iso: str, now: datetime | None = None) -> str:
     """17:02 today, "yesterday 17:02", or "Tue 24 Nov 17:02": the 24 h timeline spans two days."""
     try:
@@ -75,7 +79,7 @@ class DetailsWindow(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("MailBeacon")
-        self.resize(640, 520)
+        self.resize(860, 560)
         self._diagnosis: Diagnosis | None = None
         self._changes: list[dict] = []
         self._it_lines: list[str] = []
@@ -106,7 +110,8 @@ class DetailsWindow(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        self.checks.setWordWrap(True)
+        header.setStretchLastSection(False)  # the detail column takes the room, not "Time"
+        self.checks.setTextElideMode(Qt.TextElideMode.ElideNone)
 
         self.timeline = QListWidget()
         self.timeline.setMaximumHeight(130)
@@ -158,7 +163,9 @@ class DetailsWindow(QWidget):
                 [
                     _STATUS_WORD.get(check.status, check.status),
                     check_title(check),
-                    check.detail,
+                    # the detail is the sentence that matters: broken into lines (the view sizes
+                    # rows for explicit line breaks, not for its own word wrap)
+                    "\n".join(textwrap.wrap(check.detail, DETAIL_WIDTH)) or check.detail,
                     f"{check.duration_ms:.0f} ms",
                 ]
             )

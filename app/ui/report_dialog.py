@@ -165,6 +165,7 @@ class ReportDialog(QDialog):
         self.headline.setText(self.report["diagnosis"].get("headline", ""))
         self.contents.setText(self.describe(self.report))
         self._show_known_incident(self.report)
+        self.adjustSize()  # the list and the banner arrive after the dialog was first laid out
         self._set_report_actions(True)
         self._refresh_preview()
         self.status.setText("")
@@ -198,7 +199,8 @@ class ReportDialog(QDialog):
                  f"The results of {len(d.get('checks', []))} checks of the mail servers and your connection"]
         history = report.get("history") or []
         if history:
-            items.append(f"The {len(history)} changes in mail status over the last 24 hours")
+            noun = "change" if len(history) == 1 else "changes"
+            items.append(f"The {len(history)} {noun} in mail status over the last 24 hours")
         who = [x for x in (r.get("username"), r.get("email")) if x]
         items.append(f"Who you are: {_esc(', '.join(who))}" if who else "Not your user name (turned off)")
         items.append(f"Your computer's name: {_esc(r['hostname'])}" if r.get("hostname") else "Not your computer's name (turned off)")
