@@ -76,6 +76,8 @@ class ReportDialog(QDialog):
         self.contents = QLabel()
         self.contents.setWordWrap(True)
         self.contents.setTextFormat(Qt.TextFormat.RichText)
+        # its own label: QLabel measures rich text after a list too short and cuts the last line
+        self.no_secrets = QLabel("No passwords, tokens or other secrets are included.")
         self.note = QLineEdit()
         self.note.setPlaceholderText("Anything IT should know? (optional)")
         self.note.textChanged.connect(self._refresh_preview)
@@ -114,6 +116,7 @@ class ReportDialog(QDialog):
         layout.addWidget(self.headline)
         layout.addWidget(QLabel("IT will receive:"))
         layout.addWidget(self.contents)
+        layout.addWidget(self.no_secrets)
         layout.addWidget(QLabel("Your note:"))
         layout.addWidget(self.note)
         layout.addWidget(self.toggle)
@@ -212,7 +215,7 @@ class ReportDialog(QDialog):
         where = ", ".join(channels) if channels else "nowhere yet (no report channel is set up; it is kept until one is)"
         items.append(f"Sent to: {_esc(where)}")
         bullets = "".join(f"<li>{i}</li>" for i in items)
-        return f"<ul>{bullets}</ul><p>No passwords, tokens or other secrets are included.</p>"
+        return f"<ul>{bullets}</ul>"
 
     # ------------------------------------------------------------ what will be sent
 

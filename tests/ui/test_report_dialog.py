@@ -154,3 +154,13 @@ def test_known_incident_says_so_and_send_adds_me_to_the_affected_list(qtbot, mak
     assert dialog.send_button.text() == "Send"
     assert dialog.report["known_incident"] is None
     qtbot.waitUntil(lambda: not dialog._jobs, timeout=20000)
+
+
+def test_the_dialog_says_no_secrets_are_included(open_dialog, qtbot, receiver):
+    dialog = open_dialog(receiver.url)
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
+    assert dialog.no_secrets.isVisible()
+    assert dialog.no_secrets.text() == "No passwords, tokens or other secrets are included."
+    one = dict(dialog.report, history=[{"at": "2026-01-01T00:00:00Z", "verdict": "down", "headline": "x"}])
+    assert "The 1 change in mail status" in dialog.describe(one)
+    assert "The 2 changes in mail status" in dialog.describe(dict(one, history=one["history"] * 2))
