@@ -36,7 +36,10 @@ def add_switches(tray: Any, demo: Demo) -> tuple[Any, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands.tray import require_desktop
+
     require_demo_packages()
+    require_desktop()
     demo = Demo()
     demo.start()
     # the demo keeps its own history, outbox and tray instance apart from a real MailBeacon

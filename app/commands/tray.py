@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Mapping
 
 from app import config as config_mod
+from app.errors import MailBeaconError
+
+
+class NoDesktop(MailBeaconError):
+    """The tray was started where there is no desktop to show it on (an SSH session, a service)."""
+
+    exit_status = 69
+
+
+def require_desktop(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> None:
+    """On X11/Wayland systems Qt aborts the process when it finds no display; say why instead."""
+    if platform in ("win32", "darwin") or env.get("QT_QPA_PLATFORM"):
+        return
+    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        raise NoDesktop(
+            "no desktop session here (DISPLAY and WAYLAND_DISPLAY are not set); the tray needs "
+            "one. In a terminal, `mailbeacon check` runs the same diagnosis."
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_mod.load(args.config)
+    require_desktop()
     from app.ui.app import run_tray
 
     return run_tray(config)

@@ -77,3 +77,28 @@ def test_an_unexpected_error_is_one_line_on_stderr(tmp_path, monkeypatch, capsys
     assert status == 70
     assert "disk on fire" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_tray_without_a_desktop_says_why_instead_of_aborting(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    for command in (["tray"], ["demo"]):
+        proc = subprocess.run([sys.executable, "-m", "app", *command], capture_output=True, text=True,
+                              env=env, timeout=30)
+        assert proc.returncode == 69, proc.stderr
+        assert proc.stderr.startswith("mailbeacon: no desktop session here") and "mailbeacon check" in proc.stderr
+        assert "qt.qpa" not in proc.stderr
+
+
+def test_a_desktop_or_an_explicit_qt_platform_is_enough():
+    from app.commands.tray import NoDesktop, require_desktop
+
+    require_desktop({"DISPLAY": ":0"}, "linux")
+    require_desktop({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    require_desktop({"QT_QPA_PLATFORM": "offscreen"}, "linux")
+    require_desktop({}, "win32")
+    with pytest.raises(NoDesktop):
+        require_desktop({}, "linux")
