@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import os
-import plistlib
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Protocol
@@ -173,6 +171,8 @@ class WindowsAutostart:
         return self._settings
 
     def command_line(self) -> str:
+        import subprocess  # only Windows needs its quoting rules
+
         return subprocess.list2cmdline(self.command)
 
     @property
@@ -210,6 +210,8 @@ class MacAutostart:
 
     @property
     def enabled(self) -> bool:
+        import plistlib  # macOS only; kept off the start-up path elsewhere
+
         try:
             with self.path.open("rb") as f:
                 data = plistlib.load(f)
@@ -218,6 +220,8 @@ class MacAutostart:
         return bool(data.get("RunAtLoad")) and not data.get("Disabled", False)
 
     def enable(self) -> None:
+        import plistlib
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with tmp.open("wb") as f:

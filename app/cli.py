@@ -127,6 +127,35 @@ class _ShortFormatter(logging.Formatter):
             record.exc_info, record.exc_text = saved
 
 
+class _CappedFileHandler(logging.FileHandler):
+    """A log file that rolls over to .1 … .N past `max_bytes`. logging.handlers would do the
+    same, but importing it costs the tray's start-up more than this does."""
+
+    def __init__(self, path, *, max_bytes: int, backups: int) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.max_bytes, self.backups = max_bytes, backups
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        try:
+            if self.stream is not None and self.stream.tell() >= self.max_bytes:
+                self._roll()
+        except OSError:
+            self.handleError(record)
+
+    def _roll(self) -> None:
+        import os
+
+        self.stream.close()
+        self.stream = None  # type: ignore[assignment]
+        base = self.baseFilename
+        for i in range(self.backups - 1, 0, -1):
+            if os.path.exists(f"{base}.{i}"):
+                os.replace(f"{base}.{i}", f"{base}.{i + 1}")
+        os.replace(base, f"{base}.1")
+        self.stream = self._open()
+
+
 def _setup_logging(verbose: int, *, to_file: bool) -> None:
     """stderr at WARNING (INFO with -v, DEBUG with -vv); the tray also keeps a rotating log file
     in the log folder, which is what IT reads when a windowed app has no console."""
@@ -139,14 +168,12 @@ def _setup_logging(verbose: int, *, to_file: bool) -> None:
     root.addHandler(console)
     if not to_file:
         return
-    from logging.handlers import RotatingFileHandler
-
     from app.paths import user_paths
 
     log_file = user_paths().log_file
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+        handler = _CappedFileHandler(log_file, max_bytes=1_000_000, backups=3)
     except OSError as exc:
         logging.getLogger(__name__).warning("cannot write the log file %s: %s", log_file, exc)
         return

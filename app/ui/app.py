@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, QThreadPool
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, version
@@ -74,7 +74,6 @@ def application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
-    app.setApplicationVersion(version())
     app.setOrganizationName(APP_NAME)
     app.setQuitOnLastWindowClosed(False)
     return app  # type: ignore[return-value]
@@ -108,6 +107,8 @@ def run_tray(
     instance.show_requested.connect(tray.show_details)
     watcher = SignalWatcher(lambda _n: tray.quit())
     tray.start()
+    # reading the version loads importlib.metadata: after the icon is up, not before
+    QTimer.singleShot(0, lambda: app.setApplicationVersion(version()))
     log.info("tray running (pid %d)", os.getpid())
     if on_started is not None:
         on_started(tray)

@@ -102,3 +102,26 @@ def test_a_desktop_or_an_explicit_qt_platform_is_enough():
     require_desktop({}, "win32")
     with pytest.raises(NoDesktop):
         require_desktop({}, "linux")
+
+
+def test_the_log_file_rolls_over_and_keeps_a_few(tmp_path):
+    from app.cli import _CappedFileHandler
+
+    path = tmp_path / "mailbeacon.log"
+    handler = _CappedFileHandler(path, max_bytes=2000, backups=3)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("app.test.roll")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        for i in range(200):
+            log.warning("line %04d %s", i, "x" * 40)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["mailbeacon.log", "mailbeacon.log.1", "mailbeacon.log.2", "mailbeacon.log.3"]
+    assert all(p.stat().st_size < 2100 for p in tmp_path.iterdir())
+    newest = path.read_text() + (tmp_path / "mailbeacon.log.1").read_text()
+    assert "line 0199" in newest
+    assert "line 0000" not in "".join(p.read_text() for p in tmp_path.iterdir())  # the oldest went
