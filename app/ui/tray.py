@@ -592,12 +592,16 @@ class TrayApp(QObject):
             self.autostart_action.setChecked(actual)
             self.autostart_action.blockSignals(False)
 
-    def quit(self) -> None:
-        self._feed_timer.stop()
-        self._outbox_timer.stop()
-        self._due_timer.stop()
-        self._tick_timer.stop()
-        self._tray_poll.stop()
+    def stop(self) -> None:
+        """Stop every timer, hide the icon and close the windows; nothing new starts after this."""
+        for timer in (self._feed_timer, self._outbox_timer, self._due_timer, self._tick_timer, self._tray_poll):
+            timer.stop()
         self.tray.hide()
+        for window in (self._details, self._report_dialog):
+            if window is not None:
+                window.close()
+
+    def quit(self) -> None:
+        self.stop()
         QCoreApplication.quit()
 

@@ -64,3 +64,18 @@ def make_diagnosis(verdict: str = "ok", **overrides) -> Diagnosis:
 @pytest.fixture
 def diagnosis_factory():
     return make_diagnosis
+
+
+def dispose_tray(tray) -> None:
+    """Tear a TrayApp down the way the process does at exit, so no timer, queued result or
+    window of one test reaches into the next."""
+    from PySide6.QtCore import QCoreApplication, QThreadPool
+
+    tray.stop()
+    tray.history_pool.waitForDone(5000)
+    QThreadPool.globalInstance().waitForDone(10000)
+    QCoreApplication.processEvents()  # deliver the results of finished jobs while all is alive
+    if tray.history is not None:
+        tray.history.close()
+    tray.deleteLater()
+    QCoreApplication.processEvents()

@@ -13,6 +13,7 @@ from app import config as config_mod
 from app.cli import main
 from app.demo import INSTALL_HINT, Demo
 from app.ui.tray import TrayApp
+from tests.ui.conftest import dispose_tray
 
 
 @pytest.fixture
@@ -78,11 +79,7 @@ def test_tray_goes_green_red_green_against_the_demo(demo, qtbot):
         qtbot.waitUntil(lambda: tray.verdict == "ok", timeout=8000)
         assert [t for t, _ in tray.notifications] == ["Mail is down", "Mail works again"]
     finally:
-        tray._due_timer.stop()
-        tray._tick_timer.stop()
-        from PySide6.QtCore import QThreadPool
-
-        QThreadPool.globalInstance().waitForDone(8000)
+        dispose_tray(tray)
 
 
 def test_menu_switches_drive_the_demo_and_only_the_useful_one_is_enabled(demo, qtbot):
@@ -104,11 +101,7 @@ def test_menu_switches_drive_the_demo_and_only_the_useful_one_is_enabled(demo, q
         assert not demo.outage and simulate.isEnabled() and not end.isEnabled()
         qtbot.waitUntil(lambda: tray.verdict == "ok", timeout=8000)
     finally:
-        tray._due_timer.stop()
-        tray._tick_timer.stop()
-        from PySide6.QtCore import QThreadPool
-
-        QThreadPool.globalInstance().waitForDone(8000)
+        dispose_tray(tray)
 
 
 def test_demo_without_its_packages_says_how_to_install_them(monkeypatch, capsys):

@@ -16,6 +16,7 @@ import pytest
 
 from app.ui.single_instance import SingleInstance, server_name
 from app.ui.tray import TrayApp
+from tests.ui.conftest import dispose_tray
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,8 +96,7 @@ def test_second_launch_asks_the_first_to_show_details_and_exits_0(qtbot, make_co
         qtbot.waitUntil(lambda: tray._details is not None and tray._details.isVisible(), timeout=3000)
     finally:
         instance.close()
-        if tray._details is not None:
-            tray._details.close()
+        dispose_tray(tray)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 from app.monitor import Monitor
 from app.ui import tray as tray_mod
 from app.ui.tray import NO_TRAY_TEXT, TrayApp
-from tests.ui.conftest import HEADLINES, make_diagnosis
+from tests.ui.conftest import HEADLINES, dispose_tray, make_diagnosis
 
 CONFIG = """
 [mail]
@@ -61,17 +61,7 @@ def make_tray(qtbot, make_config):
 
     yield make
     for tray in made:
-        tray._due_timer.stop()
-        tray._tick_timer.stop()
-        tray._tray_poll.stop()
-        tray._feed_timer.stop()
-        tray._outbox_timer.stop()
-        if tray._details is not None:
-            tray._details.close()
-        tray.tray.hide()
-    from PySide6.QtCore import QThreadPool
-
-    QThreadPool.globalInstance().waitForDone(5000)
+        dispose_tray(tray)
 
 
 def feed(tray: TrayApp, verdict: str, **overrides):
@@ -107,6 +97,9 @@ def fake_report_dialog(monkeypatch):
 
         def open_for(self, diagnosis):
             opened.append(diagnosis)
+
+        def close(self):
+            pass
 
     module = types.ModuleType("app.ui.report_dialog")
     module.ReportDialog = ReportDialog
@@ -576,6 +569,9 @@ def test_history_writes_land_in_the_order_the_passes_came(make_tray, qtbot):
         def prune(self, days=30):
             return 0
 
+        def close(self):
+            pass
+
     history = SlowFirstHistory()
     tray = make_tray(history=history)
     feed(tray, "ok")
@@ -599,6 +595,9 @@ def test_history_is_pruned_while_the_tray_runs_for_weeks(make_tray, qtbot):
             assert days == 30
             self.prunes += 1
             return 0
+
+        def close(self):
+            pass
 
     history = CountingHistory()
     tray = make_tray(history=history)
