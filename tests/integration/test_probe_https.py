@@ -7,9 +7,9 @@ import time
 import pytest
 
 from app.config import Endpoint
-from app.diagnosis.probes.base import Deadline, ProbeContext, ProbeFailure
 from app.diagnosis.probes.https import probe
 from tests.servers.certs import certs  # noqa: F401  (fixture)
+from tests.servers.probing import run_probe
 from tests.servers.smtp import HostileServer, close, expect_blank, hang, http_response, send
 
 
@@ -19,13 +19,8 @@ def config(make_config, certs):  # noqa: F811
 
 
 def run(config, port: int, path: str = "/owa/", seconds: float = 3.0, host: str = "localhost"):
-    ctx = ProbeContext(config, Deadline(seconds))
     endpoint = Endpoint("https", host, port, tls="implicit", url=f"https://{host}:{port}{path}")
-    try:
-        outcome = probe(ctx, endpoint)
-    except ProbeFailure as failure:
-        return failure.code, failure.detail, ctx
-    return outcome.code, outcome.detail, ctx
+    return run_probe(probe, config, endpoint, seconds)
 
 
 @pytest.mark.parametrize("status", [200, 302, 401, 403])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from app.config import Endpoint
-from app.diagnosis.probes.base import Deadline, ProbeContext, ProbeFailure
 from app.diagnosis.probes.pop3 import probe
 from tests.servers.certs import certs  # noqa: F401  (fixture)
 from tests.servers.imap import dovecot  # noqa: F401  (fixture)
+from tests.servers.probing import run_probe
 from tests.servers.smtp import HostileServer, hang, reply, send
 
 
@@ -18,12 +18,7 @@ def config(make_config, certs):  # noqa: F811
 
 
 def run(config, port: int, tls: str = "starttls", seconds: float = 3.0):
-    ctx = ProbeContext(config, Deadline(seconds))
-    try:
-        outcome = probe(ctx, Endpoint("pop3", "127.0.0.1", port, tls=tls))
-    except ProbeFailure as failure:
-        return failure.code, failure.detail, ctx
-    return outcome.code, outcome.detail, ctx
+    return run_probe(probe, config, Endpoint("pop3", "127.0.0.1", port, tls=tls), seconds)
 
 
 def test_dovecot_stls(config, dovecot):  # noqa: F811

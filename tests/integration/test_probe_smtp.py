@@ -10,9 +10,9 @@ import time
 import pytest
 
 from app.config import Endpoint
-from app.diagnosis.probes.base import Deadline, ProbeContext, ProbeFailure
 from app.diagnosis.probes.smtp import probe
 from tests.servers.certs import certs  # noqa: F401  (fixture)
+from tests.servers.probing import run_probe
 from tests.servers.smtp import (
     HostileServer,
     SMTPServer,
@@ -33,14 +33,7 @@ def config(make_config, certs):  # noqa: F811
 
 
 def run(config, port: int, tls: str = "starttls", host: str = "127.0.0.1", seconds: float = 3.0):
-    """(code, detail, ctx) of one probe; ProbeFailure becomes its code."""
-    ctx = ProbeContext(config, Deadline(seconds))
-    endpoint = Endpoint("smtp", host, port, tls=tls)
-    try:
-        outcome = probe(ctx, endpoint)
-    except ProbeFailure as failure:
-        return failure.code, failure.detail, ctx
-    return outcome.code, outcome.detail, ctx
+    return run_probe(probe, config, Endpoint("smtp", host, port, tls=tls), seconds)
 
 
 def test_starttls_ok_records_facts(config, certs):  # noqa: F811

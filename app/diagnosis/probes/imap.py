@@ -53,7 +53,7 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
     mechanisms = [c[5:] for c in caps if c.startswith("AUTH=")]
     ctx.data["auth_mechanisms"] = mechanisms
     login_disabled = "LOGINDISABLED" in caps
-    _logout(conv)
+    conv.goodbye("a9 LOGOUT", lambda c: _tagged(c, "a9"))
 
     warning = tls.expiry_warning(ctx)
     if warning:
@@ -140,12 +140,3 @@ def _reopen_for_tls(ctx: ProbeContext, endpoint: Endpoint) -> socket.socket:
         conv.close()
         raise
     return conv.sock
-
-
-def _logout(conv: Conversation) -> None:
-    conv.cap = 1.0
-    try:
-        conv.send("a9 LOGOUT")
-        _tagged(conv, "a9")
-    except ProbeFailure:
-        pass

@@ -50,7 +50,7 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
     mechanisms = sasl_mechanisms(caps)
     ctx.data["auth_mechanisms"] = mechanisms
     user_pass = any(c.split()[:1] == ["USER"] for c in caps)
-    _quit(conv)
+    conv.goodbye("QUIT", Conversation.readline)
 
     warning = tls.expiry_warning(ctx)
     if warning:
@@ -128,12 +128,3 @@ def _reopen_for_tls(ctx: ProbeContext, endpoint: Endpoint) -> socket.socket:
         conv.close()
         raise
     return conv.sock
-
-
-def _quit(conv: Conversation) -> None:
-    conv.cap = 1.0
-    try:
-        conv.send("QUIT")
-        conv.readline()
-    except ProbeFailure:
-        pass

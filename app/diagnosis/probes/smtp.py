@@ -46,7 +46,7 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
         ctx.data["ehlo"] = ehlo
     mechanisms = auth_mechanisms(ehlo)
     ctx.data["auth_mechanisms"] = mechanisms
-    _quit(conv)
+    conv.goodbye("QUIT", read_reply)
 
     warning = tls.expiry_warning(ctx)
     if warning:
@@ -194,13 +194,3 @@ def _reopen_for_tls(ctx: ProbeContext, endpoint: Endpoint) -> socket.socket:
         conv.close()
         raise
     return conv.sock
-
-
-def _quit(conv: Conversation) -> None:
-    # everything needed is known; a server that mishandles QUIT does not change the outcome
-    conv.cap = 1.0
-    try:
-        conv.send("QUIT")
-        read_reply(conv)
-    except ProbeFailure:
-        pass
