@@ -90,8 +90,8 @@ def _os_error(job: _Job, exc: OSError) -> tuple[str, str]:
     if isinstance(exc, TimeoutError):
         return TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"), TIMEOUT_DETAIL_BY_PHASE.get(phase, str(exc))
     if phase in ("tcp", "dns") or isinstance(exc, ConnectionResetError):
-        failure = connect_failure(exc, job.target, 0)
-        return failure.code, f"{failure.detail.split(' port 0')[0]}: {exc.strerror or exc}."
+        failure = connect_failure(exc, job.target)
+        return failure.code, failure.detail
     return "protocol_error", f"The connection failed during {phase}: {exc.strerror or exc}."
 
 

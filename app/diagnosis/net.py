@@ -208,8 +208,10 @@ def connect(ctx: ProbeContext, host: str, port: int) -> socket.socket:
     raise last
 
 
-def connect_failure(exc: OSError, address: str, port: int) -> ProbeFailure:
-    where = f"{address} port {port}"
+def connect_failure(exc: OSError, address: str, port: int | None = None) -> ProbeFailure:
+    """The tcp_* code and sentence for a failed connect; without a port, `address` names the
+    place as it stands ("host:port")."""
+    where = f"{address} port {port}" if port is not None else address
     if isinstance(exc, ConnectionRefusedError):
         return ProbeFailure("tcp_refused", f"The server at {where} refused the connection (nothing is listening).")
     if isinstance(exc, TimeoutError | socket.timeout):
