@@ -15,6 +15,7 @@ from app.report.build import body_bytes, build_report
 from app.report.channels import configured
 from app.report.outbox import Outbox
 from tests.servers.certs import certs  # noqa: F401
+from tests.servers.smtp import free_port
 from tests.unit.test_report_build import diag
 
 
@@ -30,12 +31,6 @@ class Collect:
 class Refuse:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         return "550 no such mailbox"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

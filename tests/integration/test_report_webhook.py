@@ -19,6 +19,7 @@ import pytest
 from app.report.channels import configured
 from app.report.outbox import Outbox
 from tests.servers.receiver import Receiver, Reply
+from tests.servers.smtp import free_port
 from tests.unit.test_report_build import diag
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,12 +43,6 @@ def write_config(tmp_path: Path, **report: str) -> Path:
 def cli(*args: str, config: Path, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "app", *args, "--config", str(config)], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT, env=dict(os.environ, **(env or {})))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def outbox_dir() -> Path:

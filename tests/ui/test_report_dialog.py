@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
@@ -12,13 +10,8 @@ from app.report import build
 from app.report.outbox import Outbox
 from app.ui.report_dialog import SAVED_MESSAGE, ReportDialog
 from tests.servers.receiver import Receiver, Reply
+from tests.servers.smtp import free_port
 from tests.unit.test_report_build import diag
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
