@@ -14,6 +14,8 @@ import pytest
 
 from app import feed
 from app.errors import MailBeaconError, UsageError
+from app.feed import parse as feed_parse
+from app.feed import write as feed_write
 from app.jsonio import iso_utc
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "feeds"
@@ -77,7 +79,7 @@ def test_statuspage_status_json_has_no_incidents():
 
 @pytest.mark.parametrize("doc", [[], "x", {"hello": 1}, {"schema": 1, "incidents": 3}])
 def test_unknown_documents_are_rejected_with_a_sentence(doc):
-    with pytest.raises(feed._BadFeed) as info:
+    with pytest.raises(feed_parse._BadFeed) as info:
         feed.parse_feed(doc)
     assert str(info.value)
 
@@ -416,14 +418,14 @@ def test_a_colleagues_lock_is_waited_for_then_a_clear_error(tmp_path, monkeypatc
     feed.post(path, "Disk full", "x", incident_id="INC-1")
     lock = tmp_path / ".feed.json.lock"
     lock.write_text("4242\n")
-    monkeypatch.setattr(feed, "LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(feed_write, "LOCK_WAIT_S", 0.3)
     started = time.monotonic()
     with pytest.raises(MailBeaconError, match="someone else is writing") as busy:
         feed.update(path, "INC-1", message="changed")
     assert busy.value.exit_status == 1 and time.monotonic() - started < 3
     assert json.loads(path.read_text())["incidents"][0]["message"] == "x"
     # a lock left by a crashed writer long ago does not block IT forever
-    old = time.time() - feed.LOCK_ABANDONED_S - 5
+    old = time.time() - feed_write.LOCK_ABANDONED_S - 5
     os.utime(lock, (old, old))
     feed.update(path, "INC-1", message="changed")
     assert json.loads(path.read_text())["incidents"][0]["message"] == "changed"
@@ -442,7 +444,7 @@ def test_rename_waits_out_a_reader_holding_the_file_on_windows(tmp_path, monkeyp
             raise PermissionError(13, "Access is denied")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(feed.os, "replace", busy_then_free)
+    monkeypatch.setattr(feed_write.os, "replace", busy_then_free)
     feed.update(path, "INC-1", message="changed")
     assert len(refusals) == 3
     assert json.loads(path.read_text())["incidents"][0]["message"] == "changed"
