@@ -256,8 +256,9 @@ class SetupWindow(QDialog):
         if generation != self._generation:
             return
         self.find_button.setEnabled(True)
+        why = "this version cannot look them up" if isinstance(exc, ImportError) else _reason(exc)
         self._say(
-            f"Looking up your mail servers did not work ({_reason(exc)}). Enter them below; your "
+            f"Looking up your mail servers did not work ({why}). Enter them below; your "
             "IT department or mail provider can tell you what they are."
         )
         self.show_manual()
