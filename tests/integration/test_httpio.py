@@ -5,7 +5,6 @@ redirect policy (never https -> http, never into loopback from elsewhere, at mos
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from app import httpio
+from tests.integration.test_netns import _netns_unavailable
 from tests.servers.certs import certs  # noqa: F401  (fixture)
 from tests.servers.dns import DnsServer
 from tests.servers.feed_http import DripServer
@@ -197,14 +197,6 @@ with HttpServer("192.0.2.10") as outside, HttpServer("127.0.0.1") as inside, Htt
     out["inside_requests"] = len(inside.requests)
 print(json.dumps(out))
 """
-
-
-def _netns_unavailable() -> str | None:
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "needs root to create a network namespace"
-    if shutil.which("ip") is None:
-        return "iproute2 is not installed"
-    return None
 
 
 @pytest.mark.netns
