@@ -346,26 +346,12 @@ class SetupWindow(QDialog):
     def save(self) -> None:
         if not self.endpoints or self.diagnosis is None:
             return
-        result = self.found if self.found is not None else self._manual_result()
         generation = self._generation
         self.save_button.setEnabled(False)
-        self._start(self._save, result, self.config,
+        self._start(_save_choice, self._save, self.found, self.address.text().strip(),
+                    list(self.endpoints), self.config,
                     on_done=lambda path: self._on_saved(generation, path),
                     on_error=lambda exc: self._on_save_failed(generation, exc))
-
-    def _manual_result(self) -> Any:
-        """What the person typed, in the shape discovery's save() takes."""
-        from app import discovery
-
-        address = self.address.text().strip()
-        return discovery.Discovery(
-            address=address,
-            domain=address.rpartition("@")[2],
-            source="none",
-            endpoints=[firstrun.endpoint_to_dict(e) for e in self.endpoints],
-            webmail_url="",
-            tried=[],
-        )
 
     def _on_saved(self, generation: int, path: Any) -> None:
         if generation != self._generation:
@@ -377,7 +363,8 @@ class SetupWindow(QDialog):
     def _on_save_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
             return
-        self.summary.setText(f"Could not save the settings: {_reason(exc)}.")
+        why = "this version cannot save them" if isinstance(exc, ImportError) else _reason(exc)
+        self.summary.setText(f"Could not save the settings: {why}.")
         self.save_button.setEnabled(True)
 
     # ------------------------------------------------------------ helpers
@@ -463,6 +450,24 @@ class SetupWindow(QDialog):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self._generation += 1
         super().closeEvent(event)
+
+
+def _save_choice(save: Callable[[Any, Config], Any], found: Any, address: str,
+                 endpoints: list[Endpoint], config: Config) -> Any:
+    """Runs on a worker thread: save what was found, or what was typed in discovery's shape
+    (one writer for both, with --save semantics: never over a value policy sets)."""
+    if found is None:
+        from app import discovery
+
+        found = discovery.Discovery(
+            address=address,
+            domain=address.rpartition("@")[2],
+            source="none",
+            endpoints=[firstrun.endpoint_to_dict(e) for e in endpoints],
+            webmail_url="",
+            tried=[],
+        )
+    return save(found, config)
 
 
 def _reason(exc: BaseException) -> str:
