@@ -139,7 +139,9 @@ def endpoint_from_dict(item: Mapping[str, Any], source: str = "discovery") -> En
 
 def endpoint_to_dict(endpoint: Endpoint) -> dict[str, Any]:
     item: dict[str, Any] = {"kind": endpoint.kind, "host": endpoint.host, "port": endpoint.port,
-                            "tls": endpoint.tls, "name": endpoint.name}
+                            "tls": endpoint.tls}
+    if endpoint.name:
+        item["name"] = endpoint.name
     if endpoint.kind == "https":
         item["url"] = endpoint.url
     return item

@@ -228,6 +228,7 @@ class SetupWindow(QDialog):
         generation = self._begin("finding")
         domain = address.rpartition("@")[2]
         self._say(f"Looking for the mail servers of {domain}…")
+        log.info("set-up: looking up the mail servers of %s", domain)
         self.find_button.setEnabled(False)
         self._start(self._discover, address, self.config,
                     on_done=lambda result: self._on_found(generation, result),
@@ -238,6 +239,8 @@ class SetupWindow(QDialog):
             return
         self.find_button.setEnabled(True)
         self.found = result
+        log.info("set-up: discovery answered %s with %d endpoint(s)", getattr(result, "source", "?"),
+                 len(getattr(result, "endpoints", None) or []))
         self._fill_it_detail(result)
         try:
             endpoints = [firstrun.endpoint_from_dict(e) for e in (result.endpoints or [])]
@@ -255,6 +258,7 @@ class SetupWindow(QDialog):
     def _on_find_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
             return
+        log.warning("set-up: discovery failed: %s", _reason(exc))
         self.find_button.setEnabled(True)
         why = "this version cannot look them up" if isinstance(exc, ImportError) else _reason(exc)
         self._say(
@@ -330,6 +334,7 @@ class SetupWindow(QDialog):
         self.save_button.setEnabled(True)
         self._set_default(self.save_button)
         self.state = f"{kind}_checked"
+        log.info("set-up: check done: %s", ", ".join(f"{r.endpoint.id} {r.state}" for r in self.rows))
         self._fill_it_detail(self.found, diagnosis)
         self.it_button.show()
 
@@ -357,6 +362,7 @@ class SetupWindow(QDialog):
         if generation != self._generation:
             return
         self.state = "saved"
+        log.info("set-up: saved to %s", path)
         self.saved.emit(path)
         self.accept()
 
