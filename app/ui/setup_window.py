@@ -130,8 +130,7 @@ class SetupWindow(QDialog):
         self.address = QLineEdit()
         self.address.setPlaceholderText("name@example.com")
         self.address.setAccessibleName("Your email address")
-        prefill = address if address is not None else (config.mail.address or firstrun.os_address())
-        self.address.setText(prefill)
+        self.address.setText(address if address is not None else config.mail.address)
         if firstrun.address_locked(config):
             self.address.setReadOnly(True)
             self.address.setToolTip("Your IT department set this address.")
@@ -215,6 +214,13 @@ class SetupWindow(QDialog):
             QWidget.setTabOrder(first, second)
         self._set_default(self.find_button)
         self.address.textEdited.connect(self._address_edited)
+        if address is None and not self.address.text():
+            # asking Windows for the account's name may wait on a domain controller
+            self._start(firstrun.os_address, on_done=self._prefill, on_error=lambda _exc: None)
+
+    def _prefill(self, address: str) -> None:
+        if address and not self.address.text() and self.state == "empty":
+            self.address.setText(address)
 
     # ------------------------------------------------------------ finding
 
@@ -412,14 +418,23 @@ class SetupWindow(QDialog):
             other.setDefault(other is button)
 
     def _start(self, fn: Callable[..., Any], *args: Any, on_done: Callable, on_error: Callable) -> None:
-        job = run_in_background(fn, *args, on_done=on_done, on_error=on_error)
-        self._jobs.append(job)
-        job.signals.done.connect(lambda *_: self._forget(job))
-        job.signals.failed.connect(lambda *_: self._forget(job))
+        # the job may finish before run_in_background returns: forget it from its own callbacks
+        box: list[Any] = []
 
-    def _forget(self, job: Any) -> None:
-        if job in self._jobs:
-            self._jobs.remove(job)
+        def done(result: Any) -> None:
+            self._forget(box)
+            on_done(result)
+
+        def failed(exc: BaseException) -> None:
+            self._forget(box)
+            on_error(exc)
+
+        box.append(run_in_background(fn, *args, on_done=done, on_error=failed))
+        self._jobs.append(box[0])
+
+    def _forget(self, box: list[Any]) -> None:
+        if box and box[0] in self._jobs:
+            self._jobs.remove(box[0])
 
     def _fill_it_detail(self, result: Any, diagnosis: Any = None) -> None:
         lines: list[str] = []

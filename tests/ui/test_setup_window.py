@@ -141,6 +141,30 @@ def test_keyboard_only_mnemonics_default_button_and_escape(qtbot, window):
     assert not window.isVisible()
 
 
+def test_the_address_the_os_knows_is_prefilled_off_the_gui_thread(qtbot, config, monkeypatch):
+    import threading
+
+    from app import firstrun
+
+    asked = []
+
+    def windows_upn():  # what GetUserNameExW(NameUserPrincipal) gives on a domain laptop
+        asked.append(threading.current_thread())
+        return "jane.doe@corp.example"
+
+    monkeypatch.setattr(firstrun, "os_address", windows_upn)
+    w = SetupWindow(config)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.address.text() == "jane.doe@corp.example", timeout=3000)
+    assert asked and asked[0] is not threading.main_thread()
+    # an address the person already typed is never overwritten
+    typed = SetupWindow(config)
+    qtbot.addWidget(typed)
+    typed.address.setText("me@home.example")
+    qtbot.waitUntil(lambda: typed._jobs == [], timeout=3000)
+    assert typed.address.text() == "me@home.example"
+
+
 def test_the_address_is_prefilled_and_read_only_when_policy_sets_it(qtbot, make_config, tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text('[mail]\naddress = "jane@corp.example"\n', encoding="utf-8")
