@@ -232,6 +232,7 @@ class SetupWindow(QDialog):
             self.address.setFocus()
             return
         generation = self._begin("finding")
+        self._hide_manual()
         domain = address.rpartition("@")[2]
         self._say(f"Looking for the mail servers of {domain}…")
         log.info("set-up: looking up the mail servers of %s", domain)
@@ -287,6 +288,13 @@ class SetupWindow(QDialog):
         self.state = "manual"
         self._set_default(self.check_button)
         self.form.sending.host.setFocus()
+        self._fit()
+
+    def _hide_manual(self) -> None:
+        self.form.hide()
+        self.check_button.hide()
+        self.manual_button.show()
+        self._fit()
 
     def _manual_changed(self) -> None:
         # what was checked is no longer what is typed: check again before saving
@@ -322,6 +330,7 @@ class SetupWindow(QDialog):
         self.rows_box.show()
         self.summary.setText("Checking these servers…")
         self.summary.show()
+        self._fit()
         self._start(firstrun.check_endpoints, self.config, endpoints, self.address.text().strip(),
                     self._diagnose,
                     on_done=lambda d: self._on_checked(generation, kind, d),
@@ -335,6 +344,7 @@ class SetupWindow(QDialog):
         for row in self.rows:
             row.show_check(checks.get(row.endpoint.id))
         self.summary.setText(firstrun.summary_sentence(diagnosis, self.endpoints))
+        self._fit()
         all_ok = all(row.state != "fail" for row in self.rows)
         self.save_button.setText(SAVE_TEXT if all_ok else SAVE_ANYWAY_TEXT)
         self.save_button.setEnabled(True)
@@ -412,6 +422,15 @@ class SetupWindow(QDialog):
     def _say(self, text: str) -> None:
         self.status.setText(text)
         self.status.show()
+        self._fit()
+
+    def _fit(self) -> None:
+        # grow with what is shown (rows, form, detail) so nothing is squeezed; never shrink
+        # under the person's feet
+        self.layout().activate()
+        hint = self.sizeHint()
+        if hint.height() > self.height() or hint.width() > self.width():
+            self.resize(max(hint.width(), self.width()), max(hint.height(), self.height()))
 
     def _set_default(self, button: QPushButton) -> None:
         for other in (self.find_button, self.check_button, self.save_button):
@@ -456,6 +475,7 @@ class SetupWindow(QDialog):
 
     def _show_it_detail(self, shown: bool) -> None:
         self.it_detail.setVisible(shown)
+        self._fit()
         self.it_button.setText("Hide what was tried" if shown else "Show what was tried (for IT)")
 
     def present(self) -> None:

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 
 def load_user_config():
     """The effective config from the user file in MAILBEACON_HOME only, as the tray reads it."""
-    return config_mod.load(system_file=None, policy_file=None, env={}, registry=False)
+    home = {"MAILBEACON_HOME": os.environ["MAILBEACON_HOME"]}
+    return config_mod.load(system_file=None, policy_file=None, env=home, registry=False)
 
 
 @pytest.fixture
@@ -137,3 +138,28 @@ def test_after_save_the_tray_reads_the_config_again_and_turns_green(qtbot, certs
             assert tray.monitor.confirmed.endpoint_checks[0].status == "ok"
         finally:
             dispose_tray(tray)
+
+
+def test_a_config_that_cannot_be_written_is_one_sentence_and_nothing_is_lost(qtbot, world, isolated_home):
+    window = open_window(qtbot, load_user_config())
+    window.show_manual()
+    qtbot.keyClicks(window.form.sending.host, "smtp.corp.test")
+    window.form.sending.port.setValue(world.smtp.port)
+    window.check_manual()
+    qtbot.waitUntil(lambda: window.state == "manual_checked", timeout=15000)
+    user_file = isolated_home / "mailbeacon.toml"
+    kept = user_file.read_text(encoding="utf-8")
+    user_file.unlink()
+    user_file.mkdir()  # a broken profile: a folder where the file should be
+    window.save_button.click()
+    qtbot.waitUntil(lambda: "Could not save" in window.summary.text(), timeout=10000)
+    sentence = window.summary.text()
+    assert str(user_file) in sentence and "Is a directory" in sentence and "\n" not in sentence
+    assert "Traceback" not in sentence and window.isVisible()
+    # the person's entries are still there and Save works once the folder is gone
+    assert window.save_button.isEnabled() and window.form.sending.host.text() == "smtp.corp.test"
+    user_file.rmdir()
+    user_file.write_text(kept, encoding="utf-8")
+    with qtbot.waitSignal(window.saved, timeout=10000):
+        window.save_button.click()
+    assert [e.host for e in load_user_config().endpoints] == ["smtp.corp.test"]
