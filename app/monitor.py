@@ -23,6 +23,7 @@ The seam. The tray (app/ui/tray.py) and benchmarks/fleet.py drive exactly this, 
     mon.state_transition     the Transition the last returned "state" job is to send
     mon.flush_urgent         the last returned "flush" should ignore each report's backoff
     mon.share_state          settable: push confirmed verdict changes ("state" jobs)
+    mon.set_feed_interval(s) start, change or stop the feed schedule (config read again)
 
 The rules:
 - Checks follow a per-laptop grid: nominal slots `interval_s` apart from a random first phase,
@@ -484,6 +485,16 @@ class Monitor:
             self._feed_soon = at if self._feed_soon is None else min(self._feed_soon, at)
 
     # -- feed, outbox, state -----------------------------------------------------------
+
+    def set_feed_interval(self, interval_s: float | None) -> None:
+        """Start, change or stop the feed schedule (the configuration was read again); a new
+        schedule gets a new random phase."""
+        interval = float(interval_s) if interval_s else None
+        if interval == self.feed_interval_s:
+            return
+        self.feed_interval_s = interval
+        self._feed = _Grid(interval, JITTER, self._rng, self._clock()) if interval else None
+        self._feed_soon = None
 
     def feed_finished(self, changed: bool = False) -> None:
         """A feed read ended; `changed`: IT's incidents differ from the last read."""

@@ -757,3 +757,13 @@ def test_recovery_text():
     assert recovery_text(t) == "Mail works again"
 
 
+
+
+def test_a_feed_set_up_later_gets_its_own_schedule(clock):
+    mon = make(clock, seed=31)
+    assert not [j for _, j in jobs_until(mon, clock, clock.mono + 300) if j == "feed"]
+    mon.set_feed_interval(FEED)
+    feeds = [t for t, j in jobs_until(mon, clock, clock.mono + 10 * FEED) if j == "feed"]
+    assert 9 <= len(feeds) <= 11
+    mon.set_feed_interval(None)
+    assert not [j for _, j in jobs_until(mon, clock, clock.mono + 600) if j == "feed"]
