@@ -342,6 +342,7 @@ MENU = {
     "report": REPORT_BUTTON,
     "details": "Details…",
     "webmail": "Open webmail",
+    "setup": "Set up…",
     "pause": "Pause notifications for 1 hour",
     "autostart": "Start at login",
     "autostart_demo": "Start at login (off in the demo)",
