@@ -14,30 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop import Screen, icon_colours, missing_tools, stop, wait_for_colour
+from tests.desktop import icon_colours, stop, wait_for_colour
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
-missing = missing_tools()
-if missing:
-    pytest.skip(
-        f"needs {', '.join(missing)} (apt-get install xvfb trayer xdotool imagemagick)",
-        allow_module_level=True,
-    )
-
 
 @pytest.fixture
-def screen():
-    s = Screen()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def demo(tmp_path):
+def bad_demo(tmp_path):
+    """The demo's mail server, with a mistake in the config file the tray is pointed at."""
     pytest.importorskip("aiosmtpd")
     from app.demo import Demo
 
@@ -58,12 +45,12 @@ def wait_until(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_bad_config_shows_the_problem_then_starts_once_fixed(screen, demo, tmp_path):
+def test_bad_config_shows_the_problem_then_starts_once_fixed(screen, bad_demo, tmp_path):
     home = tmp_path / "home"
     env = dict(screen.env, PYTHONPATH=str(ROOT), MAILBEACON_HOME=str(home))
     log_file = home / "logs" / "mailbeacon.log"
     app = subprocess.Popen(
-        [sys.executable, "-m", "app", "tray", "--config", str(demo.config_path)],
+        [sys.executable, "-m", "app", "tray", "--config", str(bad_demo.config_path)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
@@ -78,14 +65,14 @@ def test_bad_config_shows_the_problem_then_starts_once_fixed(screen, demo, tmp_p
 
         logged = log_file.read_text(encoding="utf-8")
         assert "MailBeacon cannot start: the setting check.interval_s" in logged
-        assert f"{demo.config_path}:" in logged  # the full path and line for IT
+        assert f"{bad_demo.config_path}:" in logged  # the full path and line for IT
 
         # an editor's save: a new file renamed over the old one
-        demo.config_sections["check"]["interval_s"] = 300
-        new = demo.config_path.with_name("mailbeacon.toml.new")
-        new.write_text(demo.config_path.read_text(encoding="utf-8").replace(
+        bad_demo.config_sections["check"]["interval_s"] = 300
+        new = bad_demo.config_path.with_name("mailbeacon.toml.new")
+        new.write_text(bad_demo.config_path.read_text(encoding="utf-8").replace(
             '"every minute"', "300"), encoding="utf-8")
-        os.replace(new, demo.config_path)
+        os.replace(new, bad_demo.config_path)
 
         green_png = ARTIFACTS / "cannot-start-fixed.png"
         counts = wait_for_colour(screen, "green", green_png, timeout=30)
