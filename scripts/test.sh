@@ -18,9 +18,10 @@ debs=(
   msitools wixl                        # wixl builds the MSI, msiinfo/msibuild inspect and patch it
   binutils                             # objdump/strip for the frozen app
   faketime gcc libc6-dev               # shared/tools/shifted-clock (CI's run 400 days ahead)
+  postgresql                           # the hub's tests start a private PostgreSQL cluster
 )
 # Python extras installed into .venv/; add yours here.
-extras=test,demo,packaging
+extras=test,demo,packaging,hub
 
 if [[ ${1:-} == --no-setup ]]; then
   shift

@@ -41,5 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from app.ui.app import run_tray
 
     # with a desktop, a config error shows in the tray itself (app.ui.startup_error): started
-    # from autostart or a shortcut, nobody reads standard error
-    return run_tray(load, config_file=Path(args.config).expanduser() if args.config else None)
+    # from autostart or a shortcut, nobody reads standard error; the set-up window saves into
+    # the config and the tray reads it again from the same place
+    return run_tray(load, load_config=load,
+                    config_file=Path(args.config).expanduser() if args.config else None)

@@ -88,6 +88,7 @@ def run_tray(
     on_started: Callable[[Any], None] | None = None,
     on_exit: Callable[[], None] | None = None,
     config_file: Path | None = None,
+    load_config: Callable[[], Config] | None = None,
 ) -> int:
     """Run the tray until Quit or a signal; returns the exit status.
 
@@ -113,7 +114,7 @@ def run_tray(
     def start(cfg: Config) -> Any:
         from app.ui.tray import TrayApp
 
-        tray = TrayApp(cfg, tray_wait_s=tray_wait_s)
+        tray = TrayApp(cfg, tray_wait_s=tray_wait_s, load_config=load_config)
         try:
             for text, callback in extra_actions or []:
                 tray.add_action(text, callback)
