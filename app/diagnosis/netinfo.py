@@ -12,7 +12,8 @@ import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from app.report.redact import scrub_text
 
 # interface name prefixes that VPN clients create (OpenVPN, WireGuard, macOS utun, PPP/L2TP,
 # IPsec, and the common mesh VPNs)
@@ -217,15 +218,12 @@ def system_proxy(proxies: dict[str, str] | None = None) -> dict[str, str] | None
 
 
 def _without_credentials(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        port = parts.port
-    except ValueError:
-        return url.rpartition("@")[2]
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The proxy URL without its login. Settings often carry one without a scheme
+    ("user:pass@host:3128", which curl and requests accept) or with characters that are not
+    percent-encoded ("p@ss/w#rd"), so the login is everything before the last "@"."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" not in rest:
+        return scrub_text(url)
+    return scrub_text(f"{scheme}{sep}{rest.rpartition('@')[2]}")

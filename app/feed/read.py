@@ -4,7 +4,6 @@ GET and the last good result kept (stale marking)."""
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import re
 import socket
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from app import version
+from app import jsonio, version
 from app.httpio import proxy_for
 from app.jsonio import iso_utc, parse_iso, utc_now
 
@@ -302,7 +301,7 @@ class FeedReader:
                 self._good_at = iso_utc(utc_now())  # the last good feed is confirmed current
             return self._result()
         try:
-            doc = json.loads((got.body or b"").decode("utf-8-sig"))
+            doc = jsonio.loads((got.body or b"").decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
             return self._result(error=f"{self._what()} is not valid JSON.")
         try:

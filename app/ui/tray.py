@@ -16,10 +16,12 @@ from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, QUrl,
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from app.bounds import MAX_MENU_LINE, MAX_NOTIFICATION, MAX_NOTIFICATION_TITLE, clip
 from app.config import Config
 from app.diagnosis.model import Diagnosis
 from app.monitor import Monitor, Transition, recovery_text, status_since_text
 from app.paths import user_paths
+from app.report.redact import scrub_text
 from app.ui import icons
 from app.ui.worker import run_in_background
 
@@ -440,8 +442,10 @@ class TrayApp(QObject):
 
     def set_it_line(self, text: str | None) -> None:
         """The "IT is aware: …" menu and tooltip line (None hides it)."""
+        text = clip(scrub_text(text), MAX_MENU_LINE) if text else None
         self._it_line = text or None
-        self.it_action.setText(text or "")
+        # "&" in a menu text marks a shortcut letter; a feed's "R&D" must show as written
+        self.it_action.setText((text or "").replace("&", "&&"))
         self.it_action.setVisible(bool(text))
         self._refresh_tooltip()
 
@@ -491,6 +495,8 @@ class TrayApp(QObject):
             self.set_paused(False)
 
     def notify(self, title: str, text: str, verdict: str | None = None) -> bool:
+        # every notification may quote outside text (a feed, a server): scrubbed and bounded
+        title, text = clip(scrub_text(title), MAX_NOTIFICATION_TITLE), clip(scrub_text(text), MAX_NOTIFICATION)
         if self.paused:
             log.info("notification paused: %s: %s", title, text)
             return False
