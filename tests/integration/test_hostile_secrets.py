@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app import config as config_mod
 from app.diagnosis.engine import diagnose
 from app.history import History
 from app.paths import user_paths

@@ -53,9 +53,9 @@ def test_known_values_from_the_environment_and_the_registry(monkeypatch):
 
 
 def test_reading_a_secret_from_the_keyring_registers_it(monkeypatch):
-    from tests.unit.test_report_secrets import FileKeyring
-
     import keyring
+
+    from tests.unit.test_report_secrets import FileKeyring
 
     monkeypatch.setenv("MB_TEST_KEYRING_FILE", str(user_paths().data_dir / "kr.json"))
     user_paths().data_dir.mkdir(parents=True, exist_ok=True)
