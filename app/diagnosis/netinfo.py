@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from app.report.redact import scrub_text
+from app.proxy import without_credentials
 
 # interface name prefixes that VPN clients create (OpenVPN, WireGuard, macOS utun, PPP/L2TP,
 # IPsec, and the common mesh VPNs)
@@ -212,18 +212,6 @@ def system_proxy(proxies: dict[str, str] | None = None) -> dict[str, str] | None
             proxies = urllib.request.getproxies()
         except Exception:  # macOS/Windows readers can fail on odd settings
             return None
-    cleaned = {scheme: _without_credentials(url) for scheme, url in sorted(proxies.items()) if url}
+    cleaned = {scheme: without_credentials(url) for scheme, url in sorted(proxies.items()) if url}
     # a bypass list alone ("no") means no proxy is in use
     return cleaned if set(cleaned) - {"no"} else None
-
-
-def _without_credentials(url: str) -> str:
-    """The proxy URL without its login. Settings often carry one without a scheme
-    ("user:pass@host:3128", which curl and requests accept) or with characters that are not
-    percent-encoded ("p@ss/w#rd"), so the login is everything before the last "@"."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    if "@" not in rest:
-        return scrub_text(url)
-    return scrub_text(f"{scheme}{sep}{rest.rpartition('@')[2]}")
