@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="report.webhook_token, report.webhook_secret or report.relay_password")
 
     add("demo", "tray + an embedded local mail server, loopback only")
+
+    from app.commands import hub as hub_cmd  # its parser only: app.hub loads when it runs
+
+    hub_cmd.add_parser(sub, common, _Parser)
     return parser
 
 
@@ -115,6 +119,7 @@ _MODULES = {
     "config": "app.commands.config_cmd",
     "secret": "app.commands.secret",
     "demo": "app.commands.demo",
+    "hub": "app.commands.hub",
 }
 
 
