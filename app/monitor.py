@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from app.diagnosis.model import Diagnosis
+from app.words import staff
 
 SEVERITY = {"ok": 0, "degraded": 1, "unknown": 2, "local": 3, "down": 4}
 
@@ -240,33 +241,9 @@ class Monitor:
 # -- tooltip wording ---------------------------------------------------------------------
 
 
-def format_duration(seconds: float) -> str:
-    """'under 1 min', '47 min', '2 h 5 min', '3 days 4 h'."""
-    minutes = int(max(0.0, seconds) // 60)
-    if minutes < 1:
-        return "under 1 min"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    unit = "day" if days == 1 else "days"
-    return f"{days} {unit} {hours} h" if hours else f"{days} {unit}"
-
-
-def _since_clock(since: datetime, now: datetime, tz: tzinfo | None) -> str:
-    local_since = since.astimezone(tz)
-    local_now = now.astimezone(tz)
-    hhmm = local_since.strftime("%H:%M")
-    days_ago = (local_now.date() - local_since.date()).days
-    if days_ago <= 0:
-        return hhmm
-    if days_ago == 1:
-        return f"yesterday {hhmm}"
-    if days_ago < 7:
-        return f"{local_since.strftime('%a')} {hhmm}"
-    return f"{local_since.day} {local_since.strftime('%b')} {hhmm}"
+# the phrases live in the text catalogue; these names stay for the monitor's callers
+format_duration = staff.format_duration
+_since_clock = staff.since_clock
 
 
 def _aware(when: datetime) -> datetime:

@@ -61,7 +61,8 @@ def _jobs(config: Config, deadline: Deadline) -> list[_Job]:
     if config.control_name:
         jobs.append(_Job("dns", "dns", config.control_name, "Name lookup (DNS)", None, ctx("dns")))
     for ep in config.endpoints:
-        jobs.append(_Job(ep.id, ep.kind, ep.target, ep.label, ep, ctx("dns")))
+        # only a name IT gave: staff text never shows a host or an address
+        jobs.append(_Job(ep.id, ep.kind, ep.target, ep.name, ep, ctx("dns")))
     return jobs
 
 
@@ -162,7 +163,7 @@ def diagnose(
     it_status = None
     if config.feed.url:
         it_status = scrub_strings(feed_box.get("status") or _feed_timeout(config))
-    result = verdict_mod.decide(checks)
+    result = verdict_mod.decide(checks, ca_file_set=bool(config.tls.ca_file))
     return Diagnosis(
         verdict=result.verdict,
         layer=result.layer,

@@ -139,6 +139,27 @@ def _parse_statuspage(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]], s
     return "statuspage", incidents[:MAX_INCIDENTS], _newest(i["updated_at"] for i in incidents)
 
 
+def closing_words(doc: Any) -> dict[str, str]:
+    """What IT wrote when closing each resolved incident of a document (id -> message), so a
+    resolve notification can repeat it; the incidents themselves are no longer shown."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("incidents"), list):
+        return {}
+    words: dict[str, str] = {}
+    for item in doc["incidents"]:
+        if not isinstance(item, dict) or not _text(item.get("id")):
+            continue
+        if _text(item.get("status")).lower() not in _CLOSED:
+            continue
+        message = _text(item.get("message"))
+        updates = [u for u in item.get("incident_updates") or [] if isinstance(u, dict)]
+        if updates:  # Statuspage: the newest update is the closing one
+            newest = max(updates, key=lambda u: parse_iso(_time(u.get("created_at")) or "1970-01-01T00:00:00Z"))
+            message = _text(newest.get("body"))
+        if message:
+            words[_text(item.get("id"))] = message
+    return words
+
+
 def _sort_newest_first(incidents: list[dict[str, Any]]) -> None:
     incidents.sort(
         key=lambda i: parse_iso(i["updated_at"] or "1970-01-01T00:00:00Z"), reverse=True

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from app.config import Config
     from app.diagnosis.probes.base import Deadline
 
-from app.feed.parse import _MAX_REDIRECTS, STALE_AFTER, _BadFeed, parse_feed
+from app.feed.parse import _MAX_REDIRECTS, STALE_AFTER, _BadFeed, closing_words, parse_feed
 
 # ---------------------------------------------------------------- fetching
 
@@ -154,6 +154,12 @@ class FeedReader:
         self._mtime: tuple[int, ...] | None = None
         self._good: tuple[str, list[dict[str, Any]], str | None] | None = None
         self._good_at: str | None = None
+        self._closing: dict[str, str] = {}
+
+    def closing_words(self, incident_id: str) -> str:
+        """IT's message on closing `incident_id`, as the last good document has it ("" if none)."""
+        with self._lock:
+            return self._closing.get(str(incident_id), "")
 
     @property
     def is_http(self) -> bool:
@@ -203,6 +209,7 @@ class FeedReader:
             return self._result(error=f"{self._what()} {exc}.")
         with self._lock:
             self._good = parsed
+            self._closing = closing_words(doc)
             self._good_at = iso_utc(utc_now())
             self._etag, self._last_modified, self._mtime = got.etag, got.last_modified, got.mtime
         return self._result()

@@ -3,6 +3,7 @@ notification per post, update or resolve."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,10 @@ class IncidentTracker:
     def __init__(self) -> None:
         self._open: dict[str, dict[str, Any]] = {}
 
-    def update(self, it_status: dict[str, Any] | None) -> list[FeedEvent]:
+    def update(
+        self, it_status: dict[str, Any] | None, closing: Callable[[str], str] | None = None
+    ) -> list[FeedEvent]:
+        """`closing(id)` gives IT's closing words for a resolved incident, kept in its event."""
         if it_status is None:
             return []
         events: list[FeedEvent] = []
@@ -155,9 +159,11 @@ class IncidentTracker:
         if not it_status.get("error"):
             for key in [k for k in self._open if k not in current]:
                 gone = self._open.pop(key)
-                gone = {**gone, "status": "resolved", "next_update_at": None}
-                # the reader drops resolved incidents, so their closing words are not known here
-                events.append(FeedEvent("resolved", gone, _event_text("resolved", {**gone, "message": ""})))
+                # the reader drops resolved incidents: their closing words come from `closing`,
+                # never the older message, which would read as if nothing had changed
+                words = closing(key) if closing is not None else ""
+                gone = {**gone, "status": "resolved", "next_update_at": None, "message": words}
+                events.append(FeedEvent("resolved", gone, _event_text("resolved", gone)))
         if len(events) > MAX_EVENTS:
             return [_summary(events)]
         return events

@@ -13,25 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtGui import QAction, QDesktopServices, QFont
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app import firstrun
 from app.bounds import MAX_MENU_LINE, MAX_NOTIFICATION, MAX_NOTIFICATION_TITLE, clip
 from app.config import Config
 from app.diagnosis.model import Diagnosis
-from app.monitor import Monitor, Transition, recovery_text, status_since_text
+from app.monitor import Monitor, Transition
 from app.paths import user_paths
 from app.report.redact import scrub_text
 from app.ui import icons
 from app.ui.worker import run_in_background
+from app.words import staff
 
 log = logging.getLogger(__name__)
 
-NO_TRAY_TEXT = (
-    "No system tray was found on this desktop, so MailBeacon shows this window instead. "
-    "It keeps checking while the window is open; closing it quits MailBeacon."
-)
+NO_TRAY_TEXT = staff.NO_TRAY_TEXT
 PAUSE_S = 3600.0
 TICK_S = 20.0
 # once the fallback window is up, a panel that starts late is still noticed, without waking
@@ -40,12 +38,7 @@ TRAY_LATE_POLL_S = 10.0
 # how often the tray retries reports waiting in the outbox (each report also keeps its own backoff)
 OUTBOX_RETRY_S = 300.0
 
-# notification title per confirmed problem verdict
-PROBLEM_TITLES = {
-    "down": "Mail is down",
-    "local": "No connection from this computer",
-    "degraded": "Mail partly works",
-}
+PROBLEM_TITLES = staff.PROBLEM_TITLES
 
 
 @dataclass
@@ -151,6 +144,8 @@ class TrayApp(QObject):
         self._paused_until: tuple[float, float] | None = None
         self._last_notice_verdict: str | None = None
         self._it_line: str | None = None
+        self._outbox_count = 0
+        self._toast: Any = None
         self._it_status: dict | None = None
         self._incidents: Any = None
         self._details: Any = None
@@ -204,38 +199,46 @@ class TrayApp(QObject):
 
     def _build_menu(self) -> None:
         menu = self.menu
-        self.headline_action = menu.addAction("Checking…")
-        self.headline_action.setEnabled(False)
+        words = staff.MENU
+        # the headline is the most important line: full contrast (a disabled item is the
+        # faintest text of a menu), bold, and a click opens Details, where it is explained
+        self.headline_action = menu.addAction(words["checking"])
+        bold = QFont(self.headline_action.font())
+        bold.setBold(True)
+        self.headline_action.setFont(bold)
+        self.headline_action.setToolTip(words["headline_tip"])
+        self.headline_action.triggered.connect(self.show_details)
         self.it_action = menu.addAction("")
-        self.it_action.setEnabled(False)
+        self.it_action.setToolTip(words["headline_tip"])
+        self.it_action.triggered.connect(self.show_details)
         self.it_action.setVisible(False)
         self.outbox_action = menu.addAction("")
-        self.outbox_action.setToolTip("Try to send the waiting reports now")
+        self.outbox_action.setToolTip(words["outbox_tip"])
         self.outbox_action.triggered.connect(lambda: self.flush_outbox(force=True))
         self.outbox_action.setVisible(False)
         menu.addSeparator()
-        self.check_action = menu.addAction("Check now")
+        self.check_action = menu.addAction(words["check_now"])
         self.check_action.triggered.connect(self.check_now)
-        self.report_action = menu.addAction("Report a problem…")
+        self.report_action = menu.addAction(words["report"])
         self.report_action.triggered.connect(lambda: self.open_report())
-        self.details_action = menu.addAction("Details…")
+        self.details_action = menu.addAction(words["details"])
         self.details_action.triggered.connect(self.show_details)
-        self.webmail_action = menu.addAction("Open webmail")
+        self.webmail_action = menu.addAction(words["webmail"])
         self.webmail_action.triggered.connect(self.open_webmail)
         self.webmail_action.setVisible(bool(self.config.mail.webmail_url))
-        self.setup_action = menu.addAction("Set up…")
+        self.setup_action = menu.addAction(words["setup"])
         self.setup_action.triggered.connect(self.show_setup)
         self.setup_action.setVisible(firstrun.setup_allowed(self.config))
         menu.addSeparator()
-        self.pause_action = menu.addAction("Pause notifications for 1 hour")
+        self.pause_action = menu.addAction(words["pause"])
         self.pause_action.setCheckable(True)
         self.pause_action.toggled.connect(self.set_paused)
-        self.autostart_action = menu.addAction("Start at login")
+        self.autostart_action = menu.addAction(words["autostart"])
         self.autostart_action.setCheckable(True)
         self._init_autostart()
         self.autostart_action.toggled.connect(self.set_autostart)
         self._extras_separator = menu.addSeparator()
-        self.quit_action = menu.addAction("Quit")
+        self.quit_action = menu.addAction(words["quit"])
         self.quit_action.triggered.connect(self.quit)
 
     def _init_autostart(self) -> None:
@@ -256,6 +259,16 @@ class TrayApp(QObject):
         except Exception:
             log.exception("could not read the autostart setting")
             self.autostart_action.setEnabled(False)
+
+    def keep_login_items(self) -> None:
+        """The demo's tray: "Start at login" stays visible but off, so trying the demo never
+        writes a login item for a MailBeacon that has no configuration."""
+        self._autostart = None
+        self.autostart_action.blockSignals(True)
+        self.autostart_action.setChecked(False)
+        self.autostart_action.blockSignals(False)
+        self.autostart_action.setEnabled(False)
+        self.autostart_action.setText(staff.MENU["autostart_demo"])
 
     def add_action(self, text: str, callback: Callable[[], Any]) -> QAction:
         """An extra menu item above Quit (the demo's "Simulate outage")."""
@@ -412,34 +425,39 @@ class TrayApp(QObject):
         verdict = self.monitor.confirmed_verdict
         self.tray.setIcon(icons.icon(icons.state_for(verdict)))
         confirmed = self.monitor.confirmed
-        self.headline_action.setText(confirmed.headline if confirmed else "Checking…")
+        self.headline_action.setText(confirmed.headline if confirmed else staff.MENU["checking"])
+        self.report_action.setText(self._call_to_action().button)
         self._refresh_tooltip()
         if self._details is not None and self._details.isVisible():
             self._fill_details()
 
+    def _it_aware(self) -> str | None:
+        return staff.it_aware(self._it_status)
+
+    def _call_to_action(self) -> staff.CallToAction:
+        confirmed = self.monitor.confirmed
+        verdict = self.monitor.confirmed_verdict
+        return staff.call_to_action(verdict, confirmed.advice if confirmed else "", self._it_status)
+
     def tooltip_text(self) -> str:
         confirmed = self.monitor.confirmed
-        if confirmed is None:
-            lines = ["MailBeacon: checking…"]
-        else:
-            lines = [status_since_text(confirmed, self.monitor.confirmed_since, datetime.now(UTC))]
-        if self._it_line:
-            lines.append(self._it_line)
-        if self.outbox_action.isVisible():
-            lines.append(self.outbox_action.text())
-        return "\n".join(lines)
+        verdict = self.monitor.confirmed_verdict if confirmed is not None else "checking"
+        return staff.tooltip(
+            verdict,
+            self.monitor.confirmed_since,
+            datetime.now(UTC),
+            it_lines=(staff.it_aware(self._it_status, title=True) or "", self._it_aware() or ""),
+            outbox=self._outbox_count,
+        )
 
     def _refresh_tooltip(self) -> None:
         self.tray.setToolTip(self.tooltip_text())
 
     def set_outbox_waiting(self, count: int) -> None:
         """Menu line for reports the outbox still has to send."""
-        if count <= 0:
-            self.outbox_action.setVisible(False)
-            return
-        noun = "report" if count == 1 else "reports"
-        self.outbox_action.setText(f"{count} {noun} waiting to be sent")
-        self.outbox_action.setVisible(True)
+        self._outbox_count = max(0, count)
+        self.outbox_action.setText(staff.outbox_line(count) if count > 0 else "")
+        self.outbox_action.setVisible(count > 0)
         self._refresh_tooltip()
 
     # ------------------------------------------------------------ feed and outbox (worker)
@@ -486,8 +504,11 @@ class TrayApp(QObject):
             self.set_it_line(feed.status_line(it_status) if it_status else None)
             if self._incidents is None:
                 self._incidents = feed.IncidentTracker()
-            for event in self._incidents.update(it_status) or []:
-                self.notify("IT status", event.text)
+            reader = feed.reader_for(self.config) if self.config.feed.url else None
+            closing = reader.closing_words if reader is not None else None
+            for event in self._incidents.update(it_status, closing) or []:
+                self.notify(*staff.incident_notice(event.kind, event.incident, self.monitor.confirmed_verdict))
+            self.report_action.setText(self._call_to_action().button)
         except Exception:  # a bad feed must never break the light
             log.exception("could not render the IT status")
 
@@ -537,14 +558,17 @@ class TrayApp(QObject):
         if previous == "local" and current != "local":
             # the network is back: what waited for it goes now, whatever its backoff says
             self.flush_outbox(force=True)
-        if current == "ok":
-            if previous not in ("checking", "ok"):
-                self.notify("Mail works again", recovery_text(transition), "ok")
+        if current == "ok" and previous in ("checking", "ok"):
+            return
+        better = staff.recovery_notice(current, previous, transition.duration_s, transition.diagnosis.headline)
+        if better is not None:
+            self.notify(*better, current)
         elif current in PROBLEM_TITLES:
-            self.notify(PROBLEM_TITLES[current], transition.diagnosis.headline, current)
+            title, text = staff.problem_notice(current, transition.diagnosis.headline, self._it_status)
+            self.notify(title, text, current)
 
     def _on_message_clicked(self) -> None:
-        if self._last_notice_verdict == "down":
+        if self._last_notice_verdict == "down" or (self._last_notice_verdict == "degraded" and self._it_aware()):
             self.open_report()
         else:
             self.show_details()

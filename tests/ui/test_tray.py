@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from app.monitor import Monitor
 from app.ui import tray as tray_mod
 from app.ui.tray import NO_TRAY_TEXT, TrayApp
+from app.words import staff
 from tests.ui.conftest import HEADLINES, dispose_tray, make_diagnosis
 
 CONFIG = """
@@ -120,7 +121,10 @@ def test_menu_lists_every_action_in_order(make_tray):
         "Start at login",
         "Quit",
     ]
-    assert not tray.headline_action.isEnabled()
+    # the headline is legible (enabled, bold) and opens Details
+    assert tray.headline_action.isEnabled() and tray.headline_action.font().bold()
+    tray.headline_action.trigger()
+    assert tray.details_window().isVisible()
     assert tray.pause_action.isCheckable() and tray.autostart_action.isCheckable()
 
 
@@ -216,8 +220,10 @@ def test_icon_and_tooltip_follow_the_confirmed_verdict(make_tray, verdict, chann
     else:
         assert max(r, g, b) - min(r, g, b) < 30
     tooltip = tray.tray.toolTip()
-    assert tooltip.startswith(HEADLINES[verdict].rstrip("."))
-    assert " since " in tooltip and "min" in tooltip
+    assert tooltip.startswith(f"MailBeacon: {staff.TOOLTIP_STATE[verdict]}")
+    if verdict != "unknown":
+        assert " (since " in tooltip and "min)." in tooltip
+    assert len(tooltip) <= staff.TOOLTIP_LIMIT
     assert tray.headline_action.text() == HEADLINES[verdict]
 
 
@@ -240,7 +246,7 @@ def test_one_notification_per_confirmed_transition_and_recovery_says_how_long(ma
     feed(tray, "down")
     assert shown == []
     feed(tray, "down")
-    assert shown == [("Mail is down", HEADLINES["down"])]
+    assert shown == [("Mail is down", f"{HEADLINES['down']} Click to report it to IT.")]
     feed(tray, "down")
     feed(tray, "down")
     assert len(shown) == 1
@@ -248,7 +254,8 @@ def test_one_notification_per_confirmed_transition_and_recovery_says_how_long(ma
     assert len(shown) == 2
     title, text = shown[1]
     assert title == "Mail works again"
-    assert text.startswith("Mail works again") and "was down" in text and "min" in text
+    # the text adds what the title does not say, without repeating it
+    assert text.startswith("It was down for ") and "min" in text and "works again" not in text
 
 
 def test_paused_notifications_are_suppressed(make_tray):
@@ -445,7 +452,9 @@ def test_the_feed_is_polled_on_its_own_timer_and_resolution_clears_the_line(make
     feed_mod.resolve(path, incident, "Space freed")
     tray.poll_feed()
     qtbot.waitUntil(lambda: not any(t.startswith("IT is aware") for t in menu_texts(tray)), timeout=10000)
-    assert "resolved" in tray.notifications[-1][1].lower()
+    title, text = tray.notifications[-1]
+    assert title == "IT has fixed it"  # mail is green here, so IT's word stands
+    assert text == "Mail server disk full. Space freed."  # IT's closing words are kept
 
 
 def test_start_flushes_the_outbox_and_the_menu_line_sends_on_demand(make_tray, qtbot, make_config):
@@ -489,7 +498,7 @@ def test_tooltip_keeps_since_when_across_a_restart(make_tray, qtbot):
     tray.monitor.confirm_after_s = 0.05
     tray.start()
     qtbot.waitUntil(lambda: tray.verdict == "down", timeout=5000)
-    qtbot.waitUntil(lambda: "(2 h 5 min)" in tray.tray.toolTip(), timeout=5000)
+    qtbot.waitUntil(lambda: ", 2 h 5 min)." in tray.tray.toolTip(), timeout=5000)
     local = two_hours_ago.astimezone().strftime("%H:%M")
     assert f"since {local}" in tray.tray.toolTip() or "yesterday" in tray.tray.toolTip()
     history.close()
