@@ -19,10 +19,12 @@ from PySide6.QtGui import QAction, QDesktopServices, QFont
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app import firstrun
+from app.bounds import MAX_MENU_LINE, MAX_NOTIFICATION, MAX_NOTIFICATION_TITLE, clip
 from app.config import Config
 from app.diagnosis.model import Diagnosis
 from app.monitor import TICK_S, Monitor, Transition
 from app.paths import user_paths
+from app.report.redact import scrub_text
 from app.ui import icons
 from app.ui.worker import run_in_background
 from app.words import staff
@@ -550,8 +552,10 @@ class TrayApp(QObject):
 
     def set_it_line(self, text: str | None) -> None:
         """The "IT is aware: …" menu and tooltip line (None hides it)."""
+        text = clip(scrub_text(text), MAX_MENU_LINE) if text else None
         self._it_line = text or None
-        self.it_action.setText(text or "")
+        # "&" in a menu text marks a shortcut letter; a feed's "R&D" must show as written
+        self.it_action.setText((text or "").replace("&", "&&"))
         self.it_action.setVisible(bool(text))
         self._refresh_tooltip()
 
@@ -604,6 +608,8 @@ class TrayApp(QObject):
             self.set_paused(False)
 
     def notify(self, title: str, text: str, verdict: str | None = None) -> bool:
+        # every notification may quote outside text (a feed, a server): scrubbed and bounded
+        title, text = clip(scrub_text(title), MAX_NOTIFICATION_TITLE), clip(scrub_text(text), MAX_NOTIFICATION)
         if self.paused:
             log.info("notification paused: %s: %s", title, text)
             return False
