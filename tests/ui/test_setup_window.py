@@ -59,7 +59,7 @@ def test_manual_form_checks_real_servers_and_names_what_fails(qtbot, window, cer
         qtbot.keyClick(form.receiving.host, Qt.Key.Key_Return)
         qtbot.waitUntil(lambda: window.state == "manual_checked", timeout=10000)
         assert [r.state for r in window.rows] == ["ok", "ok"]
-        assert [r.result.text() for r in window.rows] == ["Works.", "Works."]
+        assert [r.result.text() for r in window.rows] == ["Sending mail works.", "Receiving mail works."]
         assert window.save_button.isEnabled() and window.save_button.text() == SAVE_TEXT
         assert window.save_button.isDefault()
         assert "Press Save" in window.summary.text()
@@ -71,7 +71,7 @@ def test_manual_form_checks_real_servers_and_names_what_fails(qtbot, window, cer
         qtbot.waitUntil(lambda: window.state == "manual_checked", timeout=10000)
         assert [r.state for r in window.rows] == ["ok", "fail"]
         sentence = window.rows[1].result.text()
-        assert "refused the connection" in sentence and sentence.count(". ") == 0
+        assert "not answering: check the server name and port" in sentence and sentence.count(". ") == 0
         assert window.save_button.text() == SAVE_ANYWAY_TEXT and window.save_button.isEnabled()
         # the technical detail is one click further, not on the face of the window
         assert not window.it_detail.isVisible()
