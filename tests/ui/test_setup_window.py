@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from app.ui.setup_window import SAVE_ANYWAY_TEXT, SAVE_TEXT, SetupWindow
 from app.ui.tray import TrayApp
@@ -119,7 +119,7 @@ def test_keyboard_only_mnemonics_default_button_and_escape(qtbot, window):
     assert QApplication.focusWidget() is window.address or window.address.hasFocus()
     assert window.find_button.isDefault()
     assert window.find_button.text() == "&Find my mail servers"
-    # Alt+B opens the manual form, Alt+S focuses the sending server, Alt+R the receiving one
+    # Alt+B opens the manual form (focused on the sending server), Alt+R the receiving one
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_B, Qt.KeyboardModifier.AltModifier)
     # a button's mnemonic "animates" the click: it lands a moment later
     qtbot.waitUntil(lambda: window.form.isVisible(), timeout=2000)
@@ -136,6 +136,11 @@ def test_keyboard_only_mnemonics_default_button_and_escape(qtbot, window):
         order.append(QApplication.focusWidget())
     assert order == [window.find_button, window.form.sending.host, window.form.sending.port,
                      window.form.sending.security]
+    # no two mnemonics share a letter (a shared one only moves focus instead of acting)
+    widgets = [*window.findChildren(QLabel), *window.findChildren(QPushButton)]
+    texts = [w.text() for w in widgets if "&" in w.text()]
+    letters = [t[t.index("&") + 1].lower() for t in texts]
+    assert len(letters) == len(set(letters)) >= 8, texts
     with qtbot.waitSignal(window.rejected, timeout=2000):
         qtbot.keyClick(window.address, Qt.Key.Key_Escape)
     assert not window.isVisible()
