@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 SEND_TEXT = "Send"
 KNOWN_SEND_TEXT = "Add me to the affected list"
 SAVED_MESSAGE = "Saved — it will be sent automatically when a connection is available"
-_CHANNEL_WORDS = {"webhook": "IT's report service", "teams": "IT's Teams channel",
+_CHANNEL_WORDS = {"webhook": "IT's report service", "hub": "IT's MailBeacon hub", "teams": "IT's Teams channel",
                   "slack": "IT's Slack channel", "email": "IT's mailbox"}
 
 
