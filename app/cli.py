@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "hub.token or hub.admin_token")
 
     add("demo", "tray + an embedded local mail server, loopback only")
+
+    from app.commands import hub as hub_cmd  # its parser only: app.hub loads when it runs
+
+    hub_cmd.add_parser(sub, common, _Parser)
     return parser
 
 
@@ -122,6 +126,7 @@ _MODULES = {
     "config": "app.commands.config_cmd",
     "secret": "app.commands.secret",
     "demo": "app.commands.demo",
+    "hub": "app.commands.hub",
 }
 
 

@@ -797,3 +797,15 @@ def describe(cfg: Config) -> list[tuple[str, Any, str]]:
             (f"endpoints[{i}]", f"{ep.kind} {ep.target} tls={ep.tls}" + (f" name={ep.name!r}" if ep.name else "") + (f" url={ep.url}" if ep.kind == "https" else ""), cfg.sources["endpoints"])
         )
     return rows
+
+
+def warnings(cfg: Config) -> list[str]:
+    """Settings that work but that IT should know are weak (for `config validate`)."""
+    found = []
+    if cfg.feed.url.lower().startswith("http://"):
+        found.append(
+            f"feed.url ({cfg.sources['feed.url']}) is plain http: anyone on the network path "
+            "can change the IT status people see, and the tray marks it as not verified; "
+            "use an https:// URL."
+        )
+    return found

@@ -13,6 +13,7 @@ debs=(
   libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xfixes0
   msitools wixl                        # wixl builds the MSI, msiinfo/msibuild inspect and patch it
   binutils                             # objdump/strip for the frozen app
+  postgresql                           # the hub's tests start a private PostgreSQL cluster
 )
 missing=()
 for pkg in "${debs[@]}"; do
@@ -28,6 +29,6 @@ if ((${#missing[@]})); then
   fi
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test,demo,packaging]'
+python3 -m pip install -q --disable-pip-version-check -e '.[test,demo,packaging,hub]'
 python3 -m ruff check app tests benchmarks
 exec python3 -m pytest -p no:cacheprovider "$@"

@@ -15,6 +15,8 @@ def run(args) -> int:
     if args.action == "validate":
         read = ", ".join(cfg.files_read) or "no files (built-in defaults)"
         print(f"config ok: read {read}; {len(cfg.endpoints)} endpoint(s)")
+        for warning in config_mod.warnings(cfg):
+            print(f"warning: {warning}", file=sys.stderr)
         return 0
     rows = config_mod.describe(cfg)
 

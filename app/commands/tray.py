@@ -33,4 +33,5 @@ def run(args: argparse.Namespace) -> int:
     require_desktop()
     from app.ui.app import run_tray
 
-    return run_tray(config)
+    # the set-up window saves into the config; the tray reads it again from the same place
+    return run_tray(config, load_config=lambda: config_mod.load(args.config))

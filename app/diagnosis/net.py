@@ -35,15 +35,16 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
-def resolve(ctx: ProbeContext, host: str) -> list[str]:
-    """Addresses for `host`, IPv4 first; ProbeFailure with a dns_* code when it fails."""
+def resolve(ctx: ProbeContext, host: str, *, system: bool = False) -> list[str]:
+    """Addresses for `host`, IPv4 first; ProbeFailure with a dns_* code when it fails.
+    `system` resolves the way the OS does even when dns.nameservers is set."""
     host = host.strip("[]")
     if is_ip_literal(host):
         ctx.data["addresses"] = [host]
         return [host]
     ctx.enter("dns")
     started = time.monotonic()
-    if ctx.config.dns.nameservers:
+    if ctx.config.dns.nameservers and not system:
         addresses = _resolve_dnspython(ctx, host)
     else:
         addresses = _resolve_system(ctx, host)
@@ -185,7 +186,11 @@ def make_resolver(config: Config) -> dns.resolver.Resolver:
 
 def connect(ctx: ProbeContext, host: str, port: int) -> socket.socket:
     """A connected socket to host:port within the deadline, or ProbeFailure with a tcp_* code."""
-    addresses = resolve(ctx, host)
+    return connect_addresses(ctx, resolve(ctx, host), port)
+
+
+def connect_addresses(ctx: ProbeContext, addresses: list[str], port: int) -> socket.socket:
+    """A connected socket to the first of `addresses` that accepts, within the deadline."""
     ctx.enter("tcp")
     last: ProbeFailure | None = None
     for address in addresses:

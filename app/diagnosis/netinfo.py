@@ -12,7 +12,8 @@ import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from app.proxy import without_credentials
 
 # interface name prefixes that VPN clients create (OpenVPN, WireGuard, macOS utun, PPP/L2TP,
 # IPsec, and the common mesh VPNs)
@@ -211,21 +212,6 @@ def system_proxy(proxies: dict[str, str] | None = None) -> dict[str, str] | None
             proxies = urllib.request.getproxies()
         except Exception:  # macOS/Windows readers can fail on odd settings
             return None
-    cleaned = {scheme: _without_credentials(url) for scheme, url in sorted(proxies.items()) if url}
+    cleaned = {scheme: without_credentials(url) for scheme, url in sorted(proxies.items()) if url}
     # a bypass list alone ("no") means no proxy is in use
     return cleaned if set(cleaned) - {"no"} else None
-
-
-def _without_credentials(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        port = parts.port
-    except ValueError:
-        return url.rpartition("@")[2]
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -30,6 +30,11 @@ def client_context(config: Config) -> ssl.SSLContext:
     return _context_for(config.tls.ca_file or "")
 
 
+def context_with_ca_file(ca_file: str) -> ssl.SSLContext:
+    """The same verifying context for an explicit extra CA bundle ("" for the OS store alone)."""
+    return _context_for(ca_file)
+
+
 @functools.lru_cache(maxsize=8)
 def _context_for(ca_file: str) -> ssl.SSLContext:
     import truststore

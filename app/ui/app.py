@@ -86,6 +86,7 @@ def run_tray(
     tray_wait_s: float = 10.0,
     on_started: Callable[[Any], None] | None = None,
     on_exit: Callable[[], None] | None = None,
+    load_config: Callable[[], Config] | None = None,
 ) -> int:
     """Run the tray until Quit or a signal; returns the exit status."""
     limit_malloc_arenas()
@@ -101,7 +102,7 @@ def run_tray(
         log.info("MailBeacon started at the same moment elsewhere; asked it to show its window")
         return 0
 
-    tray = TrayApp(config, tray_wait_s=tray_wait_s)
+    tray = TrayApp(config, tray_wait_s=tray_wait_s, load_config=load_config)
     for text, callback in extra_actions or []:
         tray.add_action(text, callback)
     instance.show_requested.connect(tray.show_details)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, QUrl,
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from app import firstrun
 from app.config import Config
 from app.diagnosis.model import Diagnosis
 from app.monitor import Monitor, Transition, recovery_text, status_since_text
@@ -57,6 +58,12 @@ def _default_diagnose(config: Config) -> Diagnosis:
     from app.diagnosis.engine import diagnose
 
     return diagnose(config)
+
+
+def _load_default_config() -> Config:
+    from app import config as config_mod
+
+    return config_mod.load()
 
 
 def run_check(diagnose: Callable[[Config], Diagnosis], config: Config, outbox: Path) -> CheckOutcome:
@@ -119,10 +126,12 @@ class TrayApp(QObject):
         tray_poll_s: float = 0.5,
         tick_s: float = TICK_S,
         watch_network: bool = True,
+        load_config: Callable[[], Config] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.config = config
+        self._load_config = load_config or _load_default_config
         self._diagnose = diagnose or _default_diagnose
         self.monitor = monitor or Monitor(config.check.interval_s, config.check.confirm_after_s)
         self.history = history if history is not None else self._open_history()
@@ -144,6 +153,8 @@ class TrayApp(QObject):
         self._incidents: Any = None
         self._details: Any = None
         self._report_dialog: Any = None
+        self._setup: Any = None
+        self._setup_offered = False
         self._autostart: Any = None
         self._tray_wait_started = 0.0
         self.no_tray = False
@@ -207,10 +218,12 @@ class TrayApp(QObject):
         self.report_action.triggered.connect(lambda: self.open_report())
         self.details_action = menu.addAction("Details…")
         self.details_action.triggered.connect(self.show_details)
-        self.webmail_action: QAction | None = None
-        if self.config.mail.webmail_url:
-            self.webmail_action = menu.addAction("Open webmail")
-            self.webmail_action.triggered.connect(self.open_webmail)
+        self.webmail_action = menu.addAction("Open webmail")
+        self.webmail_action.triggered.connect(self.open_webmail)
+        self.webmail_action.setVisible(bool(self.config.mail.webmail_url))
+        self.setup_action = menu.addAction("Set up…")
+        self.setup_action.triggered.connect(self.show_setup)
+        self.setup_action.setVisible(firstrun.setup_allowed(self.config))
         menu.addSeparator()
         self.pause_action = menu.addAction("Pause notifications for 1 hour")
         self.pause_action.setCheckable(True)
@@ -270,6 +283,9 @@ class TrayApp(QObject):
             self._tray_poll.start()
             if self._tray_wait_s <= 0:
                 self._poll_tray()
+        if firstrun.needs_setup(self.config):
+            self._setup_offered = True
+            QTimer.singleShot(0, self.show_setup)
         self._reschedule()
 
     def _watch_network_changes(self) -> None:
@@ -352,6 +368,10 @@ class TrayApp(QObject):
         if outcome.outbox_waiting is not None:
             self.set_outbox_waiting(outcome.outbox_waiting)
         self.apply_diagnosis(outcome.diagnosis)
+        if not self._setup_offered and firstrun.nothing_to_watch(self.config, outcome.diagnosis):
+            # an address or domain was set but discovery found nothing: ask once per run
+            self._setup_offered = True
+            self.show_setup()
 
     def _on_check_failed(self, exc: BaseException) -> None:
         self._job = None
@@ -573,6 +593,36 @@ class TrayApp(QObject):
             self._report_dialog = ReportDialog(self.config, parent=None)
         self._report_dialog.open_for(diagnosis or self.monitor.latest or self.monitor.confirmed)
 
+    def show_setup(self) -> None:
+        """The set-up window; never while policy or the environment sets the endpoints."""
+        if not firstrun.setup_allowed(self.config):
+            return
+        if self._setup is None or not self._setup.isVisible():
+            from app.ui.setup_window import SetupWindow
+
+            if self._setup is not None:
+                self._setup.deleteLater()
+            self._setup = SetupWindow(self.config)
+            self._setup.saved.connect(self._on_setup_saved)
+        self._setup.present()
+
+    def _on_setup_saved(self, _path: Any) -> None:
+        self.reload_config()
+        self.check_now()
+
+    def reload_config(self) -> bool:
+        """Read the configuration again (after the set-up window saved it); a broken file keeps
+        the running one."""
+        try:
+            config = self._load_config()
+        except Exception as exc:  # ConfigError or unreadable: the light keeps going on the old one
+            log.warning("could not read the configuration again: %s", exc)
+            return False
+        self.config = config
+        self.webmail_action.setVisible(bool(config.mail.webmail_url))
+        self.setup_action.setVisible(firstrun.setup_allowed(config))
+        return True
+
     def open_webmail(self) -> None:
         QDesktopServices.openUrl(QUrl(self.config.mail.webmail_url))
 
@@ -597,7 +647,7 @@ class TrayApp(QObject):
         for timer in (self._feed_timer, self._outbox_timer, self._due_timer, self._tick_timer, self._tray_poll):
             timer.stop()
         self.tray.hide()
-        for window in (self._details, self._report_dialog):
+        for window in (self._details, self._report_dialog, self._setup):
             if window is not None:
                 window.close()
 

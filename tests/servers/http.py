@@ -10,12 +10,16 @@ records every request it gets.
 
 A route is one Response (answered every time), a list (answered in turn; the last one
 repeats), or a callable(Request) -> Response. Unknown paths answer 404.
+
+`HttpServer(host, port=443, tls=ssl_context)` serves HTTPS on a fixed port (tests run as root;
+pick a random 127.x.y.z with `tests.servers.web.random_loopback()` so parallel runs never meet).
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -35,6 +39,7 @@ class Response:
     delay: float = 0.0  # seconds to wait before answering
     drop: bool = False  # close the connection without answering
     reset: bool = False  # abort the connection with a TCP RST instead of answering
+    stream: Callable[[], Iterator[bytes]] | None = None  # body written chunk by chunk, no length
 
     def payload(self) -> bytes:
         if isinstance(self.body, dict | list):
@@ -66,8 +71,10 @@ Route = Response | list[Response] | Callable[[Request], Response]
 
 
 class HttpServer:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.host = host
+        self.fixed_port = port
+        self.tls = tls
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self._served: dict[str, int] = {}
@@ -83,9 +90,13 @@ class HttpServer:
             self.routes[path] = response if response is not None else Response(**kwargs)
             self._served[path] = 0
 
-    def url(self, path: str = "/") -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{path}"
+    def url(self, path: str = "/", host: str | None = None) -> str:
+        """The URL of `path`, by address or by a `host` name a test resolves to this server."""
+        host = host or (f"[{self.host}]" if ":" in self.host else self.host)
+        scheme = "https" if self.tls else "http"
+        default = 443 if self.tls else 80
+        port = "" if self.port == default else f":{self.port}"
+        return f"{scheme}://{host}{port}{path}"
 
     @property
     def port(self) -> int:
@@ -105,7 +116,9 @@ class HttpServer:
             address_family = family
             daemon_threads = True
 
-        self._server = Server((self.host, 0), _handler_for(owner))
+        self._server = Server((self.host, self.fixed_port), _handler_for(owner))
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -160,6 +173,19 @@ def _handler_for(owner: HttpServer) -> type[BaseHTTPRequestHandler]:
                 return
             if response.drop:
                 self.close_connection = True
+                return
+            if response.stream is not None:
+                self.send_response(response.status)
+                for key, value in response.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    for chunk in response.stream():
+                        self.wfile.write(chunk)
+                except OSError:  # the client hung up: what a bounded client should do
+                    pass
                 return
             payload = response.payload()
             self.send_response(response.status)

@@ -115,6 +115,7 @@ def test_menu_lists_every_action_in_order(make_tray):
         "Report a problem…",
         "Details…",
         "Open webmail",
+        "Set up…",
         "Pause notifications for 1 hour",
         "Start at login",
         "Quit",

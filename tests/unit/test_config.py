@@ -296,3 +296,17 @@ def test_endpoint_hosts_in_brackets_or_with_a_port_are_handled(tmp_path):
         with pytest.raises(ConfigError, match="endpoints\\[1\\].host") as err:
             load(tmp_path, user=f'[[endpoints]]\nkind = "smtp"\nhost = "{bad}"\n')
         assert err.value.line == 3
+
+
+@pytest.mark.parametrize(("url", "warned"), [
+    ("http://it.corp.example/status.json", True),
+    ("https://it.corp.example/status.json", False),
+    ("/srv/share/status.json", False),
+])
+def test_cli_config_validate_warns_about_a_plain_http_feed(tmp_path, url, warned):
+    path = write(tmp_path / "user.toml", f'[feed]\nurl = "{url}"\n')
+    proc = run_cli("config", "validate", "--config", str(path), env_home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("config ok:")
+    assert ("warning: feed.url" in proc.stderr and "plain http" in proc.stderr) is warned
+    assert (proc.stderr == "") is not warned
