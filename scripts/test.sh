@@ -14,6 +14,7 @@ debs=(
   msitools wixl                        # wixl builds the MSI, msiinfo/msibuild inspect and patch it
   binutils                             # objdump/strip for the frozen app
   postgresql                           # the hub's tests start a private PostgreSQL cluster
+  chromium                             # the dashboard's browser tests (Playwright drives it)
 )
 missing=()
 for pkg in "${debs[@]}"; do
