@@ -28,6 +28,7 @@ from app.diagnosis.probes.base import (
     ProbeFailure,
 )
 from app.jsonio import iso_utc, utc_now
+from app.report.redact import scrub_strings, scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +104,11 @@ def _check(job: _Job, code: str, detail: str, elapsed_ms: float) -> Check:
         target=job.target,
         status=status_of(code),
         code=code,
-        detail=detail,
+        # what servers, proxies and the system said is scrubbed here, once, before it is shown,
+        # stored in the history, put in a report or sent anywhere
+        detail=scrub_text(detail),
         duration_ms=elapsed_ms,
-        data=dict(job.ctx.data),
+        data=scrub_strings(dict(job.ctx.data)),
         name=job.name,
     )
 
@@ -159,7 +162,7 @@ def diagnose(
 
     it_status = None
     if config.feed.url:
-        it_status = feed_box.get("status") or _feed_timeout(config)
+        it_status = scrub_strings(feed_box.get("status") or _feed_timeout(config))
     result = verdict_mod.decide(checks, ca_file_set=bool(config.tls.ca_file))
     return Diagnosis(
         verdict=result.verdict,

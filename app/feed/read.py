@@ -4,7 +4,6 @@ from a file, bounded in size and time, with conditional GET and the last good re
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from app import httpio
+from app import httpio, jsonio
 from app.jsonio import iso_utc, parse_iso, utc_now
 
 if TYPE_CHECKING:
@@ -201,7 +200,7 @@ class FeedReader:
                 self._good_at = iso_utc(utc_now())  # the last good feed is confirmed current
             return self._result()
         try:
-            doc = json.loads((got.body or b"").decode("utf-8-sig"))
+            doc = jsonio.loads((got.body or b"").decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
             return self._result(error=f"{self._what()} is not valid JSON.")
         try:
