@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 EX_USAGE = 64
+EX_CANTCREAT = 73  # sysexits: a file MailBeacon must write cannot be written
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
 
@@ -15,6 +16,12 @@ class MailBeaconError(Exception):
 
 class UsageError(MailBeaconError):
     exit_status = EX_USAGE
+
+
+class CannotWriteError(MailBeaconError):
+    """A file or folder MailBeacon must write cannot be (full disk, permissions, a broken profile)."""
+
+    exit_status = EX_CANTCREAT
 
 
 class ConfigError(MailBeaconError):

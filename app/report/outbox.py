@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app import jsonio
-from app.errors import EX_TEMPFAIL, MailBeaconError
+from app.errors import EX_TEMPFAIL, CannotWriteError
 from app.report.channels import DELIVERED, REFUSED, RETRY, Channel, Result
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,8 @@ RETRY_AFTER_CAP_S = 24 * 3600.0
 _lock = threading.Lock()  # one flush at a time within a process (tray timer vs. dialog)
 
 
-EX_CANTCREAT = 73  # sysexits: the outbox cannot be written
-
-
-class OutboxError(MailBeaconError):
+class OutboxError(CannotWriteError):
     """The outbox folder cannot be created or written (full disk, permissions, a broken profile)."""
-
-    exit_status = EX_CANTCREAT
 
 
 @dataclass
