@@ -13,6 +13,9 @@ import sys
 
 from app import version
 from app.errors import EX_USAGE, MailBeaconError
+from app.paths import private_umask
+from app.report.redact import LogScrubber
+from app.terminal import safe_output
 
 EX_SOFTWARE = 70  # sysexits: an internal error
 
@@ -100,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="report.webhook_token, report.webhook_secret or report.relay_password")
 
     add("demo", "tray + an embedded local mail server, loopback only")
+
+    from app.commands import hub as hub_cmd  # its parser only: app.hub loads when it runs
+
+    hub_cmd.add_parser(sub, common, _Parser)
     return parser
 
 
@@ -113,6 +120,7 @@ _MODULES = {
     "config": "app.commands.config_cmd",
     "secret": "app.commands.secret",
     "demo": "app.commands.demo",
+    "hub": "app.commands.hub",
 }
 
 
@@ -144,6 +152,16 @@ class _CappedFileHandler(logging.FileHandler):
         except OSError:
             self.handleError(record)
 
+    def _open(self):
+        # created private whatever the umask: the log holds addresses, DNS servers, host names
+        import os
+
+        from app.paths import PRIVATE_FILE
+
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        os.chmod(self.baseFilename, PRIVATE_FILE)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
     def _roll(self) -> None:
         import os
 
@@ -166,20 +184,22 @@ def _setup_logging(verbose: int, *, to_file: bool) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
     console.setFormatter(logging.Formatter(fmt) if verbose >= 2 else _ShortFormatter(fmt))
+    console.addFilter(LogScrubber())
     root.addHandler(console)
     if not to_file:
         return
-    from app.paths import user_paths
+    from app.paths import private_dir, user_paths
 
     log_file = user_paths().log_file
     try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log_file.parent)
         handler = _CappedFileHandler(log_file, max_bytes=1_000_000, backups=3)
     except OSError as exc:
         logging.getLogger(__name__).warning("cannot write the log file %s: %s", log_file, exc)
         return
     handler.setLevel(logging.INFO if verbose < 2 else logging.DEBUG)
     handler.setFormatter(logging.Formatter(fmt))
+    handler.addFilter(LogScrubber())
     root.addHandler(handler)
 
 
@@ -197,6 +217,12 @@ def _tolerant_streams() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _tolerant_streams()
+    private_umask()
+    with safe_output():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     args.command = args.command or "tray"
     args.config = getattr(args, "config", None)

@@ -28,6 +28,7 @@ from app.diagnosis.probes.base import (
     ProbeFailure,
 )
 from app.jsonio import iso_utc, utc_now
+from app.report.redact import scrub_strings, scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def _jobs(config: Config, deadline: Deadline) -> list[_Job]:
     if config.control_name:
         jobs.append(_Job("dns", "dns", config.control_name, "Name lookup (DNS)", None, ctx("dns")))
     for ep in config.endpoints:
-        jobs.append(_Job(ep.id, ep.kind, ep.target, ep.label, ep, ctx("dns")))
+        # only a name IT gave: staff text never shows a host or an address
+        jobs.append(_Job(ep.id, ep.kind, ep.target, ep.name, ep, ctx("dns")))
     return jobs
 
 
@@ -102,9 +104,11 @@ def _check(job: _Job, code: str, detail: str, elapsed_ms: float) -> Check:
         target=job.target,
         status=status_of(code),
         code=code,
-        detail=detail,
+        # what servers, proxies and the system said is scrubbed here, once, before it is shown,
+        # stored in the history, put in a report or sent anywhere
+        detail=scrub_text(detail),
         duration_ms=elapsed_ms,
-        data=dict(job.ctx.data),
+        data=scrub_strings(dict(job.ctx.data)),
         name=job.name,
     )
 
@@ -166,8 +170,8 @@ def diagnose(
 
     it_status = None
     if config.feed.url:
-        it_status = feed_box.get("status") or _feed_timeout(config)
-    result = verdict_mod.decide(checks)
+        it_status = scrub_strings(feed_box.get("status") or _feed_timeout(config))
+    result = verdict_mod.decide(checks, ca_file_set=bool(config.tls.ca_file))
     diagnosis = Diagnosis(
         verdict=result.verdict,
         layer=result.layer,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.discovery.model import Discovery
 from app.jsonio import iso_utc, parse_iso, utc_now
+from app.paths import private_dir
 
 if TYPE_CHECKING:
     from app.config import Config
@@ -59,7 +60,7 @@ def load_entry(path: Path | None = None) -> dict[str, Any] | None:
 def _store(entry: dict[str, Any], path: Path) -> None:
     data = dict(entry, discovery=entry["discovery"].to_json(), schema=1)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=".discovery-", suffix=".json", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, ensure_ascii=False, indent=1)

@@ -12,7 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.errors import CannotWriteError, ConfigError
+from app.errors import ConfigError, WriteError
+from app.paths import private_dir
 
 if TYPE_CHECKING:
     from app.config import Config
@@ -30,7 +31,7 @@ def locked_keys(config: Config) -> list[str]:
 
 def save(result: Discovery, config: Config, *, path: Path | None = None) -> Path:
     """Write the discovery into `path` (default: the user config file) and return it.
-    CannotWriteError (exit 73) when it cannot be written; ConfigError when the file is not TOML."""
+    WriteError (exit 73) when it cannot be written; ConfigError when the file is not TOML."""
     from app import config as config_mod
     from app import paths
 
@@ -38,7 +39,7 @@ def save(result: Discovery, config: Config, *, path: Path | None = None) -> Path
     try:
         text = target.read_text(encoding="utf-8") if target.exists() else ""
     except (OSError, UnicodeError) as exc:
-        raise CannotWriteError(f"cannot read {target} to update it: {_why(exc)}") from None
+        raise WriteError(f"cannot read {target} to update it: {_why(exc)}") from None
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError:
@@ -109,7 +110,7 @@ def _endpoint_tables(result: Discovery) -> str:
 
 def _write_private(target: Path, text: str) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(target.parent)
         fd, tmp = tempfile.mkstemp(prefix=".mailbeacon-", suffix=".toml", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -125,7 +126,7 @@ def _write_private(target: Path, text: str) -> None:
                 pass
             raise
     except OSError as exc:
-        raise CannotWriteError(f"cannot write the configuration {target}: {_why(exc)}") from None
+        raise WriteError(f"cannot write the configuration {target}: {_why(exc)}") from None
 
 
 def _why(exc: BaseException) -> str:

@@ -170,7 +170,7 @@ def _basic_network_facts() -> dict[str, Any]:
         "interfaces": interfaces,
         "default_gateway": None,
         "dns_servers": [],
-        "proxy": {k: v for k, v in sorted(proxies.items())} or None,
+        "proxy": {k: redact.scrub_text(v) for k, v in sorted(proxies.items())} or None,
         "vpn_suspected": any(
             i["is_up"] and i["name"].lower().startswith(_TUNNEL_PREFIXES) for i in interfaces
         ),

@@ -18,7 +18,7 @@ from app import config as config_mod
 from app.diagnosis import engine
 from app.discovery import Discovery, save
 from app.discovery import cache as discovery_cache
-from app.errors import CannotWriteError
+from app.errors import WriteError
 from app.jsonio import iso_utc, utc_now
 from tests.servers.certs import certs  # noqa: F401  (fixture)
 from tests.servers.mailworld import fixture, world  # noqa: F401  (fixture)
@@ -111,7 +111,7 @@ def test_save_into_an_unwritable_place_exits_73(corp, tmp_path):
                               "MAILBEACON_TLS_CA_FILE": str(corp.certs.ca_pem)})
     assert proc.returncode == 73, proc.stderr
     assert proc.stderr.startswith("mailbeacon: cannot write the configuration") and "Traceback" not in proc.stderr
-    with pytest.raises(CannotWriteError):
+    with pytest.raises(WriteError):
         save(Discovery("a@b.example", "b.example", "srv",
                        [{"kind": "smtp", "host": "s.b.example", "port": 587, "tls": "starttls"}]),
              config_mod.defaults(), path=blocker / "x" / "m.toml")

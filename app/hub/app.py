@@ -1,0 +1,98 @@
+"""The ASGI application: `create_app(settings)` builds the Starlette app, its background workers
+(batched writer, grouper, notification sender) and mounts the dashboard's routes.
+
+The dashboard (app.hub.web) plugs in through one function, `app.hub.web.routes(hub)`, returning
+Starlette routes; the API and the dashboard share the `Hub` object at `request.app.state.hub`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from app.hub import accounts
+from app.hub.settings import HubSettings
+from app.hub.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    """What every route needs: settings, the database, the token cache, the workers."""
+
+    settings: HubSettings
+    store: Store
+    tokens: accounts.TokenCache
+    workers: list[Any] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # room for the dashboard's own state
+
+    def session(self, request: Request) -> accounts.Session | None:
+        """The IT session of this request (cookie SESSION_COOKIE), or None."""
+        return accounts.session_for(self.store, request.cookies.get(SESSION_COOKIE))
+
+
+SESSION_COOKIE = "mbhub_session"
+CSRF_HEADER = "x-csrf-token"
+
+
+def hub_of(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def _web_routes(hub: Hub) -> tuple[list[BaseRoute], list[Middleware]]:
+    """The dashboard's routes and middleware, when app.hub.web is installed."""
+    import importlib
+
+    try:
+        web = importlib.import_module("app.hub.web")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("app.hub.web",):
+            raise
+        return [Route("/", _no_dashboard)], []
+    routes = list(web.routes(hub))
+    middleware = list(getattr(web, "middleware", lambda _hub: [])(hub))
+    return routes, middleware
+
+
+async def _no_dashboard(request: Request) -> Response:
+    return Response("MailBeacon hub: the dashboard is not installed.\n", media_type="text/plain")
+
+
+def create_app(settings: HubSettings, *, store: Store | None = None, workers: bool = True) -> Starlette:
+    """The hub as an ASGI app. `store` defaults to the settings' database (migrated by the
+    caller: `serve` and `migrate` do it); `workers=False` leaves out the background loops, for
+    a process that only answers requests."""
+    from app.hub import api
+
+    store = store or Store(settings.database_url)
+    hub = Hub(settings=settings, store=store, tokens=accounts.TokenCache(store))
+    web_routes, web_middleware = _web_routes(hub)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from app.hub import runtime
+
+        await runtime.start(hub, background=workers)
+        try:
+            yield
+        finally:
+            await runtime.stop(hub)
+
+    app = Starlette(
+        routes=api.routes() + web_routes,
+        middleware=web_middleware,
+        lifespan=lifespan,
+        exception_handlers=api.exception_handlers(),
+    )
+    app.state.hub = hub
+    return app

@@ -1,0 +1,178 @@
+"""The hub's database: one SQLAlchemy engine for SQLite (WAL, in the data folder) or PostgreSQL
+(psycopg 3), the Alembic migrations run programmatically, and the few dialect facts the rest of
+the hub needs (advisory locks, insert-or-ignore) kept here so every other module has one path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.errors import MailBeaconError
+
+log = logging.getLogger(__name__)
+
+EX_UNAVAILABLE = 69
+HEAD = "0001"  # the newest migration; `serve` refuses a database newer than the code knows
+
+
+class StoreError(MailBeaconError):
+    """The database cannot be opened or migrated; the message says which and why."""
+
+    exit_status = EX_UNAVAILABLE
+
+
+def _private_sqlite_file(path: Path) -> None:
+    # the database holds reports and password hashes: only the hub's user may read it, and
+    # SQLite gives its -wal/-shm files the main file's mode
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class Store:
+    """The engine plus what differs between SQLite and PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except Exception:
+            raise StoreError("the database setting is not a database URL") from None
+        self.dialect = parsed.get_backend_name()
+        self._sqlite_lock = threading.Lock()
+        if self.dialect == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:":
+                try:
+                    _private_sqlite_file(Path(database))
+                except OSError as exc:
+                    raise StoreError(f"cannot create the database file {database}: {exc.strerror or exc}") from None
+            self.engine: Engine = create_engine(
+                url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=8, max_overflow=8
+            )
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        else:
+            raise StoreError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
+
+    @property
+    def where(self) -> str:
+        """The database named without its password, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction. On SQLite writers also queue in-process, so the file's single write
+        lock is never fought over by our own threads (a busy retry costs more than a wait)."""
+        if self.dialect == "sqlite":
+            with self._sqlite_lock, self.engine.begin() as conn:
+                yield conn
+        else:
+            with self.engine.begin() as conn:
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only look: on SQLite a deferred transaction, which never waits for writers."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(mb_read=True)
+            yield conn
+            conn.rollback()
+
+    def try_lock(self, conn: Connection, key: int) -> bool:
+        """A transaction-scoped lock shared by every `serve` process on this database: PostgreSQL
+        advisory lock; SQLite's BEGIN IMMEDIATE already made this transaction the only writer."""
+        if self.dialect == "postgresql":
+            return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
+        return True
+
+    def lock(self, conn: Connection, key: int) -> None:
+        """Like try_lock, but waits."""
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    def insert_ignore(self, table: Any) -> Any:
+        """INSERT ... ON CONFLICT DO NOTHING for this dialect."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table).on_conflict_do_nothing()
+
+    def migrate(self) -> str:
+        """Create or upgrade the schema to the newest revision; returns it. Safe to run from
+        several processes at once (PostgreSQL: under an advisory lock)."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(resources.files("app.hub") / "migrations"))
+        try:
+            with self.begin() as conn:
+                self.lock(conn, MIGRATE_LOCK)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar())
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate the database {self.where}: {_reason(exc)}") from None
+
+    def ensure_schema(self) -> None:
+        """Migrate only when the schema is not the newest (Alembic costs a start-up otherwise)."""
+        if self.revision() != HEAD:
+            self.migrate()
+
+    def revision(self) -> str | None:
+        try:
+            with self.read() as conn:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:
+            return None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+MIGRATE_LOCK = 0x6D62_0001  # advisory lock keys: "mb" + purpose
+GROUPER_LOCK = 0x6D62_0002
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    text_ = str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else type(exc).__name__
+    return text_[:300]
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # autocommit at the driver: SQLAlchemy's "begin" event below issues BEGIN IMMEDIATE itself
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")  # a report acknowledged is on disk
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("mb_read") else "BEGIN IMMEDIATE")
+
+
+def open_store(url: str, *, migrate: bool = False) -> Store:
+    store = Store(url)
+    if migrate:
+        store.migrate()
+    return store
