@@ -666,7 +666,7 @@ class TrayApp(QObject):
     def _fill_details(self) -> None:
         window = self._details
         diagnosis = self.monitor.latest or self.monitor.confirmed
-        window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict)
+        window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict, action=self._call_to_action())
         window.set_it_lines(self._incident_lines())
         if self.history is not None:
             since = datetime.now(UTC) - timedelta(hours=24)
