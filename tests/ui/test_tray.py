@@ -297,13 +297,21 @@ def test_details_window_shows_checks_timeline_it_status_and_copies_text(make_tra
     tray.show_details()
     window = tray._details
     assert window.headline.text() == HEADLINES["down"]
-    assert window.advice.text() == "Try again later."
-    rows = [
-        [window.checks.topLevelItem(i).text(c) for c in range(4)]
-        for i in range(window.checks.topLevelItemCount())
+    # IT has posted: the advice leads with that and offers the affected list, not a new report
+    assert window.advice.text().startswith("IT is aware of it. You do not need to report it again")
+    assert window.report_button.text() == "Add me to the affected list…"
+    assert tray.report_action.text() == "Add me to the affected list…"
+    # staff read one plain sentence per check: no address, port, code or server words
+    assert window.staff_rows() == [
+        ("Name lookup", "Names can be looked up on this network."),
+        ("Outgoing mail", "The server for sending mail is not answering."),
     ]
-    assert rows[1] == ["Failed", "Outgoing mail (127.0.0.1:2525)", "Server said down.", "12 ms"]
-    assert rows[0][0] == "OK" and rows[0][1].startswith("Name lookup (DNS)")
+    assert "127.0.0.1" not in window.checks_title.text() + str(window.staff_rows())
+    # the technical lines wait behind "Details for IT"
+    assert window.it_text.isHidden()
+    window.it_toggle.click()
+    assert window.it_text.isVisible()
+    assert "[Failed] smtp 127.0.0.1:2525 — tcp_refused (12 ms): Server said down." in window.it_text.toPlainText()
     qtbot.waitUntil(lambda: window.timeline.count() == 2, timeout=5000)
     timeline = [window.timeline.item(i).text() for i in range(2)]
     assert "Mail works" in timeline[0] and "Mail server problem" in timeline[1]
@@ -315,10 +323,43 @@ def test_details_window_shows_checks_timeline_it_status_and_copies_text(make_tra
     window.copy_button.click()
     text = QGuiApplication.clipboard().text()
     assert text.startswith(f"MailBeacon: {HEADLINES['down']}")
-    assert "[Failed] Outgoing mail (127.0.0.1:2525): Server said down. (tcp_refused, 12 ms)" in text
+    assert "Outgoing mail: The server for sending mail is not answering." in text
+    assert "[Failed] smtp 127.0.0.1:2525 — tcp_refused (12 ms): Server said down." in text
     assert "IT is aware: Mail server outage" in text
     assert "Changes in the last 24 hours:" in text
     history.close()
+
+
+def test_details_has_a_title_a_close_button_and_esc_closes_it(make_tray, qtbot):
+    from PySide6.QtCore import Qt
+
+    tray = make_tray()
+    confirm(tray, "down")
+    tray.show_details()
+    window = tray._details
+    assert window.windowTitle() == "MailBeacon — mail status details"
+    window.close_button.click()
+    assert not window.isVisible()
+    tray.show_details()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)
+
+
+def test_details_never_scrolls_sideways(make_tray, qtbot):
+    tray = make_tray()
+    long = "The mail server answers but is not working properly " * 6
+    tray.monitor.started()
+    tray.apply_diagnosis(make_diagnosis("down", headline=long))
+    tray.show_details()
+    window = tray._details
+    window.set_changes([{"at": "2024-01-01T10:00:00Z", "verdict": "down", "headline": long}])
+    window.it_toggle.click()
+    qtbot.waitExposed(window)
+    assert window.timeline.horizontalScrollBar().maximum() == 0
+    assert window.it_text.horizontalScrollBar().maximum() == 0
+    assert window.sizeHint().width() <= 900 and window.width() <= 900
 
 
 def make_since():
