@@ -1,5 +1,5 @@
-"""A whole mail domain on loopback, as a new user's address would find it: a dnslib DNS server,
-autoconfig.<domain> on HTTPS port 443 (a random 127.x.y.z, trustme certificate) serving a
+"""A whole mail domain on loopback, as a new user's address would find it, built on MailWorld:
+its dnslib DNS server, autoconfig.<domain> on HTTPS port 443 (a random 127.x.y.z, trustme certificate) serving a
 Thunderbird clientConfig document shaped like the ISPDB's, and a real SMTP server (aiosmtpd,
 STARTTLS with a certificate for smtp.<domain>). The IMAP server it names (imap=True) listens
 nowhere unless the test gives a port, so a check can show one green and one red server.
@@ -13,9 +13,8 @@ from __future__ import annotations
 import ssl
 
 from tests.servers.certs import CertSet
-from tests.servers.dns import DnsServer
+from tests.servers.mailworld import MailWorld
 from tests.servers.smtp import SMTPServer, free_port
-from tests.servers.web import WebHost
 
 CLIENT_CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
 <clientConfig version="1.1">
@@ -60,20 +59,19 @@ class MailDomain:
         self.imap = imap
         self.domain = domain
         self.imap_port = imap_port or free_port()  # nobody listens there: the IMAP row is red
-        self.dns = DnsServer()
-        self.web = WebHost(certs.ca, f"autoconfig.{domain}", http=False)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         certs.ca.issue_cert(f"smtp.{domain}").configure_cert(context)
         self.smtp = SMTPServer("starttls", context)
+        self.world: MailWorld | None = None
 
     def start(self) -> MailDomain:
-        self.dns.start()
         self.smtp.__enter__()
-        self.web.start()
-        self.dns.add(f"autoconfig.{self.domain}", self.web.address)
+        self.world = MailWorld(self.certs)
+        self.dns = self.world.dns
+        web = self.world.host(f"autoconfig.{self.domain}", http=False)
         self.dns.add(f"smtp.{self.domain}", "127.0.0.1")
         self.dns.add(f"imap.{self.domain}", "127.0.0.1")
-        self.web.https.route(
+        web.https.route(
             "/mail/config-v1.1.xml",
             status=200,
             body=CLIENT_CONFIG.format(
@@ -86,9 +84,9 @@ class MailDomain:
         return self
 
     def stop(self) -> None:
-        self.web.stop()
+        if self.world is not None:
+            self.world.stop()
         self.smtp.__exit__()
-        self.dns.stop()
 
     def __enter__(self) -> MailDomain:
         return self.start()
@@ -102,12 +100,8 @@ class MailDomain:
 
     def config_text(self, timeout_s: float = 3) -> str:
         """TOML with this world's resolver and CA, no internet probe, and no endpoints."""
-        return (
-            f'[dns]\nnameservers = ["{self.dns.nameserver}"]\n'
-            f'[tls]\nca_file = "{self.certs.ca_pem}"\n'
-            f'[network]\ninternet_url = ""\n'
-            f"[check]\ntimeout_s = {timeout_s}\n"
-        )
+        assert self.world is not None, "not started"
+        return self.world.config_text('[network]\ninternet_url = ""\n', timeout_s)
 
     def env(self, timeout_s: float = 3) -> dict[str, str]:
         """The same settings as MAILBEACON_* variables, for a tray process with an empty home."""

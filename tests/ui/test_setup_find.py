@@ -164,3 +164,25 @@ def test_a_config_that_cannot_be_written_is_one_sentence_and_nothing_is_lost(qtb
     with qtbot.waitSignal(window.saved, timeout=10000):
         window.save_button.click()
     assert [e.host for e in load_user_config().endpoints] == ["smtp.corp.test"]
+
+
+def test_when_the_trays_own_discovery_finds_nothing_the_window_opens_once(qtbot, world, isolated_home):
+    # an address IT set, on a domain that publishes nothing: the tray's check discovers first
+    user_file = isolated_home / "mailbeacon.toml"
+    user_file.write_text('[mail]\naddress = "sam@nowhere.test"\n' + world.config_text(), encoding="utf-8")
+    tray = TrayApp(load_user_config(), load_config=load_user_config,
+                   tray_available=lambda: True, watch_network=False)
+    try:
+        tray.start()
+        qtbot.waitUntil(lambda: tray.monitor.latest is not None, timeout=20000)
+        assert tray.monitor.latest.discovery["source"] == "none"
+        qtbot.waitUntil(lambda: tray._setup is not None and tray._setup.isVisible(), timeout=5000)
+        assert tray._setup.address.text() == "sam@nowhere.test"
+        tray._setup.reject()
+        first = tray.monitor.latest
+        tray.check_now()
+        qtbot.waitUntil(lambda: tray.monitor.latest is not first, timeout=20000)
+        # the same slot that delivers a pass would open the window: it did not
+        assert not tray._setup.isVisible()  # asked once per run, not after every check
+    finally:
+        dispose_tray(tray)

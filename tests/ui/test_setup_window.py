@@ -221,19 +221,6 @@ def test_a_configured_tray_does_not_open_it_but_offers_it_in_the_menu(qtbot, mak
     assert tray._setup.isVisible()
 
 
-def test_when_discovery_found_nothing_the_window_opens_once_with_the_address(qtbot, make_tray):
-    # an address is set, so the tray checks (discovering) first; the pass has no mail server
-    tray = make_tray('[mail]\naddress = "jane@corp.example"\n')
-    tray.start()
-    qtbot.waitUntil(lambda: tray._setup is not None and tray._setup.isVisible(), timeout=5000)
-    assert tray._setup.address.text() == "jane@corp.example"
-    tray._setup.reject()
-    tray.check_now()
-    qtbot.waitUntil(lambda: tray.monitor.latest is not None and not tray.monitor.running, timeout=5000)
-    qtbot.wait(200)
-    assert not tray._setup.isVisible()  # asked once per run, not after every check
-
-
 def test_policy_endpoints_hide_the_window_and_the_menu_entry(qtbot, make_tray, tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text(ENDPOINT, encoding="utf-8")
