@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop import Screen, missing_tools, stop, wait_for_colour
+from tests.desktop import Screen, stop, wait_for_colour
 from tests.servers.certs import certs  # noqa: F401  (fixture)
 from tests.servers.imap import run_dovecot
 from tests.servers.maildomain import MailDomain, named_cert
@@ -23,21 +23,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-missing = missing_tools()
-if missing:
-    pytest.skip(
-        f"needs {', '.join(missing)} (apt-get install xvfb trayer xdotool imagemagick)",
-        allow_module_level=True,
-    )
-
-
-@pytest.fixture
-def screen():
-    s = Screen()
-    yield s
-    s.close()
-
 
 def wait_for_log(log_file: Path, text: str, after: int, timeout: float) -> int:
     """Wait until the tray's log has `text` past offset `after`; returns the new offset."""
