@@ -37,6 +37,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EX_USAGE, f"mailbeacon: {message}\n")
 
 
+def _feed_target(parser: argparse.ArgumentParser) -> None:
+    """Where `feed post|update|resolve` writes: a native feed file, or a hub's incidents API."""
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--file", metavar="PATH", help="the native feed file every laptop reads")
+    target.add_argument("--hub", metavar="URL", nargs="?", const="",
+                        help="a MailBeacon hub (alone: hub.url of the configuration); "
+                             "needs the admin token in the secret hub.admin_token")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
@@ -72,26 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("feed", "write the IT status feed (post, update or resolve an incident)")
     feed_sub = p.add_subparsers(dest="feed_action", metavar="ACTION", parser_class=_Parser, required=True)
     fp = feed_sub.add_parser("post", help="post a new incident", parents=[common])
-    fp.add_argument("--file", required=True, metavar="PATH")
+    _feed_target(fp)
     fp.add_argument("--title", required=True)
     fp.add_argument("--message", required=True)
     fp.add_argument("--next-update", metavar="WHEN", help="30m, 1h or a clock time like 17:30")
     fp.add_argument("--id", dest="incident_id", metavar="ID")
     fp.add_argument("--affects", default="mail", help="comma-separated services (default: mail)")
     fp = feed_sub.add_parser("update", help="change an incident", parents=[common])
-    fp.add_argument("--file", required=True, metavar="PATH")
+    _feed_target(fp)
     fp.add_argument("--id", dest="incident_id", required=True, metavar="ID")
     fp.add_argument("--status", choices=("investigating", "identified", "monitoring", "resolved"))
     fp.add_argument("--message")
     fp.add_argument("--next-update", metavar="WHEN", help="30m, 1h or a clock time like 17:30")
     fp = feed_sub.add_parser("resolve", help="mark an incident resolved", parents=[common])
-    fp.add_argument("--file", required=True, metavar="PATH")
+    _feed_target(fp)
     fp.add_argument("--id", dest="incident_id", required=True, metavar="ID")
     fp.add_argument("--message")
 
-    p = add("discover", "find the mail servers for an address")
+    p = add("discover", "find the mail servers for an address (or a domain)")
     p.add_argument("address")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--save", action="store_true", help="write what was found into the user config file")
 
     p = add("config", "show, locate or validate the configuration")
     p.add_argument("action", nargs="?", choices=("show", "paths", "validate"), default="show")
@@ -99,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("secret", "store or delete a secret in the system keyring")
     p.add_argument("action", choices=("set", "delete"))
-    p.add_argument("name", help="report.webhook_token, report.webhook_secret or report.relay_password")
+    p.add_argument("name", help="report.webhook_token, report.webhook_secret, report.relay_password, "
+                   "hub.token or hub.admin_token")
 
     add("demo", "tray + an embedded local mail server, loopback only")
 

@@ -43,6 +43,19 @@ def _http_url(v: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def _hub_url(v: str) -> bool:
+    # a base URL: paths below it (/api/v1/reports, /feed.json) are appended, so no query/fragment
+    if not _http_url(v):
+        return False
+    parts = urlsplit(v)
+    return not parts.query and not parts.fragment
+
+
+def hub_link(base: str, path: str) -> str:
+    """<hub.url> + path, whether or not the configured URL ends with a slash."""
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
 def _feed_url(v: str) -> bool:
     if v == "" or v.startswith(("/", "~", ".", "\\")) or re.match(r"^[A-Za-z]:[\\/]", v):
         return True
@@ -154,6 +167,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "include_username": Field(bool, True, "true or false"),
         "include_hostname": Field(bool, True, "true or false"),
         "redact_addresses": Field(bool, False, "true or false"),
+    },
+    "hub": {
+        # IT's MailBeacon hub: reports also go there, the feed defaults to <url>/feed.json
+        "url": Field(str, "", "the http(s) URL of a MailBeacon hub like https://hub.example.com, or empty", _hub_url),
+        "share_state": Field(bool, True, "true or false"),
     },
 }
 
@@ -277,6 +295,7 @@ class Config:
     check: Any = field(init=False, repr=False)
     feed: Any = field(init=False, repr=False)
     report: Any = field(init=False, repr=False)
+    hub: Any = field(init=False, repr=False)
 
     @property
     def mail_domain(self) -> str:
@@ -749,6 +768,10 @@ def load(
             label = f"managed preferences {BUNDLE_ID}"
             apply(*_flatten_flat(prefs, label), label, policy=True)
 
+    if values["hub.url"] and not values["feed.url"]:
+        # SPEC 2: with a hub, the status feed is the hub's unless a feed is configured anywhere
+        values["feed.url"] = hub_link(values["hub.url"], "feed.json")
+        sources["feed.url"] = f"hub.url ({sources['hub.url']})"
     if values["tls.ca_file"]:
         _check_ca_file(Path(values["tls.ca_file"]).expanduser(), sources["tls.ca_file"])
     _check_relay_login(values, sources)

@@ -95,6 +95,11 @@ class Paths:
         return self.data_dir / "outbox"
 
     @property
+    def laptop_id(self) -> Path:
+        """The random id this install gives itself towards the hub (reporter.laptop)."""
+        return self.data_dir / "laptop-id"
+
+    @property
     def log_file(self) -> Path:
         return self.log_dir / "mailbeacon.log"
 

@@ -13,7 +13,13 @@ from app.report.redact import register_secret
 log = logging.getLogger(__name__)
 
 SERVICE = "mailbeacon"
-KNOWN = ("report.webhook_token", "report.webhook_secret", "report.relay_password")
+KNOWN = (
+    "report.webhook_token",
+    "report.webhook_secret",
+    "report.relay_password",
+    "hub.token",  # the laptop's bearer token for the hub (SPEC 8)
+    "hub.admin_token",  # IT's admin token, for `feed post|update|resolve --hub`
+)
 ENV_PREFIX = "MAILBEACON_SECRET_"
 
 

@@ -59,12 +59,16 @@ def _http_fetch(
     config: Config | None,
 ) -> _Fetched:
     where = f"The IT status feed at {url}"
+    headers = {"Accept": "application/json", "Cache-Control": "no-cache"}
+    token = _hub_token_for(config, url)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     try:
         resp = httpio.request(
             url,
             config=config,
             timeout_s=timeout,
-            headers={"Accept": "application/json", "Cache-Control": "no-cache"},
+            headers=headers,
             etag=etag,
             last_modified=last_modified,
             max_bytes=max_bytes,
@@ -82,6 +86,23 @@ def _http_fetch(
     if resp.status != 200:
         return _Fetched(error=f"{where} answered HTTP {resp.status} {resp.reason}.".rstrip())
     return _Fetched(body=resp.body, etag=resp.header("ETag"), last_modified=resp.header("Last-Modified"))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def _hub_token_for(config: Config | None, url: str) -> str | None:
+    """The laptop's hub token when the feed is the hub's own (the hub serves its feed to its
+    tokens only, SPEC 8); never sent to any other origin."""
+    hub = getattr(getattr(config, "hub", None), "url", "") if config is not None else ""
+    if not hub or _origin(hub) != _origin(url):
+        return None
+    from app import secrets
+
+    return secrets.get_secret("hub.token")
 
 
 def _file_path(url: str) -> Path:

@@ -505,7 +505,7 @@ class TrayApp(QObject):
         if not self.config.feed.url:
             self._feed_done(False)
             return
-        run_in_background(read_feed, self.config, on_done=self._on_feed, on_error=lambda _e: self._feed_done(False))
+        run_in_background(read_feed, self.config, on_done=self._on_feed, on_error=self._on_feed_failed)
 
     def _on_feed(self, it_status: dict | None) -> None:
         before = _incident_key(self._it_status)
@@ -514,6 +514,9 @@ class TrayApp(QObject):
             self._fill_details()
         self._feed_done(_incident_key(it_status) != before)
 
+    def _on_feed_failed(self, _exc: BaseException) -> None:
+        self._feed_done(False)
+
     def _feed_done(self, changed: bool) -> None:
         self.monitor.feed_finished(changed)
         self._arm()
@@ -521,17 +524,21 @@ class TrayApp(QObject):
     def flush_outbox(self, force: bool = False, *, scheduled: bool = False) -> None:
         """Send what waits in the outbox, off the GUI thread; `force` ignores backoff (a person
         asked, or the connection came back); `scheduled`: the monitor's "flush" job."""
+        # bound methods, not closures: a queued result is delivered to a receiver that lives on
+        # (a closure's only context is the job's emitter, which may be gone by then)
+        if scheduled:
+            on_done, on_error = self._on_scheduled_flush_done, self._on_scheduled_flush_failed
+        else:
+            on_done, on_error = self.set_outbox_waiting, None
+        run_in_background(flush_outbox, self.config, self._outbox_dir, force, on_done=on_done, on_error=on_error)
 
-        def done(waiting: int | None) -> None:
-            if waiting is not None:
-                self.set_outbox_waiting(waiting)
-            if scheduled:
-                self.monitor.flush_finished()
-                self._arm()
+    def _on_scheduled_flush_done(self, waiting: int) -> None:
+        self.set_outbox_waiting(waiting)
+        self._on_scheduled_flush_failed(None)
 
-        run_in_background(
-            flush_outbox, self.config, self._outbox_dir, force, on_done=done, on_error=lambda _e: done(None)
-        )
+    def _on_scheduled_flush_failed(self, _exc: BaseException | None) -> None:
+        self.monitor.flush_finished()
+        self._arm()
 
     # ------------------------------------------------------------ state pushes (worker)
 
@@ -546,7 +553,10 @@ class TrayApp(QObject):
         if transition is None or push is None:
             self._state_done(True)
             return
-        run_in_background(push, transition, on_done=self._state_done, on_error=lambda _e: self._state_done(False))
+        run_in_background(push, transition, on_done=self._state_done, on_error=self._on_state_failed)
+
+    def _on_state_failed(self, _exc: BaseException) -> None:
+        self._state_done(False)
 
     def _state_done(self, result: Any) -> None:
         ok, retry_after = result if isinstance(result, tuple) else (bool(result), None)

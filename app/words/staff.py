@@ -534,7 +534,7 @@ REPORT = {
     "build_failed": "Could not prepare the report: {reason}",
     "send_failed": "Could not save or send the report: {reason}. Use Save to file or Copy instead.",
 }
-CHANNEL_WORDS = {"webhook": "IT's report service", "teams": "IT's Teams channel",
+CHANNEL_WORDS = {"webhook": "IT's report service", "hub": "IT's MailBeacon hub", "teams": "IT's Teams channel",
                  "slack": "IT's Slack channel", "email": "IT's mailbox"}
 # what the dialog lists as "IT will receive:"
 REPORT_ITEMS = {
