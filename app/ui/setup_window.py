@@ -422,6 +422,12 @@ class SetupWindow(QDialog):
         hint = self.sizeHint()
         if hint.height() > self.height() or hint.width() > self.width():
             self.resize(max(hint.width(), self.width()), max(hint.height(), self.height()))
+        # a window that grew past the bottom of the screen moves up, so its buttons stay reachable
+        screen = self.screen()
+        if screen is not None and self.isVisible():
+            area, frame = screen.availableGeometry(), self.frameGeometry()
+            if frame.bottom() > area.bottom():
+                self.move(frame.x(), max(area.top(), area.bottom() - frame.height()))
 
     def _set_default(self, button: QPushButton) -> None:
         for other in (self.find_button, self.check_button, self.save_button):

@@ -154,6 +154,8 @@ def summary_sentence(diagnosis: Any, endpoints: list[Any]) -> str:
         return "Everything answered. Press Save to start watching your mail."
     if diagnosis.verdict == "local":
         return f"{diagnosis.headline.rstrip('.')}. You can save now; MailBeacon checks again once you are connected."
+    if len(failed) == 1 and len(endpoints) > 1:
+        return "One server did not answer. You can save anyway; MailBeacon keeps checking and shows when it works."
     if len(failed) == len(endpoints):
         return "None of these servers answered. Check what you typed, or save anyway if they only work at the office."
     return "Some servers did not answer. You can save anyway; MailBeacon keeps checking and shows when they work."
