@@ -40,6 +40,7 @@ _ROW_ICON = {"ok": "ok", "warn": "degraded", "fail": "down", "waiting": "unknown
 
 
 def _default_discover(address: str, config: Config) -> Any:
+    firstrun.warm_up()  # before discovery's deadline starts
     from app import discovery
 
     return discovery.discover(address, config)
@@ -208,6 +209,8 @@ class SetupWindow(QDialog):
             QWidget.setTabOrder(first, second)
         self._set_default(self.find_button)
         self.address.textEdited.connect(self._address_edited)
+        # load discovery and the probes now, while the person types
+        self._start(firstrun.warm_up, on_done=lambda _r: None, on_error=lambda _exc: None)
         if address is None and not self.address.text():
             # asking Windows for the account's name may wait on a domain controller
             self._start(firstrun.os_address, on_done=self._prefill, on_error=lambda _exc: None)
