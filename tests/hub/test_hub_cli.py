@@ -22,7 +22,7 @@ def test_migrate_users_and_tokens(tmp_path, isolated_home, database_url):
     config = write_hub_toml(tmp_path / "hub.toml", listen="127.0.0.1:8425", database=database_url)
     done = hub("migrate", config=config, home=isolated_home)
     assert done.returncode == 0, done.stderr
-    assert "schema 0001" in done.stdout
+    assert "schema 0002" in done.stdout
     again = hub("migrate", config=config, home=isolated_home)  # upgrading a current schema is a no-op
     assert again.returncode == 0, again.stderr
     if not database_url:
@@ -81,6 +81,6 @@ def test_config_errors_exit_78_naming_file_line_and_key(tmp_path, isolated_home)
 def test_serve_migrates_and_answers_health(start_hub, database_url):
     proc = start_hub(database=database_url)
     health = httpx.get(proc.url + "/healthz").json()
-    assert health == {"ok": True, "database": "postgresql" if database_url else "sqlite", "revision": "0001"}
+    assert health == {"ok": True, "database": "postgresql" if database_url else "sqlite", "revision": "0002"}
     missing = httpx.get(proc.url + "/api/v1/nothing")
     assert missing.status_code == 404 and set(missing.json()) == {"error"}
