@@ -117,8 +117,12 @@ class _Pass:
             member.update(since=when, left_at=None, by_state=by_state)
         member["by_state"] = member["by_state"] or by_state
         member["last_at"] = max(member.get("last_at") or when, when)
-        member["username"] = ev["username"] or member.get("username") or ""
-        member["network"] = ev["network"] or member.get("network") or ""
+        if by_state:  # the state says where the laptop is now; a report only fills gaps
+            member["username"] = ev["username"] or member.get("username") or ""
+            member["network"] = ev["network"] or member.get("network") or ""
+        else:
+            member["username"] = member.get("username") or ev["username"]
+            member["network"] = member.get("network") or ev["network"]
         self.dirty_members.add(key)
         group["last_at"] = self.now
         if not group["headline"] and ev["headline"]:
