@@ -188,36 +188,63 @@ def frozen_datas(stage: Path) -> list[tuple[str, str]]:
     return datas
 
 
+# the sizes Windows picks from for the taskbar, Explorer views, Apps & features and Alt+Tab
+ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
+
+
 def make_icons() -> dict[str, str]:
-    """Platform icons rendered from resources/mailbeacon.svg ({} while it does not exist)."""
+    """Platform icons rendered from resources/mailbeacon.svg with Qt ({} while it does not exist).
+
+    Qt renders every PNG; Pillow packs the Windows .ico from them (no ImageMagick, whose SVG
+    support depends on a delegate that may or may not be installed). A missing optional tool
+    (Pillow, macOS iconutil) leaves that one icon out with a warning."""
     svg = REPO / "resources" / "mailbeacon.svg"
     out = BUILD / "icons"
     if not svg.exists():
         print(f"warning: {svg} is missing; building without an app icon", file=sys.stderr)
         return {}
     out.mkdir(parents=True, exist_ok=True)
-    png = out / "mailbeacon-256.png"
-    _render_png(svg, png, 256)
-    icons = {"linux": str(png)}
-    ico = out / "mailbeacon.ico"
-    convert = shutil.which("magick") or shutil.which("convert")
-    if convert:
-        subprocess.run([convert, "-background", "none", str(svg), "-define",
-                        "icon:auto-resize=256,64,48,32,16", str(ico)], check=True)
-        icons["win32"] = str(ico)
-    if sys.platform == "darwin" and shutil.which("iconutil"):
-        iconset = out / "mailbeacon.iconset"
+    renders = {size: out / f"mailbeacon-{size}.png" for size in ICO_SIZES}
+    iconset = out / "mailbeacon.iconset"
+    mac = sys.platform == "darwin" and shutil.which("iconutil") is not None
+    if mac:
         iconset.mkdir(exist_ok=True)
         for size in (16, 32, 128, 256, 512):
-            _render_png(svg, iconset / f"icon_{size}x{size}.png", size)
-            _render_png(svg, iconset / f"icon_{size}x{size}@2x.png", size * 2)
+            renders[f"{size}"] = iconset / f"icon_{size}x{size}.png"
+            renders[f"{size}@2x"] = iconset / f"icon_{size}x{size}@2x.png"
+    render_pngs(svg, renders)
+    icons = {"linux": str(renders[256])}
+    try:
+        icons["win32"] = str(write_ico({s: renders[s] for s in ICO_SIZES}, out / "mailbeacon.ico"))
+    except ImportError:
+        print("warning: Pillow is not installed (pip install -e '.[packaging]'); building "
+              "without the Windows .ico", file=sys.stderr)
+    if mac:
         icns = out / "mailbeacon.icns"
         subprocess.run(["iconutil", "-c", "icns", str(iconset), "-o", str(icns)], check=True)
         icons["darwin"] = str(icns)
+    elif sys.platform == "darwin":
+        print("warning: iconutil not found; building without the macOS .icns", file=sys.stderr)
     return icons
 
 
-def _render_png(svg: Path, png: Path, size: int) -> None:
+def write_ico(pngs: dict[int, Path], ico: Path) -> Path:
+    """One .ico holding each PNG at its own size (each drawn by Qt at that size, not scaled
+    down from the largest)."""
+    from PIL import Image
+
+    images = [Image.open(pngs[size]).convert("RGBA") for size in sorted(pngs, reverse=True)]
+    largest, rest = images[0], images[1:]
+    largest.save(ico, format="ICO", sizes=[im.size for im in images], append_images=rest)
+    return ico
+
+
+def render_pngs(svg: Path, pngs: dict) -> None:
+    """Render `svg` into each PNG path; the key's number (16, "32@2x") is the size in pixels."""
+    jobs = []
+    for key, path in pngs.items():
+        size, _, double = str(key).partition("@")
+        jobs += [str(path), str(int(size) * (2 if double else 1))]
     # a child process: QGuiApplication must not live inside PyInstaller's analysis process
     code = (
         "import sys\n"
@@ -225,13 +252,17 @@ def _render_png(svg: Path, png: Path, size: int) -> None:
         "from PySide6.QtSvg import QSvgRenderer\n"
         "from PySide6.QtCore import Qt\n"
         "app = QGuiApplication(['x', '-platform', 'offscreen'])\n"
-        "size = int(sys.argv[3])\n"
-        "img = QImage(size, size, QImage.Format.Format_ARGB32)\n"
-        "img.fill(Qt.GlobalColor.transparent)\n"
-        "p = QPainter(img); QSvgRenderer(sys.argv[1]).render(p); p.end()\n"
-        "sys.exit(0 if img.save(sys.argv[2]) else 1)\n"
+        "renderer = QSvgRenderer(sys.argv[1])\n"
+        "args = sys.argv[2:]\n"
+        "for path, size in zip(args[::2], args[1::2]):\n"
+        "    size = int(size)\n"
+        "    img = QImage(size, size, QImage.Format.Format_ARGB32)\n"
+        "    img.fill(Qt.GlobalColor.transparent)\n"
+        "    p = QPainter(img); renderer.render(p); p.end()\n"
+        "    if not img.save(path):\n"
+        "        sys.exit(f'cannot write {path}')\n"
     )
-    subprocess.run([sys.executable, "-c", code, str(svg), str(png), str(size)], check=True,
+    subprocess.run([sys.executable, "-c", code, str(svg), *jobs], check=True,
                    env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
 
 

@@ -1,34 +1,37 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian/Ubuntu machine, then runs every test.
-#   bash scripts/test.sh [pytest arguments]
+#   bash scripts/test.sh [--no-setup] [pytest arguments]
+# Debian packages are installed when run as root (else listed in one line), Python packages
+# into .venv/ in the clone (scripts/setup.sh). --no-setup skips both and uses .venv/ as it is:
+# for a second run that must not reach the network (CI's shifted-clock run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/setup.sh
 
+# Every Debian package a test needs, one line each with why; add yours here.
 debs=(
+  "${venv_debs[@]}"                    # python3 -m venv
+  "${qt_debs[@]}"                      # Qt's xcb platform libraries (scripts/setup.sh)
   dovecot-imapd dovecot-pop3d          # the real IMAP/POP3 server the probes are tested against
   iproute2                             # network namespaces for the cut-cable tests
   xvfb trayer xdotool imagemagick      # a real desktop with a tray host, clicks, screenshots
-  libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
-  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xkb1
-  libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xfixes0
   msitools wixl                        # wixl builds the MSI, msiinfo/msibuild inspect and patch it
   binutils                             # objdump/strip for the frozen app
+  faketime gcc libc6-dev               # shared/tools/shifted-clock (CI's run 400 days ahead)
   postgresql                           # the hub's tests start a private PostgreSQL cluster
+  chromium                             # the dashboard's browser tests (Playwright drives it)
 )
-missing=()
-for pkg in "${debs[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "installing Debian packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "missing Debian packages (install them as root): ${missing[*]}" >&2
-  fi
+# Python extras installed into .venv/; add yours here.
+extras=test,demo,packaging,hub
+
+if [[ ${1:-} == --no-setup ]]; then
+  shift
+  [[ -x .venv/bin/python ]] || { echo "test.sh: --no-setup needs .venv/ from a first run" >&2; exit 69; }
+else
+  setup_debs "${debs[@]}"
+  setup_venv "$extras"
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test,demo,packaging,hub]'
-python3 -m ruff check app tests benchmarks
-exec python3 -m pytest -p no:cacheprovider "$@"
+export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
+.venv/bin/python -m ruff check app tests benchmarks
+exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

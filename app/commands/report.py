@@ -13,8 +13,8 @@ from app.report.channels import configured
 from app.report.outbox import Outbox, OutboxError, Outcome
 
 NO_CHANNEL = (
-    "No report channel is configured (report.webhook_url, report.teams_url, report.slack_url, "
-    "or report.email_to with report.relay). The report was saved and will be sent once one is."
+    "No report channel is configured (hub.url, report.webhook_url, report.teams_url, "
+    "report.slack_url, or report.email_to with report.relay). The report was saved and will be sent once one is."
 )
 
 

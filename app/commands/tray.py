@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from app import config as config_mod
 from app.errors import MailBeaconError
@@ -29,8 +30,18 @@ def require_desktop(env: Mapping[str, str] = os.environ, platform: str = sys.pla
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_mod.load(args.config)
-    require_desktop()
+    def load() -> config_mod.Config:
+        return config_mod.load(args.config)
+
+    try:
+        require_desktop()
+    except NoDesktop:
+        load()  # with nothing to show it on, a config error is still one line and exit 78
+        raise
     from app.ui.app import run_tray
 
-    return run_tray(config)
+    # with a desktop, a config error shows in the tray itself (app.ui.startup_error): started
+    # from autostart or a shortcut, nobody reads standard error; the set-up window saves into
+    # the config and the tray reads it again from the same place
+    return run_tray(load, load_config=load,
+                    config_file=Path(args.config).expanduser() if args.config else None)

@@ -5,21 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.diagnosis.model import FAIL, LAYERS, OK, WARN, Check
+from app.words import staff
 
-# server-layer failures that still prove a host answered at the mail server's address
 # service-layer failures that can come from a middlebox on the user's side rather than the mail
 # server itself (a silent accept); a TCP refusal or reset can come from any firewall too
 _NOT_PROOF_OF_SERVER = {"banner_timeout"}
-_TLS_CODES = {"tls_cert_expired", "tls_cert_untrusted", "tls_hostname_mismatch", "tls_handshake_failed"}
-
-# what a kind of endpoint does, for people
-_FUNCTION = {
-    "smtp": "Sending mail",
-    "imap": "Receiving mail",
-    "pop3": "Receiving mail",
-    "https": "Webmail",
-    "tcp": "The mail server",
-}
 
 
 @dataclass(frozen=True)
@@ -30,9 +20,11 @@ class Verdict:
     advice: str
 
 
-def decide(checks: list[Check]) -> Verdict:
+def decide(checks: list[Check], *, ca_file_set: bool = False) -> Verdict:
     """Decide the verdict; a failing internet or DNS control check beside working mail is
-    downgraded to a warning in place (many offices block such probes)."""
+    downgraded to a warning in place (many offices block such probes). `ca_file_set` says
+    whether IT configured tls.ca_file: without it, an untrusted certificate may be this
+    laptop lacking the company CA, so the headline does not blame the server."""
     by_kind = {c.kind: c for c in checks if not c.is_endpoint}
     link, internet, dns = by_kind.get("link"), by_kind.get("internet"), by_kind.get("dns")
     endpoints = [c for c in checks if c.is_endpoint]
@@ -72,10 +64,10 @@ def decide(checks: list[Check]) -> Verdict:
     if local_reason is not None:
         return Verdict("local", layer, *_local(local_reason))
     if all_mail_fails:
-        return Verdict("down", layer, *_down(failing))
+        return Verdict("down", layer, *_down(failing, ca_file_set))
     if failing or any(c.status == WARN for c in endpoints):
         return Verdict("degraded", layer, *_degraded(endpoints, failing))
-    return Verdict("ok", layer, "Mail is working.", "Nothing to do: you can send and receive mail.")
+    return Verdict("ok", layer, *staff.OK)
 
 
 def _layer(checks: list[Check]) -> str:
@@ -88,115 +80,54 @@ def _layer(checks: list[Check]) -> str:
 
 
 def _unknown(local_reason: Check | None) -> tuple[str, str]:
-    headline = "MailBeacon does not know which mail server to check."
-    if local_reason is not None and local_reason.kind == "link":
-        headline = "This computer is not connected to a network, and no mail server is set up to check."
-    return headline, (
-        "Ask IT to set up MailBeacon: it needs your mail address or the mail servers "
-        "in its configuration."
-    )
+    offline = local_reason is not None and local_reason.kind == "link"
+    return (staff.UNKNOWN_OFFLINE_HEADLINE if offline else staff.UNKNOWN_HEADLINE), staff.UNKNOWN_ADVICE
 
 
 def _local(reason: Check) -> tuple[str, str]:
-    if reason.kind == "link":
-        return (
-            "This computer is not connected to any network.",
-            "Turn on Wi-Fi or plug in a network cable. Mail will work again once you are connected.",
-        )
-    if reason.code == "captive_portal":
-        return (
-            "Your Wi-Fi is asking you to sign in.",
-            "Open a web browser and sign in or accept the network's terms; mail will work after that.",
-        )
-    if reason.code == "proxy_auth_required":
-        return (
-            "Your network's proxy is asking you to sign in, so mail cannot get through.",
-            "Open a web browser and sign in to the proxy. If that does not help, tell IT.",
-        )
-    if reason.kind == "dns":
-        return (
-            "Your network cannot look up any names, so mail cannot be reached — "
-            "this is your connection, not the mail server.",
-            "Disconnect and reconnect to the network (or your VPN). At home, restarting the "
-            "router usually helps.",
-        )
-    return (
-        "Your internet connection is not working — this is your connection, not the mail server.",
-        "Check your Wi-Fi or cable, or try another network. Mail will come back once you are online.",
-    )
+    if reason.kind in ("link", "dns"):
+        return staff.LOCAL[reason.kind]
+    return staff.LOCAL.get(reason.code, staff.LOCAL["internet"])
 
 
-_REPORT_ADVICE = (
-    "Nothing on your computer needs fixing. Report it to IT with one click so they get the "
-    "facts; there is no need to restart anything."
-)
-
-
-def _down(failing: list[Check]) -> tuple[str, str]:
-    lowest = min(failing, key=lambda c: LAYERS.index(c.layer))
-    codes = {c.code for c in failing}
-    if lowest.layer == "dns":
-        headline = "The mail server's address cannot be found — this is not your computer."
-    elif lowest.layer == "server":
-        headline = "The mail server is not answering — this is not your computer."
-    elif codes & _TLS_CODES and codes <= _TLS_CODES:
-        headline = "The mail server's security certificate is not valid — this is not your computer."
-        return headline, (
-            "Do not accept certificate warnings in your mail app. Report it to IT with one click "
-            "so they can fix the certificate."
-        )
-    elif "service_unavailable" in codes:
-        headline = "The mail server is turning connections away right now — this is not your computer."
-    else:
-        headline = "The mail server answers but is not working properly — this is not your computer."
-    return headline, _REPORT_ADVICE
-
-
-def _function(check: Check) -> str:
-    return check.name or _FUNCTION.get(check.kind, check.kind)
-
-
-def _join(parts: list[str]) -> str:
-    unique = list(dict.fromkeys(parts))
-    if len(unique) == 1:
-        return unique[0]
-    return ", ".join(unique[:-1]) + " and " + unique[-1].lower()
+def _down(failing: list[Check], ca_file_set: bool) -> tuple[str, str]:
+    lowest = min(LAYERS.index(c.layer) for c in failing)
+    causes = {staff.cause(c.code, c.layer) for c in failing if LAYERS.index(c.layer) == lowest}
+    which = causes.pop() if len(causes) == 1 else "service"
+    if which == "certificate" and not ca_file_set and all(
+        c.code == "tls_cert_untrusted" for c in failing if staff.cause(c.code, c.layer) == "certificate"
+    ):
+        which = "certificate_here"
+    return staff.DOWN[which]
 
 
 def _degraded(endpoints: list[Check], failing: list[Check]) -> tuple[str, str]:
     if failing:
-        working = [c for c in endpoints if c.status != FAIL]
-        broken = _join([_function(c) for c in failing])
-        verb = "is" if len({_function(c) for c in failing}) == 1 else "are"
-        headline = f"{broken} {verb} not working"
-        if working:
-            headline += f"; {_join([_function(c) for c in working]).lower()} still works."
-        else:
-            headline += "."
-        return headline, (
-            "You can keep using what works. Report it to IT with one click so they get the facts."
-        )
+        functions: dict[str, list[bool]] = {}
+        for check in endpoints:
+            functions.setdefault(staff.function_name(check.kind, check.name), []).append(check.status == FAIL)
+        broken = [f for f, fails in functions.items() if all(fails)]
+        partial = [f for f, fails in functions.items() if any(fails) and not all(fails)]
+        working = [f for f, fails in functions.items() if not any(fails)]
+        # a refused or silent port beside answering ones can be the network in between
+        network_maybe = all(c.layer == "server" for c in failing)
+        headline = staff.partly_headline(broken, partial, working, network_maybe=network_maybe)
+        return headline, staff.PARTLY_ADVICE
     warned = [c for c in endpoints if c.status == WARN]
     codes = {c.code for c in warned}
     if codes == {"slow"}:
-        headline = "Mail works, but the mail server is slow to answer."
+        headline = staff.WARN["slow"]
     elif "tls_cert_expiring" in codes:
-        days = min(
-            (c.data.get("tls", {}).get("days_left") for c in warned if c.code == "tls_cert_expiring"),
-            key=lambda d: d if isinstance(d, int | float) else 10**6,
-        )
-        if not isinstance(days, int | float):
-            when = "soon"
-        elif days < 1:
-            when = "today"
-        else:
-            when = f"in {days:.0f} day{'s' if days >= 2 else ''}"
-        headline = f"Mail works, but the mail server's security certificate expires {when}."
+        days = [
+            c.data.get("tls", {}).get("days_left") for c in warned if c.code == "tls_cert_expiring"
+        ]
+        known = [d for d in days if isinstance(d, int | float)]
+        headline = staff.expiring_headline(min(known) if known else None)
     elif "auth_not_offered" in codes:
-        headline = "Mail works, but the mail server does not offer sign-in right now."
+        headline = staff.WARN["auth_not_offered"]
     else:
-        headline = "Mail works, with a warning."
-    return headline, "Nothing to do for now. IT may want to know: you can report it with one click."
+        headline = staff.WARN["other"]
+    return headline, staff.WARN_ADVICE
 
 
 __all__ = ["Verdict", "decide", "OK"]

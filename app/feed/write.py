@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app import jsonio
 from app.errors import UsageError
 from app.jsonio import iso_utc, parse_iso, utc_now
+from app.paths import shared_mode
 
 if TYPE_CHECKING:
     pass
@@ -86,7 +88,7 @@ def _load_native(path: Path) -> dict[str, Any]:
     if not raw.strip():
         return {"schema": 1, "updated_at": None, "incidents": []}
     try:
-        doc = json.loads(raw.decode("utf-8-sig"))
+        doc = jsonio.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
         raise FeedError(f"the feed file {path} is not valid JSON; fix or remove it first") from None
     if not isinstance(doc, dict) or "page" in doc or not isinstance(doc.get("incidents", []), list):
@@ -127,9 +129,10 @@ def _write_native(path: Path, doc: dict[str, Any]) -> None:
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask  # every laptop must be able to read the feed, unlike mkstemp's 0600
+        # IT's shared file, not MailBeacon's own state: every laptop must be able to read it, so
+        # a new one gets the mode IT's umask gives (not mkstemp's 0600, nor our private 077);
+        # it holds only what IT posts for everyone to read
+        mode = shared_mode()
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")

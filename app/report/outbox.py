@@ -22,7 +22,9 @@ from typing import Any
 
 from app import jsonio
 from app.errors import EX_TEMPFAIL, MailBeaconError
+from app.paths import private_dir, private_file
 from app.report.channels import DELIVERED, REFUSED, RETRY, Channel, Result
+from app.report.redact import scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,9 @@ def exit_status(outcomes: list[Outcome]) -> int:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename, fsync the folder: all or nothing on disk."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Temp file in the same folder, fsync, rename, fsync the folder: all or nothing on disk.
+    The file is 0600 (mkstemp) and a folder it creates 0700: reports name the user's machine."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -154,7 +157,7 @@ class Outbox:
     def read_state(self, report_id: str, folder: Path | None = None) -> dict[str, Any]:
         path = (folder or self.path) / f"{report_id}.state"
         try:
-            state = json.loads(path.read_bytes())
+            state = jsonio.loads(path.read_bytes())
         except FileNotFoundError:
             # the report was written but the process died before its state: nothing was sent
             return {"id": report_id, "channels": {}}
@@ -287,6 +290,9 @@ class Outbox:
         return self._settle(report_id, state)
 
     def _record(self, st: dict[str, Any], result: Result, now: datetime) -> None:
+        # a receiver may quote the request back (a 400 echoing the Authorization header): the
+        # reason is stored, printed and shown, so it passes through the scrubber first
+        result = Result(result.status, scrub_text(result.reason or ""), result.retry_after)
         st["attempts"] = int(st.get("attempts", 0)) + 1
         st["last_attempt_at"] = jsonio.iso_utc(now)
         if result.status == DELIVERED:
@@ -317,10 +323,10 @@ class Outbox:
             if st["status"] == DELIVERED:
                 outcome.delivered.append(name)
             elif st["status"] == "failed":
-                outcome.failed.append({"channel": name, "reason": st.get("reason", "")})
+                outcome.failed.append({"channel": name, "reason": scrub_text(st.get("reason", ""))})
             else:
                 outcome.queued.append(name)
-                outcome.retry_reasons[name] = st.get("last_error", "")
+                outcome.retry_reasons[name] = scrub_text(st.get("last_error", ""))
         delivered_at = [st["delivered_at"] for st in states.values() if st.get("delivered_at")]
         outcome.delivered_at = max(delivered_at) if delivered_at else None
         if not states:
@@ -352,9 +358,9 @@ class Outbox:
         return self._settle(report_id, state)
 
     def _move_to_failed(self, report_id: str, state: dict[str, Any]) -> Path:
-        self.failed_path.mkdir(parents=True, exist_ok=True)
+        private_dir(self.failed_path)
         reasons = "".join(
-            f"{name}: {st.get('reason', '')}\n" for name, st in state["channels"].items() if st["status"] == "failed"
+            f"{name}: {scrub_text(st.get('reason', ''))}\n" for name, st in state["channels"].items() if st["status"] == "failed"
         )
         atomic_write(self.failed_path / f"{report_id}.reason.txt", reasons.encode("utf-8"))
         self._write_state(state, self.failed_path)
@@ -376,13 +382,13 @@ class Outbox:
     @contextlib.contextmanager
     def _file_lock(self) -> Iterator[None]:
         """Across processes (tray and `outbox flush`), one delivery at a time."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path)
         try:
             import fcntl
         except ImportError:  # Windows: the in-process lock and idempotency keys suffice
             yield
             return
-        with open(self.path / ".lock", "a+b") as fh:
+        with open(private_file(self.path / ".lock"), "a+b") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
                 yield
@@ -391,7 +397,7 @@ class Outbox:
 
 
 def _as_report(body: bytes) -> dict[str, Any]:
-    report = json.loads(body)
+    report = jsonio.loads(body)
     if not isinstance(report, dict):
         raise ValueError(f"a JSON {type(report).__name__}, not a report object")
     return report

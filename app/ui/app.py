@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, QThreadPool, QTimer
@@ -80,18 +81,24 @@ def application(argv: list[str] | None = None) -> QApplication:
 
 
 def run_tray(
-    config: Config,
+    config: Config | Callable[[], Config],
     *,
     extra_actions: list[tuple[str, Callable[[], Any]]] | None = None,
     tray_wait_s: float = 10.0,
     on_started: Callable[[Any], None] | None = None,
     on_exit: Callable[[], None] | None = None,
+    config_file: Path | None = None,
+    load_config: Callable[[], Config] | None = None,
 ) -> int:
-    """Run the tray until Quit or a signal; returns the exit status."""
+    """Run the tray until Quit or a signal; returns the exit status.
+
+    `config` may be a function that loads it: when that (or anything else on the way up)
+    fails, the tray runs in its "cannot start" mode (app.ui.startup_error) and starts for
+    real once `config_file` is fixed."""
     limit_malloc_arenas()
     app = application()
     from app.ui.single_instance import SingleInstance
-    from app.ui.tray import TrayApp
+    from app.ui.startup_error import CannotStart, UnexpectedErrors
 
     instance = SingleInstance()
     if instance.hand_off():
@@ -101,24 +108,68 @@ def run_tray(
         log.info("MailBeacon started at the same moment elsewhere; asked it to show its window")
         return 0
 
-    tray = TrayApp(config, tray_wait_s=tray_wait_s)
-    for text, callback in extra_actions or []:
-        tray.add_action(text, callback)
-    instance.show_requested.connect(tray.show_details)
-    watcher = SignalWatcher(lambda _n: tray.quit())
-    tray.start()
+    load = config if callable(config) else (lambda: config)
+    running: dict[str, Any] = {}
+
+    def start(cfg: Config) -> Any:
+        from app.ui.tray import TrayApp
+
+        tray = TrayApp(cfg, tray_wait_s=tray_wait_s, load_config=load_config)
+        try:
+            for text, callback in extra_actions or []:
+                tray.add_action(text, callback)
+            tray.start()
+            if on_started is not None:
+                on_started(tray)
+        except BaseException:
+            tray.stop()
+            raise
+        running["tray"] = tray
+        errors.set_notify(tray.notify)
+        log.info("tray running (pid %d)", os.getpid())
+        return tray
+
+    # until a tray runs, an unexpected error goes to the log only (the window says enough)
+    errors = UnexpectedErrors(lambda title, text: None)
+    errors.install()
+    problem: CannotStart | None = None
+    try:
+        start(load())
+    except Exception as exc:
+        from app.paths import user_paths
+
+        paths = user_paths()
+        problem = CannotStart(exc, retry=lambda: start(load()), log_dir=paths.log_dir,
+                              config_file=config_file or paths.user_config)
+        problem.show()
+
+    def show_requested() -> None:
+        if "tray" in running:
+            running["tray"].show_details()
+        elif problem is not None:
+            problem.show_window()
+
+    def quit_now() -> None:
+        if "tray" in running:
+            running["tray"].quit()
+        else:
+            app.quit()
+
+    instance.show_requested.connect(show_requested)
+    watcher = SignalWatcher(lambda _n: quit_now())
     # reading the version loads importlib.metadata: after the icon is up, not before
     QTimer.singleShot(0, lambda: app.setApplicationVersion(version()))
-    log.info("tray running (pid %d)", os.getpid())
-    if on_started is not None:
-        on_started(tray)
     status = app.exec()
     watcher.close()
     instance.close()
+    errors.uninstall()
+    if problem is not None:
+        problem.close()
+    tray = running.get("tray")
     # let the last history writes land before the database closes under them; one stuck on
     # a locked database is left behind (the exit below does not wait for it)
-    history_settled = tray.history_pool.waitForDone(1000)
-    if tray.history is not None and history_settled:
+    history_settled = tray is None or tray.history_pool.waitForDone(1000)
+    if tray is not None and tray.history is not None and history_settled:
         try:
             tray.history.close()
         except Exception:

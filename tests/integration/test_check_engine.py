@@ -196,7 +196,7 @@ name = "Outgoing mail"
         proc, _ = run_check(config)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "The mail server answers but is not working properly — this is not your computer."
+    assert lines[0] == "The mail server accepts connections but does not respond — the problem is on IT's side, not your computer."
     assert "Report it to IT" in lines[1]
     assert any(line.startswith("FAIL") and "banner_timeout" in line for line in lines)
     assert any(line.startswith("OK") and line.split()[1] == "link" for line in lines)

@@ -1,0 +1,342 @@
+"""The tray never fails silently: when it cannot start (a config error, an unreadable file, any
+exception on the way up) it still shows a grey icon that says why, opens one window with that
+sentence, logs the full error, and starts normally as soon as the config file is fixed. Later,
+an unexpected exception is logged with its traceback and shown once, never an abort."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from PySide6.QtCore import (
+    QCoreApplication,
+    QFileSystemWatcher,
+    QObject,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+    qInstallMessageHandler,
+)
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSystemTrayIcon,
+    QVBoxLayout,
+)
+
+from app.errors import ConfigError
+from app.ui import icons
+
+log = logging.getLogger(__name__)
+
+WINDOW_TITLE = "MailBeacon cannot start"
+# a save is often several events (truncate, write, rename): read the file once they settle
+SETTLE_MS = 300
+_LABEL_PREFIXES = ("system file ", "policy ")
+
+
+def _scrub(text: str) -> str:
+    from app.report.redact import scrub_text
+
+    return scrub_text(text)
+
+
+def source_file(exc: BaseException) -> Path | None:
+    """The file a config error names, when it names one (not the environment or registry)."""
+    if not isinstance(exc, ConfigError):
+        return None
+    label = exc.source
+    for prefix in _LABEL_PREFIXES:
+        if label.startswith(prefix):
+            label = label[len(prefix):]
+            break
+    path = Path(label)
+    return path if path.is_absolute() or path.suffix == ".toml" else None
+
+
+def short_path(path: Path) -> str:
+    """…/mailbeacon.toml: the name staff can find, without the folders that push it off screen."""
+    return f"…/{path.name}" if len(path.parts) > 1 else path.name
+
+
+def cannot_start_sentence(exc: BaseException) -> str:
+    """One plain sentence for the menu, tooltip and window; the log keeps the full error."""
+    if isinstance(exc, ConfigError):
+        path = source_file(exc)
+        where = f"in {short_path(path)}" if path else f"in the {exc.source}"
+        if exc.line and path:
+            where = f"on line {exc.line} of {short_path(path)}"
+        expected = exc.expected
+        if exc.key:
+            text = f"the setting {exc.key} {where} should be {expected}"
+        elif expected.startswith("an existing file"):
+            text = f"the config file {short_path(path) if path else exc.source} was not found"
+        elif expected.startswith("cannot read the file"):
+            reason = expected.removeprefix("cannot read the file").strip(" ()")
+            name = short_path(path) if path else exc.source
+            text = f"the config file {name} cannot be read" + (f" ({reason})" if reason else "")
+        elif expected.startswith("not valid TOML"):
+            text = f"the config file has a mistake {where}: {expected.removeprefix('not valid TOML: ')}"
+        else:
+            text = f"the config {where.removeprefix('in ')}: {expected}"
+    else:
+        detail = str(exc).strip() or type(exc).__name__
+        text = f"something went wrong while starting ({detail}); the log file has the details"
+    return _scrub(f"MailBeacon cannot start: {text.rstrip('.')}.")
+
+
+class CannotStartWindow(QDialog):
+    """The sentence, and the three things a person can do about it."""
+
+    open_config = Signal()
+    open_logs = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(None)
+        self.setWindowTitle(WINDOW_TITLE)
+        self.setMinimumWidth(460)
+        layout = QVBoxLayout(self)
+        self.label = QLabel(sentence)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.label)
+        self.hint = QLabel("MailBeacon starts by itself as soon as the file is fixed and saved.")
+        self.hint.setWordWrap(True)
+        layout.addWidget(self.hint)
+        buttons = QHBoxLayout()
+        self.config_button = QPushButton("Open the config file")
+        self.logs_button = QPushButton("Open the log folder")
+        self.quit_button = QPushButton("Quit")
+        for button, signal in ((self.config_button, self.open_config), (self.logs_button, self.open_logs),
+                               (self.quit_button, self.quit_requested)):
+            button.clicked.connect(signal.emit)
+            buttons.addWidget(button)
+        buttons.insertStretch(2)
+        layout.addLayout(buttons)
+
+    def set_sentence(self, sentence: str) -> None:
+        self.label.setText(sentence)
+
+
+class CannotStart(QObject):
+    """The grey icon, menu, tooltip and window of a tray that could not start, watching the
+    config file; `recovered` carries the value `retry` returned once it stops failing."""
+
+    recovered = Signal(object)
+
+    def __init__(
+        self,
+        exc: BaseException,
+        *,
+        retry: Callable[[], Any],
+        config_file: Path | None,
+        log_dir: Path,
+        open_url: Callable[[QUrl], Any] = QDesktopServices.openUrl,
+        tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
+        settle_ms: int = SETTLE_MS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._retry = retry
+        self._open_url = open_url
+        self._tray_available = tray_available
+        self.log_dir = log_dir
+        self.config_file = config_file
+        self.error = exc
+        self.sentence = ""
+        self.window = CannotStartWindow("")
+        self.window.open_config.connect(self.open_config_file)
+        self.window.open_logs.connect(self.open_log_folder)
+        self.window.quit_requested.connect(self.quit)
+
+        self.tray = QSystemTrayIcon(self)
+        self.tray.setIcon(icons.icon("unknown"))
+        self.menu = QMenu()
+        self.sentence_action = self.menu.addAction("")
+        self.sentence_action.triggered.connect(self.show_window)
+        self.menu.addSeparator()
+        self.menu.addAction("Open the config file", self.open_config_file)
+        self.menu.addAction("Open the log folder", self.open_log_folder)
+        self.menu.addSeparator()
+        self.menu.addAction("Quit", self.quit)
+        self.tray.setContextMenu(self.menu)
+        self.tray.activated.connect(lambda *_: self.show_window())
+
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.fileChanged.connect(self._changed)
+        self.watcher.directoryChanged.connect(self._changed)
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(settle_ms)
+        self._settle.timeout.connect(self.try_again)
+        self._set_error(exc)
+        self._watch()
+
+    # ------------------------------------------------------------ state
+
+    def _set_error(self, exc: BaseException) -> None:
+        self.error = exc
+        self.sentence = cannot_start_sentence(exc)
+        if isinstance(exc, ConfigError):
+            log.error("%s (%s)", self.sentence, _scrub(str(exc)))
+        else:
+            log.error("%s\n%s", self.sentence, _scrub("".join(traceback.format_exception(exc))))
+        self.sentence_action.setText(self.sentence)
+        self.tray.setToolTip(self.sentence)
+        self.window.set_sentence(self.sentence)
+
+    def watched_files(self) -> list[Path]:
+        """The user's config file and the file the error names (they often are one)."""
+        files = [p for p in (self.config_file, source_file(self.error)) if p is not None]
+        return list(dict.fromkeys(files))
+
+    def _watch(self) -> None:
+        # the folder too: an editor's atomic save renames a new file over the old one, which
+        # the file watch alone loses; a file created after the start is seen the same way
+        wanted = []
+        for path in self.watched_files():
+            wanted.append(str(path.parent))
+            if path.exists():
+                wanted.append(str(path))
+        current = set(self.watcher.files()) | set(self.watcher.directories())
+        missing = [p for p in dict.fromkeys(wanted) if p not in current and Path(p).exists()]
+        if missing:
+            self.watcher.addPaths(missing)
+
+    def _changed(self, _path: str) -> None:
+        self._settle.start()
+
+    def try_again(self) -> bool:
+        """Read the configuration again; True (and `recovered`) when it now works."""
+        try:
+            result = self._retry()
+        except Exception as exc:
+            if cannot_start_sentence(exc) != self.sentence or type(exc) is not type(self.error):
+                self._set_error(exc)
+            self._watch()
+            return False
+        log.info("the problem is fixed; MailBeacon starts")
+        self.close()
+        self.recovered.emit(result)
+        return True
+
+    # ------------------------------------------------------------ showing
+
+    def show(self) -> None:
+        """The grey icon (when there is a tray) and the window, once."""
+        if self._tray_available():
+            self.tray.show()
+        self.show_window()
+
+    def show_window(self) -> None:
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def open_config_file(self) -> None:
+        path = source_file(self.error) or self.config_file
+        if path is None:
+            return
+        # a file that does not exist yet cannot be opened; its folder can
+        target = path if path.exists() else path.parent
+        self._open_url(QUrl.fromLocalFile(str(target)))
+
+    def open_log_folder(self) -> None:
+        try:
+            self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            log.warning("cannot make the log folder %s: %s", self.log_dir, exc)
+        self._open_url(QUrl.fromLocalFile(str(self.log_dir)))
+
+    def close(self) -> None:
+        self._settle.stop()
+        paths = self.watcher.files() + self.watcher.directories()
+        if paths:
+            self.watcher.removePaths(paths)
+        self.tray.hide()
+        self.window.close()
+
+    def quit(self) -> None:
+        self.close()
+        QCoreApplication.quit()
+
+
+# ---------------------------------------------------------------- later exceptions
+
+
+class UnexpectedErrors(QObject):
+    """sys.excepthook (and threading's) for the running tray: each unexpected exception goes
+    to the log with its traceback; the first is also shown to the user, once. PySide6 routes an
+    exception raised in a slot here too, and the event loop goes on. Qt's own warnings join the
+    log instead of a console nobody sees."""
+
+    _show = Signal(str, str)
+
+    TITLE = "MailBeacon hit a problem"
+    TEXT = "Something went wrong inside MailBeacon; it keeps running. IT can find the details in its log file."
+
+    def __init__(self, notify: Callable[[str, str], Any], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._notify = notify
+        self._shown = False
+        self._lock = threading.Lock()
+        self.count = 0
+        self._show.connect(self._on_show)  # queued when raised off the GUI thread
+        self._previous: tuple[Any, Any] | None = None
+
+    def set_notify(self, notify: Callable[[str, str], Any]) -> None:
+        self._notify = notify
+
+    def install(self) -> None:
+        self._previous = (sys.excepthook, threading.excepthook)
+        sys.excepthook = self.handle
+        threading.excepthook = lambda args: self.handle(args.exc_type, args.exc_value, args.exc_traceback)
+        qInstallMessageHandler(_qt_message)
+
+    def uninstall(self) -> None:
+        if self._previous is not None:
+            sys.excepthook, threading.excepthook = self._previous
+            self._previous = None
+        qInstallMessageHandler(None)
+
+    def handle(self, exc_type: type[BaseException], exc: BaseException | None,
+               tb: TracebackType | None) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            QCoreApplication.quit()
+            return
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("unexpected error (MailBeacon keeps running):\n%s", _scrub(text))
+        with self._lock:
+            self.count += 1
+            first = not self._shown
+            self._shown = True
+        if first:
+            self._show.emit(self.TITLE, self.TEXT)
+
+    def _on_show(self, title: str, text: str) -> None:
+        try:
+            self._notify(title, text)
+        except Exception:  # showing the notice must not raise into the hook again
+            log.debug("could not show the notice", exc_info=True)
+
+
+# Qt's warnings are mostly about the platform plugin (offscreen, a tray host's quirks): the log
+# keeps them for IT, the console only shows Qt's critical and fatal messages
+_QT_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR, 4: logging.INFO}
+
+
+def _qt_message(mode: Any, context: Any, message: str) -> None:
+    level = _QT_LEVELS.get(int(getattr(mode, "value", mode)), logging.WARNING)
+    logging.getLogger("qt").log(level, "%s", _scrub(message))

@@ -1,0 +1,556 @@
+"""What staff read, all in one place: verdict headlines and advice, the call to action once IT has
+spoken, the tooltip (composed from short parts that fit Windows' 127 characters), the menu, the
+notifications, the Details window's one sentence per check, and the report dialog.
+
+Plain words only: no IP addresses, codes or protocol names; every problem says whose it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+# ---------------------------------------------------------------- time phrases
+
+
+def format_duration(seconds: float) -> str:
+    """'under 1 min', '47 min', '2 h 5 min', '3 days 4 h'."""
+    minutes = int(max(0.0, seconds) // 60)
+    if minutes < 1:
+        return "under 1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    unit = "day" if days == 1 else "days"
+    return f"{days} {unit} {hours} h" if hours else f"{days} {unit}"
+
+
+def since_clock(since: datetime, now: datetime, tz: tzinfo | None = None) -> str:
+    """'17:02' today, 'yesterday 17:02', 'Mon 17:02' this week, else '24 Nov 17:02' (local time)."""
+    local_since = since.astimezone(tz)
+    local_now = now.astimezone(tz)
+    hhmm = local_since.strftime("%H:%M")
+    days_ago = (local_now.date() - local_since.date()).days
+    if days_ago <= 0:
+        return hhmm
+    if days_ago == 1:
+        return f"yesterday {hhmm}"
+    if days_ago < 7:
+        return f"{local_since.strftime('%a')} {hhmm}"
+    return f"{local_since.day} {local_since.strftime('%b')} {hhmm}"
+
+
+def next_update_clock(when: datetime, now: datetime, tz: tzinfo | None = None) -> str:
+    """When IT's next update is due: '17:30', 'tomorrow 09:00', or 'Tue 1 Dec 09:00'."""
+    local, today = when.astimezone(tz), now.astimezone(tz).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    if local.date() == today + timedelta(days=1):
+        return local.strftime("tomorrow %H:%M")
+    return f"{local.strftime('%a')} {local.day} {local.strftime('%b %H:%M')}"
+
+
+# ---------------------------------------------------------------- verdict headlines and advice
+
+# whose problem it is, said the same way everywhere
+IT_SIDE = "the problem is on IT's side, not your computer"
+OK = ("Mail is working.", "Nothing to do: you can send and receive mail.")
+UNKNOWN_HEADLINE = "MailBeacon does not know which mail server to check."
+UNKNOWN_OFFLINE_HEADLINE = "This computer is not connected to a network, and no mail server is set up to check."
+UNKNOWN_ADVICE = (
+    "Ask IT to set up MailBeacon: it needs your mail address or the mail servers in its configuration."
+)
+
+LOCAL = {
+    "link": (
+        "This computer is not connected to any network.",
+        "Turn on Wi-Fi or plug in a network cable. Mail will work again once you are connected.",
+    ),
+    "captive_portal": (
+        "Your Wi-Fi is asking you to sign in.",
+        "Open a web browser and sign in or accept the network's terms; mail will work after that.",
+    ),
+    "proxy_auth_required": (
+        "Your network's proxy is asking you to sign in, so mail cannot get through.",
+        "Open a web browser and sign in to the proxy. If that does not help, tell IT.",
+    ),
+    "dns": (
+        "Your network cannot look up any names, so mail cannot be reached — this is your "
+        "connection, not the mail server.",
+        "Disconnect and reconnect to the network (or your VPN). At home, restarting the router "
+        "usually helps.",
+    ),
+    "internet": (
+        "Your internet connection is not working — this is your connection, not the mail server.",
+        "Check your Wi-Fi or cable, or try another network. Mail will come back once you are online.",
+    ),
+}
+
+REPORT_ADVICE = (
+    "Nothing on your computer needs fixing. Report it to IT with one click so they get the facts; "
+    "there is no need to restart anything."
+)
+CERT_ADVICE = (
+    "Do not accept certificate warnings in your mail app. Report it to IT with one click so they "
+    "can fix the certificate."
+)
+CERT_HERE_ADVICE = (
+    "Do not accept certificate warnings in your mail app. Report it to IT with one click: either "
+    "the server's certificate is wrong or this computer lacks the company's certificate."
+)
+
+# what stopped working, by the layer that failed (SPEC section 4: headlines name the layer)
+DOWN = {
+    "dns": (f"The mail server's name cannot be found — {IT_SIDE}.", REPORT_ADVICE),
+    "server": (f"The mail server is not answering — {IT_SIDE}.", REPORT_ADVICE),
+    "silent": (f"The mail server accepts connections but does not respond — {IT_SIDE}.", REPORT_ADVICE),
+    "refused": (f"The mail server is refusing service right now — {IT_SIDE}.", REPORT_ADVICE),
+    "secure": (f"The mail server cannot set up a secure connection — {IT_SIDE}.", REPORT_ADVICE),
+    "certificate": (f"The mail server's security certificate is not valid — {IT_SIDE}.", CERT_ADVICE),
+    # no company CA configured: the missing piece may be on this laptop, so no "not your computer"
+    "certificate_here": ("This computer does not trust the mail server's security certificate.", CERT_HERE_ADVICE),
+    "service": (f"The mail server answers but is not working properly — {IT_SIDE}.", REPORT_ADVICE),
+}
+
+# a check's code -> the cause word used by DOWN and by the one-sentence check lines
+_CAUSE = {
+    "banner_timeout": "silent",
+    "service_unavailable": "refused",
+    "tls_handshake_failed": "secure",
+    "starttls_failed": "secure",
+    "starttls_unsupported": "secure",
+    "tls_cert_expired": "certificate",
+    "tls_cert_untrusted": "certificate",
+    "tls_hostname_mismatch": "certificate",
+}
+
+
+def cause(code: str, layer: str) -> str:
+    """'dns', 'server', or the service-layer cause of a failing check's code."""
+    if layer in ("dns", "server"):
+        return layer
+    return _CAUSE.get(code, "service")
+
+
+# what each kind of endpoint does, for people (sentence start / inside a sentence)
+FUNCTION = {"smtp": "sending mail", "imap": "receiving mail", "pop3": "receiving mail",
+            "https": "webmail", "tcp": "the mail service"}
+# the server behind it, inside a sentence
+SERVER = {"smtp": "the server for sending mail", "imap": "the server for receiving mail",
+          "pop3": "the server for receiving mail", "https": "the webmail server", "tcp": "the mail server"}
+
+
+def function_of(kind: str) -> str:
+    return FUNCTION.get(kind, "the mail service")
+
+
+def function_name(kind: str, name: str = "") -> str:
+    """IT's own label for an endpoint inside a sentence ("outgoing mail"; "Outlook Web Access"
+    keeps its capitals), else what the endpoint does."""
+    if not name:
+        return function_of(kind)
+    return name[0].lower() + name[1:] if name[1:] == name[1:].lower() else name
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def join(parts: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c' (duplicates dropped, order kept)."""
+    unique = list(dict.fromkeys(parts))
+    if len(unique) <= 1:
+        return "".join(unique)
+    return ", ".join(unique[:-1]) + " and " + unique[-1]
+
+
+def partly_headline(broken: list[str], partial: list[str], working: list[str], *, network_maybe: bool) -> str:
+    """'Sending mail is not working, but receiving mail and webmail still work — …': functions
+    wholly broken, partly broken (some of their servers fail) and working, without addresses."""
+    clauses = []
+    if broken:
+        clauses.append(f"{join(broken)} {'is' if len(set(broken)) == 1 else 'are'} not working")
+    if partial:
+        clauses.append(f"{join(partial)} {'works' if len(set(partial)) == 1 else 'work'} only in part")
+    text = " and ".join(clauses)
+    if working:
+        text += f", but {join(working)} still {'works' if len(set(working)) == 1 else 'work'}"
+    whose = (
+        "the mail server or the network you are on blocks it, not your computer"
+        if network_maybe
+        else IT_SIDE
+    )
+    return f"{_cap(text)} — {whose}."
+
+
+PARTLY_ADVICE = "You can keep using what works. Report it to IT with one click so they get the facts."
+WARN_ADVICE = "Nothing to do for now. IT may want to know: you can report it with one click."
+WARN = {
+    "slow": "Mail works, but the mail server is slow to answer.",
+    "auth_not_offered": "Mail works, but the mail server does not offer sign-in right now.",
+    "other": "Mail works, with a warning.",
+}
+
+
+def expiring_headline(days: float | None) -> str:
+    if days is None:
+        when = "soon"
+    elif days < 1:
+        when = "today"
+    else:
+        when = f"in {days:.0f} day{'s' if days >= 2 else ''}"
+    return f"Mail works, but the mail server's security certificate expires {when}."
+
+
+# ---------------------------------------------------------------- IT has spoken
+
+
+def open_incident(it_status: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The newest open incident IT posted, or None."""
+    incidents = (it_status or {}).get("incidents") or []
+    return incidents[0] if incidents else None
+
+
+def it_aware(it_status: dict[str, Any] | None, now: datetime | None = None, *, title: bool = False) -> str | None:
+    """'IT is aware — next update 17:30.' (or 'IT is aware of it.'); with `title`, 'IT is aware:
+    Mail server outage — next update 17:30.' (the title cut to 40 characters). None when IT
+    posted nothing."""
+    incident = open_incident(it_status)
+    if incident is None:
+        return None
+    head = "IT is aware"
+    if title and incident.get("title"):
+        name = str(incident["title"]).strip().rstrip(".")
+        head += f": {name if len(name) <= 40 else name[:39] + '…'}"
+    when = incident.get("next_update_at")
+    if when:
+        from app.jsonio import parse_iso
+
+        try:
+            return f"{head} — next update {next_update_clock(parse_iso(when), now or datetime.now(UTC))}."
+        except (TypeError, ValueError):
+            pass
+    return f"{head}." if title else "IT is aware of it."
+
+
+REPORT_BUTTON = "Report a problem…"
+AFFECTED_BUTTON = "Add me to the affected list"
+AFFECTED_ADVICE = "You do not need to report it again; you can add yourself to the list of people affected."
+
+
+@dataclass(frozen=True)
+class CallToAction:
+    text: str  # the advice line under the headline
+    button: str  # what the report button says
+
+
+def call_to_action(verdict: str, advice: str, it_status: dict[str, Any] | None, now: datetime | None = None) -> CallToAction:
+    """What to do now: once IT has posted an incident, lead with what IT said and offer to join
+    the affected list, instead of asking for a report IT already has. A laptop whose own
+    connection is down gets its own advice first: IT's incident is not why it is offline."""
+    aware = it_aware(it_status, now)
+    if aware and verdict in ("down", "degraded"):
+        return CallToAction(f"{aware} {AFFECTED_ADVICE}", f"{AFFECTED_BUTTON}…")
+    return CallToAction(advice, REPORT_BUTTON)
+
+
+# ---------------------------------------------------------------- tooltip
+
+TOOLTIP_LIMIT = 127  # Windows cuts a tray tooltip there
+TOOLTIP_STATE = {
+    "ok": "mail works",
+    "degraded": "mail partly works",
+    "down": "mail is down",
+    "local": "your connection is down",
+    "unknown": "not set up yet",
+    "checking": "checking mail…",
+}
+TOOLTIP_WHOSE = {"down": "Not your computer.", "degraded": "Not your computer.", "local": "Not the mail server."}
+
+
+def outbox_line(count: int) -> str:
+    """'1 report waiting to be sent' (the menu line; the tooltip adds a full stop)."""
+    return f"{count} {'report' if count == 1 else 'reports'} waiting to be sent"
+
+
+def tooltip(
+    verdict: str,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    *,
+    it_lines: tuple[str, ...] = (),
+    outbox: int = 0,
+    whose: bool = True,
+    tz: tzinfo | None = None,
+) -> str:
+    """'MailBeacon: mail is down (since 17:02, 47 min). Not your computer.' then what IT said and
+    the outbox, each a sentence. `it_lines` are IT's line from longest to shortest. Parts that
+    would pass 127 characters are shortened or left out, least useful first (the duration, then
+    whose, then the outbox), so the state and what IT said always show."""
+    state = TOOLTIP_STATE.get(verdict, TOOLTIP_STATE["checking"])
+    clock = duration = ""
+    if since is not None and verdict in TOOLTIP_WHOSE | {"ok": ""}:
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        now = now or datetime.now(UTC)
+        clock = since_clock(since, now, tz)
+        duration = format_duration((now - since).total_seconds())
+
+    def first(with_duration: bool) -> str:
+        if not clock:
+            return f"MailBeacon: {state}" + ("" if state.endswith("…") else ".")
+        return f"MailBeacon: {state} (since {clock}" + (f", {duration})." if with_duration else ").")
+
+    options = {
+        "whose": [TOOLTIP_WHOSE[verdict]] if whose and verdict in TOOLTIP_WHOSE else [],
+        "it": [line for line in it_lines if line],
+        "outbox": [f"{outbox_line(outbox)}."] if outbox > 0 else [],
+    }
+    wanted = {n for n, alts in options.items() if alts}
+    best: tuple[str, int] | None = None
+    for with_duration in (True, False):
+        head, chosen = first(with_duration), {}
+        # most useful first: what IT said, then how many reports wait, then whose
+        for name in ("it", "outbox", "whose"):
+            for alt in options[name]:
+                if len(_lines(head, {**chosen, name: alt})) <= TOOLTIP_LIMIT:
+                    chosen[name] = alt
+                    break
+        text = _lines(head, chosen)
+        if set(chosen) == wanted and chosen.get("it") in (options["it"][:1] or [None]):
+            return text
+        score = sum({"it": 8, "outbox": 4, "whose": 2}[n] for n in chosen) + (chosen.get("it") in options["it"][:1])
+        if best is None or score > best[1]:
+            best = (text, score)
+    assert best is not None
+    return best[0][:TOOLTIP_LIMIT]
+
+
+def _lines(head: str, chosen: dict[str, str]) -> str:
+    # whose problem it is belongs to the first sentence's line; the rest get their own lines
+    first = head + (f" {chosen['whose']}" if "whose" in chosen else "")
+    return "\n".join([first, *(chosen[n] for n in ("it", "outbox") if n in chosen)])
+
+
+# ---------------------------------------------------------------- menu
+
+MENU = {
+    "checking": "Checking…",
+    "check_now": "Check now",
+    "report": REPORT_BUTTON,
+    "details": "Details…",
+    "webmail": "Open webmail",
+    "setup": "Set up…",
+    "pause": "Pause notifications for 1 hour",
+    "autostart": "Start at login",
+    "autostart_demo": "Start at login (off in the demo)",
+    "outbox_tip": "Try to send the waiting reports now",
+    "headline_tip": "Open the details",
+    "quit": "Quit",
+}
+
+NO_TRAY_TEXT = (
+    "No system tray was found on this desktop, so MailBeacon shows this window instead. "
+    "It keeps checking while the window is open; closing it quits MailBeacon."
+)
+
+# ---------------------------------------------------------------- notifications
+
+PROBLEM_TITLES = {
+    "down": "Mail is down",
+    "local": "No connection from this computer",
+    "degraded": "Mail partly works",
+}
+_CLICK = {"down": "Click to report it to IT.", "degraded": "Click for details.", "local": ""}
+
+
+def problem_notice(verdict: str, headline: str, it_status: dict[str, Any] | None, now: datetime | None = None) -> tuple[str, str]:
+    """(title, text) of the notification for a confirmed problem."""
+    title = PROBLEM_TITLES.get(verdict, "MailBeacon")
+    aware = it_aware(it_status, now) if verdict in ("down", "degraded") else None
+    click = f"{aware} Click to add yourself to the affected list." if aware else _CLICK.get(verdict, "")
+    return title, f"{headline} {click}".strip()
+
+
+RECOVERED_TITLE = "Mail works again"
+_WAS = {
+    "down": "It was down for {d}.",
+    "local": "Your connection was down for {d}.",
+    "degraded": "It had problems for {d}.",
+}
+
+
+def recovery_notice(current: str, previous: str, duration_s: float | None, headline: str) -> tuple[str, str] | None:
+    """(title, text) when mail gets better; the text adds what the title does not say."""
+    if current == "ok":
+        was = _WAS.get(previous)
+        if was and duration_s is not None:
+            return RECOVERED_TITLE, was.format(d=format_duration(duration_s))
+        return RECOVERED_TITLE, "You can send and receive mail."
+    if current == "degraded" and previous in ("down", "local"):
+        return "Mail partly works again", headline
+    return None
+
+
+def _sentence(text: str) -> str:
+    text = (text or "").strip()
+    return text if not text or text[-1] in ".!?" else text + "."
+
+
+def incident_notice(kind: str, incident: dict[str, Any], verdict: str, now: datetime | None = None) -> tuple[str, str]:
+    """(title, text) for IT posting, updating or resolving an incident. A resolve keeps IT's
+    closing words; while MailBeacon still sees mail failing it says so instead of 'resolved'."""
+    title = incident.get("title") or "a mail problem"
+    message = _sentence(incident.get("message") or "")
+    if kind == "resolved":
+        if verdict in ("down", "degraded"):
+            head = "IT says it is fixed"
+            tail = "MailBeacon still sees a problem from here and keeps checking."
+        else:
+            head, tail = "IT has fixed it", ""
+        return head, " ".join(p for p in (f"{_sentence(title)}", message, tail) if p)
+    head = "IT is aware" if kind == "posted" else "IT posted an update"
+    text = " ".join(p for p in (_sentence(title), message) if p)
+    aware = it_aware({"incidents": [incident]}, now)
+    if aware and incident.get("next_update_at"):
+        text += " " + aware.replace("IT is aware — n", "N")
+    return head, text
+
+
+# ---------------------------------------------------------------- Details window
+
+DETAILS_TITLE = "MailBeacon — mail status details"
+DETAILS = {
+    "checked_at": "Checked at {clock}",
+    "changes": "Changes in the last 24 hours",
+    "no_changes": "No changes.",
+    "it_show": "Details for IT",
+    "copy": "Copy as text",
+    "check_now": "Check now",
+    "close": "Close",
+    "checks": "What MailBeacon checked",
+}
+VERDICT_WORD = {
+    "ok": "Mail works",
+    "degraded": "Mail partly works",
+    "down": "Mail server problem",
+    "local": "Problem on this computer's network",
+    "unknown": "Status unknown",
+    "checking": "Checking…",
+}
+STATUS_WORD = {"ok": "OK", "warn": "Warning", "fail": "Failed", "skipped": "Skipped"}
+
+_LAYER_SENTENCE = {
+    ("link", "ok"): "This computer is connected to a network.",
+    ("link", "fail"): "This computer is not connected to any network.",
+    ("internet", "ok"): "The internet can be reached.",
+    ("internet", "warn"): "The internet check did not get through (many offices block it; mail is not affected).",
+    ("internet", "fail"): "The internet cannot be reached from this computer.",
+    ("dns", "ok"): "Names can be looked up on this network.",
+    ("dns", "warn"): "The test name could not be looked up (mail is not affected).",
+    ("dns", "fail"): "Names cannot be looked up on this network.",
+}
+_ENDPOINT_FAIL = {
+    "dns": "The name of {server} cannot be found.",
+    "server": "{Server} is not answering.",
+    "silent": "{Server} accepts connections but does not respond.",
+    "refused": "{Server} is refusing service right now.",
+    "secure": "{Server} cannot set up a secure connection.",
+    "certificate": "{Server} has a security certificate problem.",
+    "service": "{Server} is not working properly.",
+}
+
+
+def check_sentence(kind: str, status: str, code: str, layer: str, data: dict[str, Any] | None = None) -> str:
+    """One plain sentence per check for the staff view of Details."""
+    if status == "skipped":
+        return "Not checked this time."
+    if kind in ("link", "internet", "dns"):
+        if code == "captive_portal":
+            return "The network is asking you to sign in in a web browser."
+        if code == "proxy_auth_required":
+            return "The network's proxy is asking you to sign in."
+        return _LAYER_SENTENCE.get((kind, status), _LAYER_SENTENCE.get((kind, "fail"), ""))
+    what, server = function_of(kind), SERVER.get(kind, "the mail server")
+    if status == "ok":
+        return f"{_cap(what)} works."
+    if status == "warn":
+        if code == "slow":
+            return f"{_cap(what)} works, but slowly."
+        if code == "tls_cert_expiring":
+            return f"{_cap(what)} works; its security certificate expires soon."
+        if code == "auth_not_offered":
+            if (data or {}).get("auth_after_starttls"):
+                return f"{_cap(what)} answers; sign-in is offered only once the connection is secure."
+            return f"{_cap(what)} answers, but does not offer sign-in."
+        return f"{_cap(what)} works, with a warning."
+    if kind == "https" and code == "http_status":
+        return "Webmail answers with an error page."
+    if kind == "https" and code == "http_timeout":
+        return "Webmail is not answering."
+    return _ENDPOINT_FAIL[cause(code, layer)].format(server=server, Server=_cap(server))
+
+
+def check_title(kind: str, name: str = "") -> str:
+    """The row title staff see: IT's own label when it has one, else what it does."""
+    if kind in ("link", "internet", "dns"):
+        return {"link": "Network connection", "internet": "Internet access", "dns": "Name lookup"}[kind]
+    return name or _cap(function_of(kind))
+
+
+# ---------------------------------------------------------------- report dialog
+
+REPORT = {
+    "title": "Report a problem to IT",
+    "preparing": "Preparing the report…",
+    "preparing_send": "Preparing the report… it will be sent as soon as it is ready.",
+    "checking": "Checking your mail connection…",
+    "receives": "IT will receive:",
+    "no_secrets": "No passwords, tokens or other secrets are included.",
+    "note_label": "Your note (Ctrl+Enter sends):",
+    "note_placeholder": "Anything IT should know? (optional)",
+    "show": "Show everything that will be sent",
+    "hide": "Hide the details",
+    "copy": "Copy to clipboard",
+    "save": "Save to file…",
+    "cancel": "Cancel",
+    "close": "Close",
+    "send": "Send",
+    "affected": AFFECTED_BUTTON,
+    "sending": "Sending…",
+    "copied": "Copied to the clipboard.",
+    "saved_to": "Saved to {path}",
+    "save_failed": "Could not save to {path}: {reason}",
+    "known": "{line}\nYou do not need to report it again: sending adds you to the list of people "
+    "affected, with your computer's facts.",
+    "known_fallback": "IT is aware of a mail problem.",
+    "no_channel": "MailBeacon cannot send reports yet: IT has not set up where they go. Save the "
+    "report to a file or copy it, and give it to IT another way (for example by phone or chat).",
+    "queued": "Saved — it will be sent automatically when the connection is back.",
+    "no_channel_kept": "Kept on this computer; it cannot be sent until IT sets up where reports go. "
+    "Use Save to file or Copy to give it to IT now.",
+    "build_failed": "Could not prepare the report: {reason}",
+    "send_failed": "Could not save or send the report: {reason}. Use Save to file or Copy instead.",
+}
+CHANNEL_WORDS = {"webhook": "IT's report service", "hub": "IT's MailBeacon hub", "teams": "IT's Teams channel",
+                 "slack": "IT's Slack channel", "email": "IT's mailbox"}
+# what the dialog lists as "IT will receive:"
+REPORT_ITEMS = {
+    "found": "What MailBeacon found: {headline}",
+    "checks": "The results of {n} checks of the mail servers and your connection",
+    "changes_one": "The {n} change in mail status over the last 24 hours",
+    "changes": "The {n} changes in mail status over the last 24 hours",
+    "who": "Who you are: {who}",
+    "no_who": "Not your user name (turned off)",
+    "host": "Your computer's name: {host}",
+    "no_host": "Not your computer's name (turned off)",
+    "device": "This computer's system, app version, uptime, CPU and memory use and battery",
+    "network": "Your network: interfaces and addresses, gateway, DNS servers, proxy, VPN",
+    "network_masked": "Your network: interfaces and addresses (last part of each address hidden), "
+    "gateway, DNS servers, proxy, VPN",
+    "note": "Your note, if you write one",
+    "to": "Sent to: {where}",
+    "nowhere": "Sent to: nobody yet, because no report channel is set up",
+}

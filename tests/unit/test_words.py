@@ -1,0 +1,203 @@
+"""The text catalogue: every staff sentence renders for every state, reads as plain words (no
+addresses, codes or doubled punctuation), says whose problem it is, and the tooltip always fits
+Windows' 127 characters."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.diagnosis.model import CODES, LAYERS, Check
+from app.diagnosis.verdict import decide
+from app.words import it, staff
+
+VERDICTS = ("ok", "degraded", "down", "local", "unknown", "checking")
+NOW = datetime.now(UTC)
+_IP = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
+_JARGON = re.compile(r"\b(NXDOMAIN|SERVFAIL|TLS|SSL|SMTP|IMAP|POP3|STARTTLS|EHLO|TCP|DNS|_)\b|[a-z]+_[a-z]+")
+
+
+def plain(text: str) -> None:
+    """What staff read: a sentence, no address, no code, no doubled punctuation."""
+    assert text and text == text.strip(), repr(text)
+    assert not _IP.search(text), text
+    assert not _JARGON.search(text), text
+    assert ".." not in text and "…." not in text and " ." not in text, text
+    assert text[0].isupper() or text[0].isdigit(), text
+
+
+def incident(next_update: datetime | None, title: str = "Mail server outage") -> dict:
+    return {"incidents": [{"id": "INC-1", "title": title, "status": "investigating",
+                           "message": "We are on it", "updated_at": NOW.isoformat(),
+                           "next_update_at": next_update.isoformat() if next_update else None}]}
+
+
+# IT incidents that change the wording: none, one without a next update, one due tomorrow with a
+# long title (the longest tooltip line)
+IT_STATES = [None, incident(None), incident(NOW + timedelta(days=1), "A" * 80)]
+SINCE = [None, NOW - timedelta(seconds=20), NOW - timedelta(hours=2, minutes=5), NOW - timedelta(days=12, hours=23)]
+
+
+@pytest.mark.parametrize("verdict", VERDICTS)
+@pytest.mark.parametrize("it_status", IT_STATES)
+@pytest.mark.parametrize("outbox", [0, 1, 12])
+@pytest.mark.parametrize("since", SINCE)
+def test_tooltip_fits_127_and_always_shows_the_state(verdict, it_status, outbox, since):
+    lines = (staff.it_aware(it_status, NOW, title=True), staff.it_aware(it_status, NOW))
+    text = staff.tooltip(verdict, since, NOW, it_lines=tuple(x for x in lines if x), outbox=outbox)
+    assert len(text) <= staff.TOOLTIP_LIMIT, (len(text), text)
+    first = text.splitlines()[0]
+    assert first.startswith(f"MailBeacon: {staff.TOOLTIP_STATE[verdict]}")
+    if it_status is not None:  # what IT said always makes it in
+        assert any(line.startswith("IT is aware") for line in text.splitlines())
+    for line in text.splitlines():
+        assert line[-1] in ".…", line  # each line ends a sentence
+        assert "since" not in line.split(")")[-1]  # never "... not your computer since 05:48"
+    if outbox and it_status is None:
+        assert staff.outbox_line(outbox) in text
+    if verdict in staff.TOOLTIP_WHOSE and since is not None and since > NOW - timedelta(days=1) and it_status is None:
+        assert staff.TOOLTIP_WHOSE[verdict] in first
+
+
+def check(kind: str, code: str = "ok", name: str = "", data: dict | None = None) -> Check:
+    status = CODES[code][1]
+    return Check(id=f"{kind} x", kind=kind, target="192.0.2.7:587", status=status, code=code,
+                 detail="IT detail", data=data or {}, name=name)
+
+
+BASE = [check("link"), check("internet"), check("dns")]
+ENDPOINT_CODES = [c for c, (layer, _s) in CODES.items() if layer in (None, "dns", "server", "service") and c != "skipped"]
+
+
+@pytest.mark.parametrize("code", ENDPOINT_CODES)
+@pytest.mark.parametrize("ca_file_set", [False, True])
+def test_every_endpoint_code_gives_plain_headline_advice_and_a_staff_sentence(code, ca_file_set):
+    for kinds in (["smtp"], ["smtp", "imap"], ["smtp", "imap", "https"]):
+        checks = [*BASE, check(kinds[0], code), *(check(k) for k in kinds[1:])]
+        verdict = decide(checks, ca_file_set=ca_file_set)
+        plain(verdict.headline)
+        plain(verdict.advice)
+        if verdict.verdict in ("down", "degraded") and CODES[code][1] == "fail":
+            # whose problem it is, except where the missing piece may be this laptop's
+            whose = ("not your computer" in verdict.headline) != (
+                code == "tls_cert_untrusted" and not ca_file_set and len(kinds) == 1
+            )
+            assert whose, verdict.headline
+        for c in checks:
+            plain(staff.check_sentence(c.kind, c.status, c.code, c.layer, c.data))
+            plain(staff.check_title(c.kind, c.name))
+
+
+def test_a_handshake_that_never_reached_a_certificate_is_not_a_certificate_problem():
+    headline = decide([*BASE, check("smtp", "tls_handshake_failed")]).headline
+    assert "certificate" not in headline and "secure connection" in headline
+    assert "certificate" in decide([*BASE, check("smtp", "tls_cert_expired")]).headline
+
+
+def test_untrusted_certificate_without_a_company_ca_does_not_blame_the_server():
+    without = decide([*BASE, check("smtp", "tls_cert_untrusted")], ca_file_set=False)
+    assert "not your computer" not in without.headline and "this computer" in without.advice
+    assert "not your computer" in decide([*BASE, check("smtp", "tls_cert_untrusted")], ca_file_set=True).headline
+
+
+@pytest.mark.parametrize(
+    ("checks", "expected"),
+    [
+        ([check("smtp", "tcp_refused"), check("imap")],
+         "Sending mail is not working, but receiving mail still works"),
+        ([check("smtp", "tcp_refused"), check("imap"), check("https")],
+         "Sending mail is not working, but receiving mail and webmail still work"),
+        ([check("smtp", "tcp_refused"), check("imap", "tls_cert_expired"), check("https")],
+         "Sending mail and receiving mail are not working, but webmail still works"),
+        # two sending servers, one failing: never "sending is not working; sending still works"
+        ([check("smtp", "tcp_refused"), check("smtp"), check("imap")],
+         "Sending mail works only in part, but receiving mail still works"),
+        ([check("smtp", "tcp_refused", name="Outgoing mail"), check("imap", name="Incoming mail")],
+         "Outgoing mail is not working, but incoming mail still works"),
+    ],
+)
+def test_partly_working_headlines_name_functions_not_addresses(checks, expected):
+    headline = decide([*BASE, *checks]).headline
+    assert headline.startswith(expected), headline
+    plain(headline)
+    assert headline.endswith("not your computer.")
+
+
+def test_staff_sentences_cover_every_layer_check():
+    for kind, code in itertools.product(("link", "internet", "dns"), CODES):
+        layer = CODES[code][0]
+        if layer not in (None, "device", "network", "dns"):
+            continue
+        c = check(kind, code)
+        plain(staff.check_sentence(kind, c.status, code, c.layer))
+    assert LAYERS[0] == "device"
+
+
+@pytest.mark.parametrize("verdict", ["down", "degraded", "local", "ok"])
+@pytest.mark.parametrize("it_status", IT_STATES)
+def test_call_to_action_follows_what_it_said(verdict, it_status):
+    action = staff.call_to_action(verdict, "Report it to IT with one click.", it_status, NOW)
+    plain(action.text)
+    if it_status is not None and verdict in ("down", "degraded"):
+        assert action.text.startswith("IT is aware")
+        assert action.button == "Add me to the affected list…"
+        assert "Report it" not in action.text
+        if it_status["incidents"][0]["next_update_at"]:
+            assert "next update tomorrow" in action.text
+    else:
+        assert action.button == staff.REPORT_BUTTON
+
+
+@pytest.mark.parametrize("verdict", ["down", "degraded", "local"])
+@pytest.mark.parametrize("it_status", IT_STATES)
+def test_problem_notifications_lead_with_what_it_said(verdict, it_status):
+    title, text = staff.problem_notice(verdict, "The mail server is not answering.", it_status, NOW)
+    plain(title)
+    plain(text)
+    if it_status is not None and verdict != "local":
+        assert "IT is aware" in text and "affected list" in text and "report it" not in text.lower()
+
+
+@pytest.mark.parametrize("previous", ["down", "local", "degraded"])
+def test_recovery_does_not_repeat_itself(previous):
+    title, text = staff.recovery_notice("ok", previous, 47 * 60, "Mail is working.")
+    assert title == "Mail works again"
+    assert "works again" not in text and "47 min" in text
+    plain(text)
+
+
+@pytest.mark.parametrize("verdict", VERDICTS)
+@pytest.mark.parametrize("kind", ["posted", "updated", "resolved"])
+def test_incident_notices_keep_it_words_and_never_say_fixed_while_red(verdict, kind):
+    inc = {"id": "1", "title": "Mail server disk full", "message": "Space freed",
+           "next_update_at": (NOW + timedelta(minutes=30)).isoformat()}
+    title, text = staff.incident_notice(kind, inc, verdict, NOW)
+    plain(title)
+    plain(text)
+    assert "Space freed." in text
+    if kind == "resolved":
+        still_red = verdict in ("down", "degraded")
+        assert ("still sees a problem" in text) == still_red
+        assert "resolved" not in (title + text).lower()
+    else:
+        assert "Next update" in text
+
+
+def test_it_lines_carry_the_technical_facts():
+    c = check("smtp", "tls_cert_untrusted", data={"tls": {"version": "TLS 1.3", "cipher": "TLS_AES_256_GCM_SHA384"},
+                                                   "greeting": "220 mx ESMTP", "auth_mechanisms": ["PLAIN"]})
+    line = it.check_line(c)
+    for fact in ("smtp 192.0.2.7:587", "tls_cert_untrusted", "TLS 1.3 TLS_AES_256_GCM_SHA384", "220 mx", "PLAIN"):
+        assert fact in line
+
+
+def test_every_catalogue_string_is_a_sentence_or_a_label():
+    for table in (staff.MENU, staff.DETAILS, staff.REPORT, staff.PROBLEM_TITLES, staff.VERDICT_WORD, staff.CHANNEL_WORDS):
+        for value in table.values():
+            plain(value.format(path="the file", reason="disk full", line="IT is aware.", clock="17:02"))
+    for headline, advice in (*staff.LOCAL.values(), *staff.DOWN.values(), staff.OK):
+        plain(headline)
+        plain(advice)
