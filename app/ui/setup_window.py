@@ -291,8 +291,10 @@ class SetupWindow(QDialog):
         self._fit()
 
     def _manual_changed(self) -> None:
-        # what was checked is no longer what is typed: check again before saving
-        if self.found is None and self.endpoints:
+        # what was checked (found or typed) is no longer what the form says: check again before
+        # saving, and save what is typed, not what was found
+        if self.form.isVisible() and (self.endpoints or self.found is not None):
+            self.found = None
             self._begin("manual")
             self._set_default(self.check_button)
 
