@@ -239,3 +239,21 @@ def check_endpoints(
     if diagnose is None:
         from app.diagnosis.engine import diagnose
     return diagnose(config_for_check(config, endpoints, address))
+
+
+def save_choice(save: Callable[[Any, Config], Any], found: Any, address: str,
+                endpoints: list[Endpoint], config: Config) -> Any:
+    """Runs on a worker thread: save what was found, or what was typed in discovery's shape, so
+    one writer (discover --save semantics: never over a value policy sets) serves both."""
+    if found is None:
+        from app import discovery
+
+        found = discovery.Discovery(
+            address=address,
+            domain=address.rpartition("@")[2],
+            source="none",
+            endpoints=[endpoint_to_dict(e) for e in endpoints],
+            webmail_url="",
+            tried=[],
+        )
+    return save(found, config)
