@@ -379,6 +379,8 @@ class _Hop:
                 raise HttpError("timeout", f"the name {host} could not be looked up in time", origin, proxy=proxy) from None
             if exc.code == "dns_nxdomain":
                 raise HttpError("dns", f"the name {host} does not exist", origin, proxy=proxy) from None
+            if exc.code == "dns_no_answer":
+                raise HttpError("dns", f"the name {host} has no address", origin, proxy=proxy) from None
             raise HttpError("dns", f"the name {host} could not be resolved", origin, proxy=proxy) from None
 
     def _connect(self, host: str, port: int, watchdog: _Watchdog, origin: str, proxy: str | None) -> socket.socket:

@@ -153,6 +153,8 @@ def test_check_discovers_first_and_caches_for_a_day(world, smtp_for, tmp_path, m
     again = json.loads(run_cli("check", "--json", "--config", str(cfg), home=tmp_path / "home").stdout)
     assert _srv_asks(world) == asks  # from the cache
     assert again["discovery"] == doc["discovery"]
+    table = run_cli("check", "--config", str(cfg), home=tmp_path / "home").stdout
+    assert f"servers: found by discovery (srv) at {doc['discovery']['at']}" in table
     entry = json.loads(cached.read_text())
     entry["at"] = iso_utc(utc_now() - timedelta(hours=25))
     cached.write_text(json.dumps(entry))
