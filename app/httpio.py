@@ -169,8 +169,14 @@ def request(
             raise HttpError(
                 "redirect", f"it redirects more than {max_redirects} times", url, proxy=resp.proxy
             )
-        target = urljoin(current, location.strip())
-        _check_redirect(current, target, url)
+        try:
+            target = urljoin(current, location.strip())
+            _check_redirect(current, target, url)
+            _split(target)
+        except (ValueError, HttpError) as exc:
+            if isinstance(exc, HttpError) and exc.kind == "redirect":
+                raise
+            raise HttpError("redirect", "it redirects to something that is not a URL", url, proxy=resp.proxy) from None
         followed.append(current)
         if resp.status == 303 and method != "HEAD":
             method, body = "GET", None
