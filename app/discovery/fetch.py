@@ -71,7 +71,7 @@ def _sentence(exc: httpio.HttpError) -> str:
     reason = exc.reason
     text = {
         "timeout": "It did not answer in time.",
-        "too_large": f"The answer was refused: {reason}.",
+        "too_large": f"Refused: {reason}.",
         "redirect": f"Not followed: {reason}.",
     }.get(exc.kind)
     return text or f"Could not fetch it: {reason}."

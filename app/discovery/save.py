@@ -91,7 +91,13 @@ def _set_key(text: str, section: str, key: str, value: str) -> str:
         if re.match(rf"^\s*{key}\s*=", lines[i]):
             lines[i] = assignment
             return "".join(lines)
-    lines.insert(start + 1, assignment)
+    # a new key goes after the section's last line, not before the keys already there
+    at = end
+    while at > start + 1 and not lines[at - 1].strip():
+        at -= 1
+    if at > 0 and not lines[at - 1].endswith("\n"):
+        lines[at - 1] += "\n"
+    lines.insert(at, assignment)
     return "".join(lines)
 
 
