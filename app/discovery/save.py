@@ -55,10 +55,7 @@ def save(result: Discovery, config: Config, *, path: Path | None = None) -> Path
     if "endpoints" not in locked and result.endpoints:
         new = new.rstrip("\n") + ("\n\n" if new.strip() else "") + _endpoint_tables(result) + "\n"
     # what is written must read back: a broken file would stop the next start
-    data = tomllib.loads(new)
-    if "endpoints" in data and not isinstance(data["endpoints"], list):
-        raise ConfigError(str(target), "endpoints", "[[endpoints]] tables (the file uses another form)")
-    config_mod._flatten_toml(data, new, str(target))
+    config_mod.check_text(new, str(target))
     _write_private(target, new)
     return target
 
