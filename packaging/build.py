@@ -100,6 +100,11 @@ def project_version() -> str:
         return str(tomllib.load(fh)["project"]["version"])
 
 
+def project_urls() -> dict[str, str]:
+    with (REPO / "pyproject.toml").open("rb") as fh:
+        return dict(tomllib.load(fh)["project"].get("urls", {}))
+
+
 def msi_version(version: str) -> str:
     """MSI ProductVersion: three numbers (major and minor below 256), no pre-release tags."""
     numbers = [int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3]]
@@ -446,6 +451,8 @@ def build_msi(payload: Path | None = None, out: Path | None = None) -> Path:
         "SourceDir": os.path.relpath(payload, REPO).replace("\\", "/"),
         "ExeSource": exe_source,
         "IconFile": os.path.relpath(icon, REPO).replace("\\", "/") if icon else "",
+        "AboutUrl": project_urls().get("Homepage", ""),
+        "HelpUrl": project_urls().get("Documentation", project_urls().get("Homepage", "")),
     }
     product = PACKAGING / "windows" / "MailBeacon.wxs"
     if sys.platform == "win32":
@@ -486,18 +493,48 @@ def build_msi(payload: Path | None = None, out: Path | None = None) -> Path:
                 "INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMax`, `Attributes`, `ActionProperty`) "
                 f"VALUES ('{{{code.group(1).upper()}}}', '{defines['Version']}', 513, 'WIX_UPGRADE_DETECTED')",
             ]
+        queries += _custom_action_fixes(text, out)
         for query in queries:
             subprocess.run(["msibuild", str(out), "-q", query], check=True)
     return out
 
 
+_CUSTOM_ACTION = re.compile(r'<CustomAction\s+Id="(\w+)"\s+Property="\w+"\s+Value="[^"]*"([^>]*)/>')
+_SCHEDULED = re.compile(r'<Custom\s+Action="(\w+)"\s+(Before|After)="(\w+)"')
+_SEQUENCE_BLOCK = re.compile(r"<(InstallUISequence|InstallExecuteSequence)>(.*?)</\1>", re.S)
+
+
+def _custom_action_fixes(wxs: str, msi: Path) -> list[str]:
+    """Queries that make wixl's custom actions what light makes of the same source: a
+    property-setting action is type 51 (+256 for Execute="firstSequence"; wixl marks each one
+    deferred, which Windows Installer refuses outside the script), and Before/After puts it
+    next to its anchor (wixl puts some of them after the end of the sequence)."""
+    queries = []
+    for action, rest in _CUSTOM_ACTION.findall(wxs):
+        kind = 51 + (256 if 'Execute="firstSequence"' in rest else 0)
+        queries.append(f"UPDATE `CustomAction` SET `Type` = {kind} WHERE `Action` = '{action}'")
+    for table, body in _SEQUENCE_BLOCK.findall(wxs):
+        numbers = {row["Action"]: int(row["Sequence"]) for row in _msi_table(msi, table)}
+        for action, where, anchor in _SCHEDULED.findall(body):
+            if anchor not in numbers:
+                raise ValueError(f"{table}: {action} is scheduled against {anchor}, which is not in it")
+            number = numbers[anchor] + (1 if where == "After" else -1)
+            queries.append(f"UPDATE `{table}` SET `Sequence` = {number} WHERE `Action` = '{action}'")
+    return queries
+
+
+def _msi_table(msi: Path, name: str) -> list[dict[str, str]]:
+    text = subprocess.run(["msiinfo", "export", str(msi), name], check=True, capture_output=True,
+                          text=True).stdout
+    lines = text.splitlines()
+    columns = lines[0].split("\t")
+    return [dict(zip(columns, line.split("\t"), strict=False)) for line in lines[3:] if line]
+
+
 def _msi_property(msi: Path, name: str) -> str:
-    table = subprocess.run(["msiinfo", "export", str(msi), "Property"], check=True,
-                           capture_output=True, text=True).stdout
-    for line in table.splitlines()[3:]:
-        key, _, value = line.partition("\t")
-        if key == name:
-            return value
+    for row in _msi_table(msi, "Property"):
+        if row["Property"] == name:
+            return row["Value"]
     return ""
 
 
