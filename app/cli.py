@@ -13,6 +13,9 @@ import sys
 
 from app import version
 from app.errors import EX_USAGE, MailBeaconError
+from app.paths import private_umask
+from app.report.redact import LogScrubber
+from app.terminal import safe_output
 
 EX_SOFTWARE = 70  # sysexits: an internal error
 
@@ -32,6 +35,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # usage errors exit 64, not argparse's 2
         self.print_usage(sys.stderr)
         self.exit(EX_USAGE, f"mailbeacon: {message}\n")
+
+
+def _feed_target(parser: argparse.ArgumentParser) -> None:
+    """Where `feed post|update|resolve` writes: a native feed file, or a hub's incidents API."""
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--file", metavar="PATH", help="the native feed file every laptop reads")
+    target.add_argument("--hub", metavar="URL", nargs="?", const="",
+                        help="a MailBeacon hub (alone: hub.url of the configuration); "
+                             "needs the admin token in the secret hub.admin_token")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,26 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("feed", "write the IT status feed (post, update or resolve an incident)")
     feed_sub = p.add_subparsers(dest="feed_action", metavar="ACTION", parser_class=_Parser, required=True)
     fp = feed_sub.add_parser("post", help="post a new incident", parents=[common])
-    fp.add_argument("--file", required=True, metavar="PATH")
+    _feed_target(fp)
     fp.add_argument("--title", required=True)
     fp.add_argument("--message", required=True)
     fp.add_argument("--next-update", metavar="WHEN", help="30m, 1h or a clock time like 17:30")
     fp.add_argument("--id", dest="incident_id", metavar="ID")
     fp.add_argument("--affects", default="mail", help="comma-separated services (default: mail)")
     fp = feed_sub.add_parser("update", help="change an incident", parents=[common])
-    fp.add_argument("--file", required=True, metavar="PATH")
+    _feed_target(fp)
     fp.add_argument("--id", dest="incident_id", required=True, metavar="ID")
     fp.add_argument("--status", choices=("investigating", "identified", "monitoring", "resolved"))
     fp.add_argument("--message")
     fp.add_argument("--next-update", metavar="WHEN", help="30m, 1h or a clock time like 17:30")
     fp = feed_sub.add_parser("resolve", help="mark an incident resolved", parents=[common])
-    fp.add_argument("--file", required=True, metavar="PATH")
+    _feed_target(fp)
     fp.add_argument("--id", dest="incident_id", required=True, metavar="ID")
     fp.add_argument("--message")
 
-    p = add("discover", "find the mail servers for an address")
+    p = add("discover", "find the mail servers for an address (or a domain)")
     p.add_argument("address")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--save", action="store_true", help="write what was found into the user config file")
 
     p = add("config", "show, locate or validate the configuration")
     p.add_argument("action", nargs="?", choices=("show", "paths", "validate"), default="show")
@@ -96,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("secret", "store or delete a secret in the system keyring")
     p.add_argument("action", choices=("set", "delete"))
-    p.add_argument("name", help="report.webhook_token, report.webhook_secret or report.relay_password")
+    p.add_argument("name", help="report.webhook_token, report.webhook_secret, report.relay_password, "
+                   "hub.token or hub.admin_token")
 
     add("demo", "tray + an embedded local mail server, loopback only")
 
@@ -148,6 +162,16 @@ class _CappedFileHandler(logging.FileHandler):
         except OSError:
             self.handleError(record)
 
+    def _open(self):
+        # created private whatever the umask: the log holds addresses, DNS servers, host names
+        import os
+
+        from app.paths import PRIVATE_FILE
+
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        os.chmod(self.baseFilename, PRIVATE_FILE)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
     def _roll(self) -> None:
         import os
 
@@ -170,20 +194,22 @@ def _setup_logging(verbose: int, *, to_file: bool) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
     console.setFormatter(logging.Formatter(fmt) if verbose >= 2 else _ShortFormatter(fmt))
+    console.addFilter(LogScrubber())
     root.addHandler(console)
     if not to_file:
         return
-    from app.paths import user_paths
+    from app.paths import private_dir, user_paths
 
     log_file = user_paths().log_file
     try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log_file.parent)
         handler = _CappedFileHandler(log_file, max_bytes=1_000_000, backups=3)
     except OSError as exc:
         logging.getLogger(__name__).warning("cannot write the log file %s: %s", log_file, exc)
         return
     handler.setLevel(logging.INFO if verbose < 2 else logging.DEBUG)
     handler.setFormatter(logging.Formatter(fmt))
+    handler.addFilter(LogScrubber())
     root.addHandler(handler)
 
 
@@ -201,6 +227,12 @@ def _tolerant_streams() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _tolerant_streams()
+    private_umask()
+    with safe_output():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     args.command = args.command or "tray"
     args.config = getattr(args, "config", None)

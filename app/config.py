@@ -43,6 +43,19 @@ def _http_url(v: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def _hub_url(v: str) -> bool:
+    # a base URL: paths below it (/api/v1/reports, /feed.json) are appended, so no query/fragment
+    if not _http_url(v):
+        return False
+    parts = urlsplit(v)
+    return not parts.query and not parts.fragment
+
+
+def hub_link(base: str, path: str) -> str:
+    """<hub.url> + path, whether or not the configured URL ends with a slash."""
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
 def _feed_url(v: str) -> bool:
     if v == "" or v.startswith(("/", "~", ".", "\\")) or re.match(r"^[A-Za-z]:[\\/]", v):
         return True
@@ -94,6 +107,8 @@ def _emails(v: str) -> bool:
 
 _TLS = ("starttls", "implicit", "none")
 _URL = "an http:// or https:// URL, or empty"
+# URLs whose path is the key that lets anyone post (Slack, Teams, most webhooks): never shown
+SECRET_PATH_URLS = ("report.webhook_url", "report.teams_url", "report.slack_url")
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "mail": {
@@ -152,6 +167,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "include_username": Field(bool, True, "true or false"),
         "include_hostname": Field(bool, True, "true or false"),
         "redact_addresses": Field(bool, False, "true or false"),
+    },
+    "hub": {
+        # IT's MailBeacon hub: reports also go there, the feed defaults to <url>/feed.json
+        "url": Field(str, "", "the http(s) URL of a MailBeacon hub like https://hub.example.com, or empty", _hub_url),
+        "share_state": Field(bool, True, "true or false"),
     },
 }
 
@@ -275,6 +295,7 @@ class Config:
     check: Any = field(init=False, repr=False)
     feed: Any = field(init=False, repr=False)
     report: Any = field(init=False, repr=False)
+    hub: Any = field(init=False, repr=False)
 
     @property
     def mail_domain(self) -> str:
@@ -338,6 +359,8 @@ def _read_toml(path: Path, label: str) -> tuple[dict[str, Any], str]:
         line = int(match.group(1)) if match else None
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
         raise ConfigError(label, None, f"not valid TOML: {reason}", line) from None
+    except RecursionError:
+        raise ConfigError(label, None, "not valid TOML: arrays or tables nested too deeply") from None
     return data, text
 
 
@@ -397,15 +420,25 @@ def _validate(name: str, value: Any, label: str, line: int | None) -> Any:
     )
     if not ok_type:
         raise ConfigError(
-            label, name, f"{_type_name(spec.type)} ({spec.expected}), not {value!r}", line
+            label, name, f"{_type_name(spec.type)} ({spec.expected}), not {_shown(name, value)}", line
         )
     if name == "dns.nameservers":
         if not all(isinstance(v, str) and _nameserver(v) for v in value):
             raise ConfigError(label, name, spec.expected, line)
         return list(value)
     if spec.check is not None and not spec.check(value):
-        raise ConfigError(label, name, f"{spec.expected}, not {value!r}", line)
+        raise ConfigError(label, name, f"{spec.expected}, not {_shown(name, value)}", line)
     return value
+
+
+def _shown(name: str, value: Any) -> str:
+    """A rejected value as an error may quote it: a webhook URL's path is its secret, so only
+    its origin is shown (the scrubber masks passwords and tokens in the rest)."""
+    if name in SECRET_PATH_URLS and isinstance(value, str):
+        from app.report.redact import mask_url
+
+        return repr(mask_url(value))
+    return repr(value)
 
 
 def _endpoint_from_table(item: Any, label: str, index: int, text: str | None) -> Endpoint:
@@ -735,14 +768,69 @@ def load(
             label = f"managed preferences {BUNDLE_ID}"
             apply(*_flatten_flat(prefs, label), label, policy=True)
 
+    if values["hub.url"] and not values["feed.url"]:
+        # SPEC 2: with a hub, the status feed is the hub's unless a feed is configured anywhere
+        values["feed.url"] = hub_link(values["hub.url"], "feed.json")
+        sources["feed.url"] = f"hub.url ({sources['hub.url']})"
     if values["tls.ca_file"]:
         _check_ca_file(Path(values["tls.ca_file"]).expanduser(), sources["tls.ca_file"])
+    _check_relay_login(values, sources)
+    _register_secrets(values, endpoints)
     return Config(
         values=values,
         sources=sources,
         endpoints=endpoints,
         files_read=files_read,
         policy_keys=policy_keys,
+    )
+
+
+def _register_secrets(values: dict[str, Any], endpoints: list[Endpoint]) -> None:
+    """Tell the one scrubber what is secret in this configuration, so no output shows it: the
+    password in any URL (feed.url, the proxy), and the path of webhook URLs, which is the key."""
+    import urllib.request
+
+    from app.report import redact
+
+    for name, value in values.items():
+        if isinstance(value, str) and ("@" in value or "?" in value or name in SECRET_PATH_URLS):
+            redact.register_url_secrets(value, path_is_secret=name in SECRET_PATH_URLS)
+    for endpoint in endpoints:
+        redact.register_url_secrets(endpoint.url)
+    try:
+        proxies = urllib.request.getproxies()
+    except Exception:  # odd system settings: nothing to register, the shapes still match
+        proxies = {}
+    for url in proxies.values():
+        redact.register_url_secrets(url)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_relay_login(values: dict[str, Any], sources: dict[str, str]) -> None:
+    """A relay login over relay_tls = "none" would send the password in clear across the
+    network: refused, unless the relay is this machine (a local MTA or an SSH tunnel)."""
+    if values["report.relay_tls"] != "none" or not values["report.relay_username"] or not values["report.relay"]:
+        return
+    try:
+        host, _port = split_host_port(values["report.relay"], 587)
+    except ValueError:
+        return
+    if _is_loopback(host):
+        return
+    raise ConfigError(
+        sources["report.relay_tls"],
+        "report.relay_tls",
+        f'"starttls" or "implicit" when report.relay_username is set: with "none" the relay '
+        f"password would cross the network to {host} unencrypted (allowed only for a relay on "
+        "loopback, such as localhost:25)",
     )
 
 

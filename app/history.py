@@ -3,8 +3,10 @@ diagnosis, in a small SQLite file in the data folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -14,6 +16,8 @@ from typing import Any
 
 from app.diagnosis.model import FAIL, WARN, Diagnosis
 from app.jsonio import dumps, iso_utc, parse_iso
+from app.paths import PRIVATE_FILE, private_dir, private_file
+from app.report.redact import scrub_strings
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ class History:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
@@ -73,6 +77,12 @@ class History:
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        # the last diagnosis names addresses and DNS servers: the file is the user's alone, and
+        # SQLite gives its -wal and -shm files the database file's mode
+        private_file(self.path)
+        for companion in ("-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                os.chmod(f"{self.path}{companion}", PRIVATE_FILE)
         db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         try:
             try:
@@ -94,7 +104,7 @@ class History:
             self._db.execute(
                 "INSERT OR REPLACE INTO last_diagnosis (slot, recorded_ts, confirmed, body)"
                 " VALUES (1, ?, ?, ?)",
-                (time.time(), int(confirmed), dumps(diagnosis.to_json())),
+                (time.time(), int(confirmed), dumps(scrub_strings(diagnosis.to_json()))),
             )
             if not confirmed:
                 return
@@ -110,7 +120,7 @@ class History:
                     _when(diagnosis).timestamp(),
                     diagnosis.verdict,
                     diagnosis.layer,
-                    diagnosis.headline,
+                    scrub_strings(diagnosis.headline),
                     json.dumps(failing_codes(diagnosis)),
                 ),
             )

@@ -8,7 +8,7 @@ import http.client
 import socket
 import urllib.request
 from typing import NamedTuple
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 # a proxy's answer to CONNECT is a status line and a few headers; more is not a proxy
 _MAX_TUNNEL_LINE = 8192
@@ -50,19 +50,18 @@ def proxy_for(scheme: str, host: str) -> Proxy | None:
 
 
 def without_credentials(url: str) -> str:
-    """`url` with any user:password@ removed."""
-    try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        port = parts.port
-    except ValueError:
-        return url.rpartition("@")[2]
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """`url` with any user:password@ removed. Settings often carry a login without a scheme
+    ("user:pass@host:3128", which curl and requests accept) or with characters that are not
+    percent-encoded ("p@ss/w#rd"), so the login is everything before the last "@"; the one
+    scrubber then catches whatever else looks secret."""
+    from app.report.redact import scrub_text
+
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" in rest:
+        rest = rest.rpartition("@")[2]
+    return scrub_text(f"{scheme}{sep}{rest}")
 
 
 def open_tunnel(sock: socket.socket, host: str, port: int, proxy: Proxy) -> int:

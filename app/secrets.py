@@ -8,11 +8,18 @@ import os
 from collections.abc import Mapping
 
 from app.errors import MailBeaconError, SecretStoreError, UsageError
+from app.report.redact import register_secret
 
 log = logging.getLogger(__name__)
 
 SERVICE = "mailbeacon"
-KNOWN = ("report.webhook_token", "report.webhook_secret", "report.relay_password")
+KNOWN = (
+    "report.webhook_token",
+    "report.webhook_secret",
+    "report.relay_password",
+    "hub.token",  # the laptop's bearer token for the hub (SPEC 8)
+    "hub.admin_token",  # IT's admin token, for `feed post|update|resolve --hub`
+)
 ENV_PREFIX = "MAILBEACON_SECRET_"
 
 
@@ -49,6 +56,7 @@ def get_secret(name: str, env: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if env is None else env
     value = env.get(env_name(name))
     if value:
+        register_secret(value)
         return value
     return _from_keyring(name)
 
@@ -56,7 +64,9 @@ def get_secret(name: str, env: Mapping[str, str] | None = None) -> str | None:
 def _from_keyring(name: str) -> str | None:
     keyring, errors = _keyring()
     try:
-        return keyring.get_password(SERVICE, name) or None
+        value = keyring.get_password(SERVICE, name) or None
+        register_secret(value)  # whoever reads a secret makes the scrubber know it
+        return value
     except errors.NoKeyringError:
         log.debug("no keyring backend: secret %s reads as unset", name)
         return None
@@ -65,8 +75,15 @@ def _from_keyring(name: str) -> str | None:
         return None
 
 
+def register_known(env: Mapping[str, str] | None = None) -> None:
+    """Tell the scrubber every secret value this machine holds (keyring and environment), at
+    the start of a command or the tray that may show text a receiver or server sent back."""
+    known_values(env)
+
+
 def set_secret(name: str, value: str) -> None:
     check_name(name)
+    register_secret(value)
     if not value:
         raise UsageError("the secret is empty; nothing was stored")
     keyring, errors = _keyring()
@@ -95,6 +112,8 @@ def known_values(env: Mapping[str, str] | None = None) -> list[str]:
     """Every secret value this machine holds for MailBeacon, so reports can be scrubbed of them."""
     env = os.environ if env is None else env
     values = [v for k, v in env.items() if k.startswith(ENV_PREFIX) and v]
+    for value in values:
+        register_secret(value)
     for name in KNOWN:
         value = _from_keyring(name)  # even when the environment overrides it, it stays secret
         if value:

@@ -20,6 +20,7 @@ debs=(
   binutils                             # objdump/strip for the frozen app
   faketime gcc libc6-dev               # shared/tools/shifted-clock (CI's run 400 days ahead)
   postgresql                           # the hub's tests start a private PostgreSQL cluster
+  chromium                             # the dashboard's browser tests (Playwright drives it)
 )
 # Python extras installed into .venv/; add yours here.
 extras=test,demo,packaging,hub

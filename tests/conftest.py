@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from app import config as config_mod
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory, monkeypatch) -> Path:
+def isolated_home(tmp_path_factory, monkeypatch) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("mbhome")
     for var in list(os.environ):
         if var.startswith("MAILBEACON_"):
@@ -22,7 +23,11 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "*")
-    return home
+    yield home
+    # secrets one test made the scrubber know must not mask text in the next
+    from app.report.redact import forget_registered
+
+    forget_registered()
 
 
 @pytest.fixture

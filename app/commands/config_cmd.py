@@ -6,6 +6,7 @@ import sys
 
 from app import config as config_mod
 from app import jsonio, paths
+from app.report import redact
 
 
 def run(args) -> int:
@@ -18,7 +19,7 @@ def run(args) -> int:
         for warning in config_mod.warnings(cfg):
             print(f"warning: {warning}", file=sys.stderr)
         return 0
-    rows = config_mod.describe(cfg)
+    rows = [(k, _masked(k, v), s) for k, v, s in config_mod.describe(cfg)]
 
     def locked(key: str) -> bool:
         # endpoints are listed one per row, locked together when policy sets the list
@@ -37,6 +38,14 @@ def run(args) -> int:
     if not cfg.endpoints:
         print(f"{'endpoints'.ljust(width)}  {'(none: verdict unknown)'.ljust(vwidth)}  # {cfg.sources['endpoints']}")
     return 0
+
+
+def _masked(key: str, value):
+    """Webhook, Teams and Slack URLs carry their secret in the path: only the origin is shown.
+    Every other value goes through the scrubber (a feed URL with a password, a proxy)."""
+    if key in config_mod.SECRET_PATH_URLS and isinstance(value, str):
+        return redact.mask_url(value)
+    return redact.scrub_strings(value)
 
 
 def _show(value) -> str:

@@ -13,8 +13,8 @@ from app.report.channels import configured
 from app.report.outbox import Outbox, OutboxError, Outcome
 
 NO_CHANNEL = (
-    "No report channel is configured (report.webhook_url, report.teams_url, report.slack_url, "
-    "or report.email_to with report.relay). The report was saved and will be sent once one is."
+    "No report channel is configured (hub.url, report.webhook_url, report.teams_url, "
+    "report.slack_url, or report.email_to with report.relay). The report was saved and will be sent once one is."
 )
 
 
@@ -31,6 +31,15 @@ def describe(outcome: Outcome) -> list[str]:
     if outcome.failed and outcome.path and not outcome.queued:
         lines.append(f"The report is kept in {outcome.path}")
     return lines
+
+
+def unwritten_message(outbox: Outbox, outcome: Outcome) -> str:
+    """The one line for standard error when the outbox could not record what happened."""
+    return (
+        f"mailbeacon: could not record the outcome in the outbox {outbox.path}: {outcome.unwritten}. "
+        "What is said above did happen; a channel that received the report may get it again "
+        "later, with the same Idempotency-Key."
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         for line in describe(outcome):
             print(line)
-    if outcome.no_channel:
+    if outcome.unwritten:
+        print(unwritten_message(outbox, outcome), file=sys.stderr)
+    elif outcome.no_channel:
         print(f"mailbeacon: {NO_CHANNEL}", file=sys.stderr)
         return EX_CONFIG
     return outcome.exit_status

@@ -28,6 +28,7 @@ from app.diagnosis.probes.base import (
     ProbeFailure,
 )
 from app.jsonio import iso_utc, utc_now
+from app.report.redact import scrub_strings, scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +104,11 @@ def _check(job: _Job, code: str, detail: str, elapsed_ms: float) -> Check:
         target=job.target,
         status=status_of(code),
         code=code,
-        detail=detail,
+        # what servers, proxies and the system said is scrubbed here, once, before it is shown,
+        # stored in the history, put in a report or sent anywhere
+        detail=scrub_text(detail),
         duration_ms=elapsed_ms,
-        data=dict(job.ctx.data),
+        data=scrub_strings(dict(job.ctx.data)),
         name=job.name,
     )
 
@@ -119,7 +122,15 @@ def diagnose(
     """One pass over every layer; returns within check.timeout_s plus a fraction of a second.
 
     `feed_reader` (an app.feed.FeedReader) lets the tray keep conditional-GET state between
-    passes; `check` reads the feed once with a fresh reader."""
+    passes; `check` reads the feed once with a fresh reader.
+
+    With mail.address or mail.domain set and no endpoints, the servers are discovered first
+    (cached for a day, SPEC section 7); that happens before the check's own deadline starts."""
+    discovered = None
+    if not config.endpoints and (config.mail.address or config.mail_domain):
+        from app.discovery import cache as discovery_cache
+
+        config, discovered = discovery_cache.resolve(config)
     started_wall = utc_now()
     started = time.monotonic()
     deadline = Deadline(float(config.check.timeout_s))
@@ -159,9 +170,9 @@ def diagnose(
 
     it_status = None
     if config.feed.url:
-        it_status = feed_box.get("status") or _feed_timeout(config)
+        it_status = scrub_strings(feed_box.get("status") or _feed_timeout(config))
     result = verdict_mod.decide(checks, ca_file_set=bool(config.tls.ca_file))
-    return Diagnosis(
+    diagnosis = Diagnosis(
         verdict=result.verdict,
         layer=result.layer,
         headline=result.headline,
@@ -170,7 +181,11 @@ def diagnose(
         duration_ms=(time.monotonic() - started) * 1000,
         checks=checks,
         it_status=it_status,
+        discovery=discovered,
     )
+    if discovered is not None and config.endpoints:
+        discovery_cache.note_check(diagnosis)
+    return diagnosis
 
 
 def _read_feed(config, deadline, reader, it_status_fn, box) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from app.bounds import MAX_ID, MAX_INCIDENTS, MAX_MESSAGE, MAX_TITLE, clip, one_line
 from app.errors import MailBeaconError
 from app.jsonio import iso_utc, parse_iso
 
@@ -44,8 +45,12 @@ def _time(value: Any) -> str | None:
         return None
 
 
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+def _text(value: Any, limit: int = MAX_MESSAGE) -> str:
+    return clip(value.strip(), limit) if isinstance(value, str) else ""
+
+
+def _line(value: Any, limit: int) -> str:
+    return one_line(value, limit) if isinstance(value, str) else ""
 
 
 def _affects_mail(affects: Any) -> bool:
@@ -83,15 +88,15 @@ def _parse_native(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str |
         raise _BadFeed('has an "incidents" value that is not a list')
     incidents = []
     for item in raw:
-        if not isinstance(item, dict) or not _text(item.get("id")):
+        if not isinstance(item, dict) or not _line(item.get("id"), MAX_ID):
             continue
-        status = _text(item.get("status")).lower() or "investigating"
+        status = _line(item.get("status"), 40).lower() or "investigating"
         if status in _CLOSED or not _affects_mail(item.get("affects")):
             continue
         incidents.append(
             {
-                "id": _text(item.get("id")),
-                "title": _text(item.get("title")) or "Untitled incident",
+                "id": _line(item.get("id"), MAX_ID),
+                "title": _line(item.get("title"), MAX_TITLE) or "Untitled incident",
                 "status": status,
                 "message": _text(item.get("message")),
                 "updated_at": _time(item.get("updated_at")) or _time(item.get("started_at")),
@@ -100,7 +105,7 @@ def _parse_native(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str |
         )
     _sort_newest_first(incidents)
     fresh = _newest([_time(doc.get("updated_at")), *(i["updated_at"] for i in incidents)])
-    return "native", incidents, fresh
+    return "native", incidents[:MAX_INCIDENTS], fresh
 
 
 def _parse_statuspage(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str | None]:
@@ -109,9 +114,9 @@ def _parse_statuspage(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]], s
         raise _BadFeed('has an "incidents" value that is not a list')
     incidents = []
     for item in raw:
-        if not isinstance(item, dict) or not _text(item.get("id")):
+        if not isinstance(item, dict) or not _line(item.get("id"), MAX_ID):
             continue
-        status = _text(item.get("status")).lower()
+        status = _line(item.get("status"), 40).lower()
         if status in _CLOSED:
             continue
         updates = [u for u in item.get("incident_updates") or [] if isinstance(u, dict)]
@@ -122,8 +127,8 @@ def _parse_statuspage(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]], s
         )
         incidents.append(
             {
-                "id": _text(item.get("id")),
-                "title": _text(item.get("name")) or "Untitled incident",
+                "id": _line(item.get("id"), MAX_ID),
+                "title": _line(item.get("name"), MAX_TITLE) or "Untitled incident",
                 "status": status or "investigating",
                 "message": _text(newest.get("body")) if newest else "",
                 "updated_at": _time(item.get("updated_at")) or _time(item.get("created_at")),
@@ -131,7 +136,7 @@ def _parse_statuspage(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]], s
             }
         )
     _sort_newest_first(incidents)
-    return "statuspage", incidents, _newest(i["updated_at"] for i in incidents)
+    return "statuspage", incidents[:MAX_INCIDENTS], _newest(i["updated_at"] for i in incidents)
 
 
 def closing_words(doc: Any) -> dict[str, str]:

@@ -4,7 +4,6 @@ from a file, bounded in size and time, with conditional GET and the last good re
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from app import httpio
+from app import httpio, jsonio
 from app.jsonio import iso_utc, parse_iso, utc_now
 
 if TYPE_CHECKING:
@@ -60,12 +59,16 @@ def _http_fetch(
     config: Config | None,
 ) -> _Fetched:
     where = f"The IT status feed at {url}"
+    headers = {"Accept": "application/json", "Cache-Control": "no-cache"}
+    token = _hub_token_for(config, url)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     try:
         resp = httpio.request(
             url,
             config=config,
             timeout_s=timeout,
-            headers={"Accept": "application/json", "Cache-Control": "no-cache"},
+            headers=headers,
             etag=etag,
             last_modified=last_modified,
             max_bytes=max_bytes,
@@ -83,6 +86,23 @@ def _http_fetch(
     if resp.status != 200:
         return _Fetched(error=f"{where} answered HTTP {resp.status} {resp.reason}.".rstrip())
     return _Fetched(body=resp.body, etag=resp.header("ETag"), last_modified=resp.header("Last-Modified"))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def _hub_token_for(config: Config | None, url: str) -> str | None:
+    """The laptop's hub token when the feed is the hub's own (the hub serves its feed to its
+    tokens only, SPEC 8); never sent to any other origin."""
+    hub = getattr(getattr(config, "hub", None), "url", "") if config is not None else ""
+    if not hub or _origin(hub) != _origin(url):
+        return None
+    from app import secrets
+
+    return secrets.get_secret("hub.token")
 
 
 def _file_path(url: str) -> Path:
@@ -201,7 +221,7 @@ class FeedReader:
                 self._good_at = iso_utc(utc_now())  # the last good feed is confirmed current
             return self._result()
         try:
-            doc = json.loads((got.body or b"").decode("utf-8-sig"))
+            doc = jsonio.loads((got.body or b"").decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
             return self._result(error=f"{self._what()} is not valid JSON.")
         try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from app.bounds import MAX_EVENTS, MAX_MENU_LINE, MAX_NOTIFICATION, clip
 from app.jsonio import parse_iso, utc_now
 
 if TYPE_CHECKING:
@@ -15,20 +16,32 @@ if TYPE_CHECKING:
 
 
 def _local(when: str) -> datetime:
-    return parse_iso(when).astimezone()
+    when_utc = parse_iso(when)
+    try:
+        return when_utc.astimezone()
+    except OverflowError:  # 9999-12-31T23:00Z is already year 10000 east of UTC
+        return when_utc
 
 
 def _clock(when: str, now: datetime) -> str:
-    local = _local(when)
+    try:
+        local = _local(when)
+    except ValueError:
+        return when
     today = now.astimezone().date()
     if local.date() == today:
         return local.strftime("%H:%M")
-    if local.date() == today + timedelta(days=1):
+    if local.date() - today == timedelta(days=1):
         return local.strftime("tomorrow %H:%M")
-    return local.strftime("%a %d %b %H:%M")
+    return local.strftime("%a %d %b %Y %H:%M" if abs(local.year - today.year) > 1 else "%a %d %b %H:%M")
 
 
-def _ago(when: datetime, now: datetime) -> str:
+def _ago(when: datetime | str, now: datetime) -> str:
+    if isinstance(when, str):
+        try:
+            when = parse_iso(when)
+        except ValueError:
+            return "at an unknown time"
     seconds = max(0.0, (now - when).total_seconds())
     if seconds < 90:
         return "just now"
@@ -46,7 +59,7 @@ def status_line(it_status: dict[str, Any] | None, now: datetime | None = None) -
     now = now or utc_now()
     incidents = it_status["incidents"]
     top = incidents[0]
-    line = f"IT is aware: {top.get('title') or 'an incident'}"
+    line = f"IT is aware: {clip(top.get('title') or 'an incident', 80)}"
     if top.get("next_update_at"):
         line += f" — next update {_clock(top['next_update_at'], now)}"
     if len(incidents) > 1:
@@ -54,10 +67,10 @@ def status_line(it_status: dict[str, Any] | None, now: datetime | None = None) -
     if it_status.get("stale"):
         since = top.get("updated_at") or it_status.get("fetched_at")
         if since:
-            line += f" (last update {_ago(parse_iso(since), now)}, may be out of date)"
+            line += f" (last update {_ago(since, now)}, may be out of date)"
         else:
             line += " (may be out of date)"
-    return line
+    return clip(line, MAX_MENU_LINE)
 
 
 def incident_lines(it_status: dict[str, Any] | None, now: datetime | None = None) -> list[str]:
@@ -72,7 +85,7 @@ def incident_lines(it_status: dict[str, Any] | None, now: datetime | None = None
         if incident.get("message"):
             line += f" {_sentence(incident['message'])}"
         if incident.get("updated_at"):
-            line += f" Last updated {_clock(incident['updated_at'], now)} ({_ago(parse_iso(incident['updated_at']), now)})."
+            line += f" Last updated {_clock(incident['updated_at'], now)} ({_ago(incident['updated_at'], now)})."
         if incident.get("next_update_at"):
             line += f" Next update {_clock(incident['next_update_at'], now)}."
         lines.append(line)
@@ -83,7 +96,7 @@ def incident_lines(it_status: dict[str, Any] | None, now: datetime | None = None
 
 @dataclass(frozen=True)
 class FeedEvent:
-    kind: str  # "posted" | "updated" | "resolved"
+    kind: str  # "posted" | "updated" | "resolved" | "summary"
     incident: dict[str, Any]
     text: str
 
@@ -106,12 +119,22 @@ def _event_text(kind: str, incident: dict[str, Any]) -> str:
         text += f" {message}"
     if kind != "resolved" and incident.get("next_update_at"):
         text += f" Next update {_clock(incident['next_update_at'], utc_now())}."
-    return text
+    return clip(text, MAX_NOTIFICATION)
+
+
+def _summary(events: list[FeedEvent]) -> FeedEvent:
+    """One notification for many changes at once (a feed posting thousands of incidents)."""
+    counts = {kind: sum(1 for e in events if e.kind == kind) for kind in ("posted", "updated", "resolved")}
+    parts = [f"{n} {word}" for n, word in (
+        (counts["posted"], "new"), (counts["updated"], "updated"), (counts["resolved"], "resolved")) if n]
+    text = f"IT posted {len(events)} changes to its status page ({', '.join(parts)}). Open Details to read them."
+    return FeedEvent("summary", {"count": len(events), **counts}, text)
 
 
 class IncidentTracker:
     """Turns successive it_status objects into notifications, one per posted, updated or
-    resolved incident. A feed that cannot be read resolves nothing."""
+    resolved incident, or one summary when more than MAX_EVENTS change at once. A feed that
+    cannot be read resolves nothing."""
 
     _FIELDS = ("title", "status", "message", "updated_at", "next_update_at")
 
@@ -141,6 +164,8 @@ class IncidentTracker:
                 words = closing(key) if closing is not None else ""
                 gone = {**gone, "status": "resolved", "next_update_at": None, "message": words}
                 events.append(FeedEvent("resolved", gone, _event_text("resolved", gone)))
+        if len(events) > MAX_EVENTS:
+            return [_summary(events)]
         return events
 
 

@@ -170,7 +170,7 @@ def _basic_network_facts() -> dict[str, Any]:
         "interfaces": interfaces,
         "default_gateway": None,
         "dns_servers": [],
-        "proxy": {k: v for k, v in sorted(proxies.items())} or None,
+        "proxy": {k: redact.scrub_text(v) for k, v in sorted(proxies.items())} or None,
         "vpn_suspected": any(
             i["is_up"] and i["name"].lower().startswith(_TUNNEL_PREFIXES) for i in interfaces
         ),
@@ -187,7 +187,9 @@ def reporter(config: Config) -> dict[str, Any]:
         email = config.mail.address or None
     if config.report.include_hostname:
         hostname = socket.gethostname() or None
-    return {"username": username, "hostname": hostname, "email": email}
+    from app.laptop_id import laptop_id
+
+    return {"username": username, "hostname": hostname, "email": email, "laptop": laptop_id()}
 
 
 def config_secrets(config: Config) -> list[str]:
@@ -245,6 +247,7 @@ def known_secrets(config: Config) -> list[str]:
 def protect(report: dict[str, Any], config: Config, known: list[str] | None = None) -> dict[str, Any]:
     """Apply secret scrubbing and the privacy switches to a whole report (or a changed note)."""
     keep = {k: report[k] for k in ("id", "created_at", "fingerprint", "schema") if k in report}
+    original = report
     report = redact.scrub(report, known or [])
     if config.report.redact_addresses:
         report = redact.map_strings(report, redact.redact_addresses_text)
@@ -255,6 +258,8 @@ def protect(report: dict[str, Any], config: Config, known: list[str] | None = No
         if not switch and word:
             report = redact.map_strings(report, lambda s, w=word, m=mask: redact.remove_word(s, w, m))
     report.update(keep)  # ids and hashes are ours: never mangled by a pattern
+    if isinstance(original.get("reporter"), dict) and "laptop" in original["reporter"]:
+        report["reporter"]["laptop"] = original["reporter"]["laptop"]
     return report
 
 

@@ -1,14 +1,22 @@
-"""Keep secrets and, on request, addresses and identity out of a report before it leaves the machine.
+"""The one scrubber: keeps secrets out of every string MailBeacon shows, logs, stores or sends
+(and, on request, addresses and identity out of a report before it leaves the machine).
 
-Everything here works on plain JSON-like data (dicts, lists, strings) and returns a new copy.
+Secret values the app knows (keyring, MAILBEACON_SECRET_*, passwords inside configured URLs)
+are registered when they are loaded; shapes (URL logins, tokens in query strings, webhook paths,
+bearer tokens) are recognised in any text. Everything works on plain JSON-like data and returns
+a new copy.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
+import os
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 REDACTED = "[redacted]"
 
@@ -24,10 +32,23 @@ _LABELLED = re.compile(
     r"|client[_-]?secret|access[_-]?key)(\s*[:=]\s*|\s+is\s+)([\"']?)([^\s\"',;&]+)"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+([A-Za-z0-9\-._~+/]{8,}=*)")
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s:@]+):([^/\s@]+)@")
+# user:password@host in a URL. The password runs to the last "@" of the word, so characters a
+# careless config leaves unencoded ("@", "/", "#", ":") stay inside what is masked
+_URL_USERINFO = re.compile(r"""(?i)\b([a-z][a-z0-9+.\-]*://)([^\s/?#@:"'<>\\]*):((?!\[redacted\]@)[^\s"'<>\\]+)@(?=[\w\[])""")
+# the same without a scheme (HTTP_PROXY=user:pass@proxy:3128, which curl and requests accept);
+# it starts a word, and "mailto:", "sip:" and the like are addresses, not logins
+_BARE_USERINFO = re.compile(
+    r"""(?<![^\s"'(=,;<\[{])(?!(?:mailto|sips?|tel|xmpp|urn|cid|mid):)([^\s/?#@:"'<>=,;\\]+)"""
+    r""":(?!//)((?!\[redacted\]@)[^\s"'<>\\]+)@(?=[\w\[])"""
+)
 _QUERY_SECRET = re.compile(
     r"(?i)([?&;][^=&\s#\"]*(?:token|secret|key|sig|signature|pass|password|auth|code|credential)"
     r"[^=&\s#\"]*=)[^&\s#\"']+"
+)
+# webhook URLs whose path is the secret: Slack, Teams (Office 365 connectors), Discord
+_WEBHOOK_PATH = re.compile(
+    r"""(?i)((?:hooks\.slack\.com/(?:services|workflows|triggers)/|\.webhook\.office\.com/webhookb2/"""
+    r"""|outlook\.office(?:365)?\.com/webhook/|discord(?:app)?\.com/api/webhooks/))[^\s"'<>?#\\]+"""
 )
 _PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 # well-known token shapes: Slack, GitHub, AWS access keys, JWTs
@@ -44,17 +65,134 @@ def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY.search(key))
 
 
+# ---------------------------------------------------------------- known secret values
+
+_registered: set[str] = set()
+_registered_lock = threading.Lock()
+_MIN_SECRET = 4  # shorter values would mask ordinary words everywhere
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so every later scrub_text masks it, also percent-encoded."""
+    if not value or len(value) < _MIN_SECRET:
+        return
+    forms = {value, quote(value, safe=""), quote(value, safe="@:/")}
+    with _registered_lock:
+        _registered.update(f for f in forms if len(f) >= _MIN_SECRET)
+
+
+def forget_registered() -> None:
+    """For tests: start again from the environment's secrets alone."""
+    with _registered_lock:
+        _registered.clear()
+
+
+def url_password(text: str) -> str | None:
+    """The password inside a URL-like string ("scheme://user:pass@host", "user:pass@host"),
+    taken raw up to the last "@" so unencoded characters stay part of it; None when there is none."""
+    rest = text.strip()
+    if "://" in rest:
+        rest = rest.split("://", 1)[1]
+    userinfo, at, _host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return None
+    password = userinfo.split(":", 1)[1]
+    return password or None
+
+
+def register_url_secrets(url: str | None, *, path_is_secret: bool = False) -> None:
+    """Register what is secret in a URL: its password, its query values and, for webhook URLs
+    (path_is_secret), the path itself, which is how Slack and Teams authenticate the sender."""
+    if not url:
+        return
+    password = url_password(url)
+    if password:
+        register_secret(password)
+        register_secret(unquote(password))
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+    except ValueError:
+        return
+    for _name, value in parse_qsl(parts.query, keep_blank_values=False):
+        if len(value) >= 8:
+            register_secret(value)
+    if path_is_secret and len(parts.path.strip("/")) >= 8:
+        register_secret(parts.path)
+
+
+def known_secrets(extra: Iterable[str] = ()) -> set[str]:
+    """Every secret value known now: registered ones, MAILBEACON_SECRET_* and `extra`."""
+    from app.secrets import ENV_PREFIX  # light: no keyring import until a value is asked for
+
+    values = {v for k, v in os.environ.items() if k.startswith(ENV_PREFIX) and v}
+    with _registered_lock:
+        values |= _registered
+    values.update(v for v in extra if v)
+    return {v for v in values if len(v) >= _MIN_SECRET}
+
+
+def mask_url(url: str) -> str:
+    """A URL with only its origin kept: for webhook, Teams and Slack URLs, whose path and
+    query are the secret (`config show`). Passwords are masked too."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return REDACTED
+    if not parts.scheme or not host:
+        return scrub_text(url)
+    host = f"[{host}]" if ":" in host else host
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    hidden = parts.path.strip("/") or parts.query or parts.fragment
+    return f"{origin}/{REDACTED}" if hidden else f"{origin}/"
+
+
 def scrub_text(text: str, known: Iterable[str] = ()) -> str:
-    """`text` with anything that looks like a secret, and every known secret value, masked."""
-    for value in sorted({v for v in known if v and len(v) >= 4}, key=len, reverse=True):
-        text = text.replace(value, REDACTED)
+    """`text` with every known secret value and anything that looks like a secret masked: the one
+    scrubber for every string MailBeacon shows, logs, stores or sends."""
+    if not text:
+        return text
+    for value in sorted(known_secrets(known), key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, REDACTED)
     text = _PEM_PRIVATE.sub("[redacted private key]", text)
     text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
+    text = _BARE_USERINFO.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
+    text = _WEBHOOK_PATH.sub(lambda m: m.group(1) + REDACTED, text)
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _LABELLED.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}", text)
     text = _TOKEN_SHAPES.sub(REDACTED, text)
     return text
+
+
+def scrub_strings(obj: Any, known: Iterable[str] = ()) -> Any:
+    """A copy of JSON-like `obj` with scrub_text applied to every string (keys kept): for facts
+    such as a check's data, where a key named "auth" is a list of mechanisms, not a secret."""
+    extra = list(known)
+    return map_strings(obj, lambda s: scrub_text(s, extra))
+
+
+class LogScrubber(logging.Filter):
+    """A logging filter for every handler: the message, its arguments and any traceback are
+    scrubbed before they reach a console or the log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's to report, not ours
+            return True
+        record.msg, record.args = scrub_text(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub_text(record.stack_info)
+        return True
 
 
 def scrub(obj: Any, known: Iterable[str] = ()) -> Any:

@@ -1,21 +1,22 @@
-"""The Details window: every check of the last diagnosis, the headline and advice, the last 24 h of
-verdict changes, what IT says, and "Copy as text" for pasting into a chat."""
+"""The Details window: the headline and what to do now, what IT says, one plain sentence per check,
+the last 24 h of verdict changes, and a "Details for IT" disclosure with the technical lines;
+"Copy as text" gives both for pasting into a chat. Esc or Close closes it."""
 
 from __future__ import annotations
 
-import textwrap
 from datetime import datetime, timedelta
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
+    QPlainTextEdit,
     QPushButton,
-    QTreeWidget,
-    QTreeWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -23,36 +24,11 @@ from PySide6.QtWidgets import (
 from app.diagnosis.model import Diagnosis
 from app.jsonio import parse_iso
 from app.ui import icons
+from app.words import it, staff
 
 # a check's status -> the icon state of its row
 _ROW_STATE = {"ok": "ok", "warn": "degraded", "fail": "down", "skipped": "unknown"}
-_STATUS_WORD = {"ok": "OK", "warn": "Warning", "fail": "Failed", "skipped": "Skipped"}
-_KIND_WORD = {
-    "link": "Network connection",
-    "internet": "Internet access",
-    "dns": "Name lookup (DNS)",
-}
-VERDICT_WORD = {
-    "ok": "Mail works",
-    "degraded": "Mail partly works",
-    "down": "Mail server problem",
-    "local": "Problem on this computer's network",
-    "unknown": "Status unknown",
-    "checking": "Checking…",
-}
-
-
-def check_title(check) -> str:
-    """What was checked, in words: the endpoint's label, or the layer's name."""
-    if check.name:
-        return f"{check.name} ({check.target})"
-    word = _KIND_WORD.get(check.kind)
-    if word:
-        return f"{word} ({check.target})" if check.target else word
-    return check.label
-
-
-DETAIL_WIDTH = 56  # characters per line of a check's detail
+VERDICT_WORD = staff.VERDICT_WORD
 
 
 def _local_time(iso: str, now: datetime | None = None) -> str:
@@ -69,6 +45,14 @@ def _local_time(iso: str, now: datetime | None = None) -> str:
     return when.strftime("%a %d %b %H:%M")
 
 
+def _plain_label(text: str = "", *, wrap: bool = True) -> QLabel:
+    # outside text (server words, IT's messages) must never be read as markup
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(wrap)
+    return label
+
+
 class DetailsWindow(QWidget):
     """Renders state handed to it; it never runs a check itself."""
 
@@ -78,65 +62,87 @@ class DetailsWindow(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("MailBeacon")
-        self.resize(860, 560)
+        words = staff.DETAILS
+        self.setWindowTitle(staff.DETAILS_TITLE)
+        self.resize(640, 560)
         self._diagnosis: Diagnosis | None = None
         self._changes: list[dict] = []
         self._it_lines: list[str] = []
+        self._rows: list[tuple[str, str]] = []
 
-        self.notice = QLabel()
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("background:#fff4ce; padding:6px; border-radius:4px;")
+        self.notice = _plain_label()
+        self.notice.setStyleSheet("background:#fff4ce; color:#3b2f00; padding:6px; border-radius:4px;")
         self.notice.hide()
-        self.headline = QLabel("Checking…")
-        self.headline.setWordWrap(True)
+        self.headline = _plain_label(staff.MENU["checking"])
         font = self.headline.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
         self.headline.setFont(font)
-        self.advice = QLabel("")
-        self.advice.setWordWrap(True)
-        self.checked_at = QLabel("")
-        self.it_label = QLabel("")
-        self.it_label.setWordWrap(True)
+        self.advice = _plain_label()
+        self.it_label = _plain_label()
+        self.it_label.setStyleSheet("background:#e8f0fe; color:#0b2a5b; padding:6px; border-radius:4px;")
         self.it_label.hide()
 
-        self.checks = QTreeWidget()
-        self.checks.setRootIsDecorated(False)
-        self.checks.setColumnCount(4)
-        self.checks.setHeaderLabels(["", "Checked", "Result", "Time"])
-        header = self.checks.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(False)  # the detail column takes the room, not "Time"
-        self.checks.setTextElideMode(Qt.TextElideMode.ElideNone)
+        # one plain sentence per check, in labels that wrap: nothing scrolls sideways
+        self.checks_title = QLabel(f"<b>{words['checks']}</b>")
+        self.checks = QWidget()
+        self._grid = QGridLayout(self.checks)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setColumnStretch(2, 1)
+        self.checked_at = _plain_label()
+
+        self.it_toggle = QToolButton()
+        self.it_toggle.setText(words["it_show"])
+        self.it_toggle.setCheckable(True)
+        self.it_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.it_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.it_toggle.setAutoRaise(True)
+        self.it_toggle.toggled.connect(self._show_it)
+        self.it_text = QPlainTextEdit()
+        self.it_text.setReadOnly(True)
+        self.it_text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.it_text.setMinimumHeight(150)
+        self.it_text.hide()
 
         self.timeline = QListWidget()
+        self.timeline.setWordWrap(True)
+        self.timeline.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.timeline.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.timeline.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.timeline.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.timeline.setMaximumHeight(130)
 
-        self.copy_button = QPushButton("Copy as text")
+        self.copy_button = QPushButton(words["copy"])
         self.copy_button.clicked.connect(self.copy_to_clipboard)
-        self.check_button = QPushButton("Check now")
+        self.check_button = QPushButton(words["check_now"])
         self.check_button.clicked.connect(self.check_now_requested)
-        self.report_button = QPushButton("Report a problem…")
+        self.report_button = QPushButton(staff.REPORT_BUTTON)
         self.report_button.clicked.connect(self.report_requested)
+        self.close_button = QPushButton(words["close"])
+        self.close_button.clicked.connect(self.close)
         buttons = QHBoxLayout()
         buttons.addWidget(self.check_button)
         buttons.addWidget(self.report_button)
         buttons.addStretch(1)
         buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.close_button)
+        # Esc closes, as in any dialog; the shortcut also works while a child has the focus
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.close)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.notice)
         layout.addWidget(self.headline)
         layout.addWidget(self.advice)
         layout.addWidget(self.it_label)
-        layout.addWidget(self.checks, 1)
+        layout.addSpacing(6)
+        layout.addWidget(self.checks_title)
+        layout.addWidget(self.checks)
         layout.addWidget(self.checked_at)
-        layout.addWidget(QLabel("Changes in the last 24 hours"))
+        layout.addWidget(self.it_toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.it_text, 1)
+        layout.addWidget(QLabel(f"<b>{words['changes']}</b>"))
         layout.addWidget(self.timeline)
+        layout.addStretch(0)
         layout.addLayout(buttons)
 
     # ------------------------------------------------------------ what the tray feeds in
@@ -145,41 +151,59 @@ class DetailsWindow(QWidget):
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
 
-    def show_diagnosis(self, diagnosis: Diagnosis | None, *, verdict: str | None = None) -> None:
+    def show_diagnosis(
+        self,
+        diagnosis: Diagnosis | None,
+        *,
+        verdict: str | None = None,
+        action: staff.CallToAction | None = None,
+    ) -> None:
+        """`action` is what to do now once IT's status is known (it replaces the advice)."""
         self._diagnosis = diagnosis
+        self._clear_rows()
         if diagnosis is None:
-            self.headline.setText(VERDICT_WORD.get(verdict or "checking", "Checking…"))
+            self.headline.setText(VERDICT_WORD.get(verdict or "checking", staff.MENU["checking"]))
             self.advice.setText("")
-            self.checks.clear()
             self.checked_at.setText("")
+            self.it_text.setPlainText("")
             return
         self.headline.setText(diagnosis.headline)
-        self.advice.setText(diagnosis.advice)
-        self.advice.setVisible(bool(diagnosis.advice))
-        self.checked_at.setText(f"Checked at {_local_time(diagnosis.checked_at)}")
-        self.checks.clear()
-        for check in diagnosis.checks:
-            item = QTreeWidgetItem(
-                [
-                    _STATUS_WORD.get(check.status, check.status),
-                    check_title(check),
-                    # the detail is the sentence that matters: broken into lines (the view sizes
-                    # rows for explicit line breaks, not for its own word wrap)
-                    "\n".join(textwrap.wrap(check.detail, DETAIL_WIDTH)) or check.detail,
-                    f"{check.duration_ms:.0f} ms",
-                ]
-            )
-            item.setIcon(0, icons.icon(_ROW_STATE.get(check.status, "unknown"), template=False))
-            item.setToolTip(2, check.detail)
-            item.setData(0, Qt.ItemDataRole.UserRole, check.id)
-            self.checks.addTopLevelItem(item)
+        advice = action.text if action is not None else diagnosis.advice
+        self.advice.setText(advice)
+        self.advice.setVisible(bool(advice))
+        self.report_button.setText(action.button if action is not None else staff.REPORT_BUTTON)
+        self.checked_at.setText(staff.DETAILS["checked_at"].format(clock=_local_time(diagnosis.checked_at)))
+        for row, check in enumerate(diagnosis.checks):
+            title = staff.check_title(check.kind, check.name)
+            sentence = staff.check_sentence(check.kind, check.status, check.code, check.layer, check.data)
+            self._rows.append((title, sentence))
+            mark = QLabel()
+            mark.setPixmap(icons.pixmap(_ROW_STATE.get(check.status, "unknown"), 16))
+            mark.setToolTip(staff.STATUS_WORD.get(check.status, check.status))
+            name = _plain_label(title, wrap=False)
+            text = _plain_label(sentence)
+            self._grid.addWidget(mark, row, 0, Qt.AlignmentFlag.AlignTop)
+            self._grid.addWidget(name, row, 1, Qt.AlignmentFlag.AlignTop)
+            self._grid.addWidget(text, row, 2, Qt.AlignmentFlag.AlignTop)
+        self.it_text.setPlainText(self.it_details())
+
+    def _clear_rows(self) -> None:
+        self._rows = []
+        while self._grid.count():
+            item = self._grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+
+    def staff_rows(self) -> list[tuple[str, str]]:
+        """(title, sentence) per check, as staff see them."""
+        return list(self._rows)
 
     def set_changes(self, changes: list[dict]) -> None:
         """History.changes(...) rows, oldest first."""
         self._changes = list(changes)
         self.timeline.clear()
         if not changes:
-            self.timeline.addItem("No changes.")
+            self.timeline.addItem(staff.DETAILS["no_changes"])
             return
         for change in changes:
             self.timeline.addItem(self._change_line(change))
@@ -189,7 +213,18 @@ class DetailsWindow(QWidget):
         self.it_label.setText("\n".join(self._it_lines))
         self.it_label.setVisible(bool(self._it_lines))
 
-    # ------------------------------------------------------------ text for a chat
+    def _show_it(self, shown: bool) -> None:
+        self.it_text.setVisible(shown)
+        self.it_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    # ------------------------------------------------------------ text for IT and for a chat
+
+    def it_details(self) -> str:
+        """The technical lines: verdict and layer, then each check's code, target, detail, facts."""
+        diagnosis = self._diagnosis
+        if diagnosis is None:
+            return ""
+        return "\n".join([it.verdict_line(diagnosis), *(it.check_line(c) for c in diagnosis.checks)])
 
     @staticmethod
     def _change_line(change: dict) -> str:
@@ -204,24 +239,19 @@ class DetailsWindow(QWidget):
             lines.append("MailBeacon: no check has finished yet.")
         else:
             lines.append(f"MailBeacon: {diagnosis.headline}")
-            if diagnosis.advice:
-                lines.append(diagnosis.advice)
-            lines.append(
-                f"Verdict: {diagnosis.verdict} (layer: {diagnosis.layer}), "
-                f"checked {diagnosis.checked_at}"
-            )
+            if self.advice.text():
+                lines.append(self.advice.text())
             lines.append("")
-            for check in diagnosis.checks:
-                lines.append(
-                    f"[{_STATUS_WORD.get(check.status, check.status)}] {check_title(check)}: "
-                    f"{check.detail} ({check.code}, {check.duration_ms:.0f} ms)"
-                )
+            lines.extend(f"{title}: {sentence}" for title, sentence in self._rows)
+            lines.append("")
+            lines.append("Details for IT:")
+            lines.extend(self.it_details().splitlines())
         if self._it_lines:
             lines.append("")
             lines.extend(self._it_lines)
         if self._changes:
             lines.append("")
-            lines.append("Changes in the last 24 hours:")
+            lines.append(f"{staff.DETAILS['changes']}:")
             lines.extend(f"  {self._change_line(c)}" for c in self._changes)
         return "\n".join(lines) + "\n"
 
@@ -232,6 +262,12 @@ class DetailsWindow(QWidget):
         self.show()
         self.raise_()
         self.activateWindow()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.key() == Qt.Key.Key_Escape:
+            self.close()
+            return
+        super().keyPressEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.closed.emit()

@@ -1,5 +1,6 @@
 """The "Report a problem" dialog: shows what IT will receive (and, on request, the exact JSON),
-takes the user's note, and sends with one click or Enter without ever blocking the GUI thread."""
+takes the user's note (several lines; Ctrl+Enter sends), and sends with one click without ever
+blocking the GUI thread. With no report channel set up it says so and offers Save and Copy."""
 
 from __future__ import annotations
 
@@ -8,14 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -27,6 +27,7 @@ from app.report import build
 from app.report.channels import configured
 from app.report.outbox import Outbox, Outcome
 from app.ui.worker import run_in_background
+from app.words import staff
 
 if TYPE_CHECKING:
     from app.config import Config
@@ -34,11 +35,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SEND_TEXT = "Send"
-KNOWN_SEND_TEXT = "Add me to the affected list"
-SAVED_MESSAGE = "Saved — it will be sent automatically when a connection is available"
-_CHANNEL_WORDS = {"webhook": "IT's report service", "teams": "IT's Teams channel",
-                  "slack": "IT's Slack channel", "email": "IT's mailbox"}
+WORDS = staff.REPORT
+SEND_TEXT = WORDS["send"]
+KNOWN_SEND_TEXT = WORDS["affected"]
+SAVED_MESSAGE = WORDS["queued"]
+_CHANNEL_WORDS = staff.CHANNEL_WORDS
+_SEND_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+
+class _CtrlEnterSends(QObject):
+    """Enter in the note starts a new line; Ctrl+Enter sends (a half-written note never goes)."""
+
+    def __init__(self, send: Any, parent: QObject) -> None:
+        super().__init__(parent)
+        self._send = send
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            if event.key() in _SEND_KEYS and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                self._send()
+                return True
+        return False
 
 
 def _prepare(config: Config, diagnosis: Diagnosis | None) -> tuple[dict[str, Any], list[str]]:
@@ -61,7 +78,7 @@ class ReportDialog(QDialog):
         self._send_requested = False
         self._sending = False
         self._jobs: list[Any] = []  # keep jobs (and their emitters) alive until they report back
-        self.setWindowTitle("Report a problem to IT")
+        self.setWindowTitle(WORDS["title"])
         self.setMinimumWidth(520)
 
         self.known_label = QLabel()
@@ -70,18 +87,28 @@ class ReportDialog(QDialog):
             "background: #fff4ce; color: #3b2f00; padding: 8px; border-radius: 4px;"
         )
         self.known_label.hide()
-        self.headline = QLabel("Checking your mail connection…")
+        self.no_channel_label = QLabel(WORDS["no_channel"])
+        self.no_channel_label.setWordWrap(True)
+        self.no_channel_label.setStyleSheet(
+            "background: #fde7e9; color: #4a0e12; padding: 8px; border-radius: 4px;"
+        )
+        self.no_channel_label.hide()
+        self.headline = QLabel(WORDS["checking"])
+        self.headline.setTextFormat(Qt.TextFormat.PlainText)
         self.headline.setWordWrap(True)
         self.headline.setStyleSheet("font-weight: bold; font-size: 14px;")
         self.contents = QLabel()
         self.contents.setWordWrap(True)
         self.contents.setTextFormat(Qt.TextFormat.RichText)
         # its own label: QLabel measures rich text after a list too short and cuts the last line
-        self.no_secrets = QLabel("No passwords, tokens or other secrets are included.")
-        self.note = QLineEdit()
-        self.note.setPlaceholderText("Anything IT should know? (optional)")
+        self.no_secrets = QLabel(WORDS["no_secrets"])
+        self.note = QPlainTextEdit()
+        self.note.setPlaceholderText(WORDS["note_placeholder"])
+        self.note.setTabChangesFocus(True)
+        self.note.setFixedHeight(self.note.fontMetrics().lineSpacing() * 4 + 12)
         self.note.textChanged.connect(self._refresh_preview)
-        self.toggle = QPushButton("Show everything that will be sent")
+        self.note.installEventFilter(_CtrlEnterSends(self.send, self))
+        self.toggle = QPushButton(WORDS["show"])
         self.toggle.setCheckable(True)
         self.toggle.setAutoDefault(False)
         self.toggle.toggled.connect(self._show_preview)
@@ -93,10 +120,10 @@ class ReportDialog(QDialog):
         self.status = QLabel()
         self.status.setWordWrap(True)
 
-        self.copy_button = QPushButton("Copy to clipboard")
-        self.save_button = QPushButton("Save to file…")
-        self.close_button = QPushButton("Cancel")
-        self.send_button = QPushButton("Send")
+        self.copy_button = QPushButton(WORDS["copy"])
+        self.save_button = QPushButton(WORDS["save"])
+        self.close_button = QPushButton(WORDS["cancel"])
+        self.send_button = QPushButton(SEND_TEXT)
         for b in (self.copy_button, self.save_button, self.close_button):
             b.setAutoDefault(False)
         self.send_button.setDefault(True)
@@ -113,11 +140,12 @@ class ReportDialog(QDialog):
         buttons.addWidget(self.send_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.known_label)
+        layout.addWidget(self.no_channel_label)
         layout.addWidget(self.headline)
-        layout.addWidget(QLabel("IT will receive:"))
+        layout.addWidget(QLabel(WORDS["receives"]))
         layout.addWidget(self.contents)
         layout.addWidget(self.no_secrets)
-        layout.addWidget(QLabel("Your note:"))
+        layout.addWidget(QLabel(WORDS["note_label"]))
         layout.addWidget(self.note)
         layout.addWidget(self.toggle)
         layout.addWidget(self.preview, 1)
@@ -134,13 +162,14 @@ class ReportDialog(QDialog):
         self.note.clear()
         self.note.setEnabled(True)
         self.preview.setPlainText("")
-        self.status.setText("Preparing the report…")
-        self.headline.setText(diagnosis.headline if diagnosis is not None else "Checking your mail connection…")
+        self.status.setText(WORDS["preparing"])
+        self.headline.setText(diagnosis.headline if diagnosis is not None else WORDS["checking"])
         self.send_button.setText(SEND_TEXT)
         self.send_button.setEnabled(True)
-        self.send_button.setDefault(True)
         self.known_label.hide()
-        self.close_button.setText("Cancel")
+        self.close_button.setText(WORDS["cancel"])
+        self.close_button.show()
+        self._show_channel_state()
         self._set_report_actions(False)
         self._start(_prepare, self.config, diagnosis, on_done=self._on_built, on_error=self._on_build_failed)
         self.show()
@@ -157,6 +186,20 @@ class ReportDialog(QDialog):
     def _forget(self, job: Any) -> None:
         if job in self._jobs:
             self._jobs.remove(job)
+
+    @property
+    def has_channel(self) -> bool:
+        return bool(configured(self.config))
+
+    def _show_channel_state(self) -> None:
+        """No channel set up: say so, and make Save the main action instead of a Send that could
+        only ever queue the report on this computer."""
+        channel = self.has_channel
+        self.no_channel_label.setVisible(not channel)
+        self.send_button.setVisible(channel)
+        self.send_button.setDefault(channel)
+        self.save_button.setDefault(not channel)
+        self.close_button.setText(WORDS["cancel"] if channel else WORDS["close"])
 
     def _set_report_actions(self, enabled: bool) -> None:
         self.copy_button.setEnabled(enabled)
@@ -181,39 +224,34 @@ class ReportDialog(QDialog):
             return
         from app import feed
 
-        line = feed.status_line((report.get("diagnosis") or {}).get("it_status")) or "IT is aware of a mail problem."
-        self.known_label.setText(
-            f"{_esc(line)}<br>You do not need to report it again: sending adds you to the list of "
-            "people affected, with your computer's facts."
-        )
+        line = feed.status_line((report.get("diagnosis") or {}).get("it_status")) or WORDS["known_fallback"]
+        self.known_label.setText(_esc(WORDS["known"].format(line=line)).replace("\n", "<br>"))
         self.known_label.show()
         if self.outcome is None:
             self.send_button.setText(KNOWN_SEND_TEXT)
 
     def _on_build_failed(self, exc: BaseException) -> None:
-        self.status.setText(f"Could not prepare the report: {exc}")
+        self.status.setText(WORDS["build_failed"].format(reason=exc))
         self._send_requested = False
 
     def describe(self, report: dict[str, Any]) -> str:
         """A plain-language list of what IT will receive."""
         r = report.get("reporter") or {}
         d = report.get("diagnosis") or {}
-        items = [f"What MailBeacon found: {_esc(d.get('headline', ''))}",
-                 f"The results of {len(d.get('checks', []))} checks of the mail servers and your connection"]
+        w = staff.REPORT_ITEMS
+        items = [w["found"].format(headline=_esc(d.get("headline", ""))),
+                 w["checks"].format(n=len(d.get("checks", [])))]
         history = report.get("history") or []
         if history:
-            noun = "change" if len(history) == 1 else "changes"
-            items.append(f"The {len(history)} {noun} in mail status over the last 24 hours")
+            items.append(w["changes_one" if len(history) == 1 else "changes"].format(n=len(history)))
         who = [x for x in (r.get("username"), r.get("email")) if x]
-        items.append(f"Who you are: {_esc(', '.join(who))}" if who else "Not your user name (turned off)")
-        items.append(f"Your computer's name: {_esc(r['hostname'])}" if r.get("hostname") else "Not your computer's name (turned off)")
-        items.append("This computer's system, app version, uptime, CPU and memory use and battery")
-        masked = " (last part of each address hidden)" if self.config.report.redact_addresses else ""
-        items.append(f"Your network: interfaces and addresses{masked}, gateway, DNS servers, proxy, VPN")
-        items.append("Your note, if you write one")
+        items.append(w["who"].format(who=_esc(", ".join(who))) if who else w["no_who"])
+        items.append(w["host"].format(host=_esc(r["hostname"])) if r.get("hostname") else w["no_host"])
+        items.append(w["device"])
+        items.append(w["network_masked" if self.config.report.redact_addresses else "network"])
+        items.append(w["note"])
         channels = [_CHANNEL_WORDS[c] for c in configured(self.config)]
-        where = ", ".join(channels) if channels else "nowhere yet (no report channel is set up; it is kept until one is)"
-        items.append(f"Sent to: {_esc(where)}")
+        items.append(w["to"].format(where=_esc(", ".join(channels))) if channels else w["nowhere"])
         bullets = "".join(f"<li>{i}</li>" for i in items)
         return f"<ul>{bullets}</ul>"
 
@@ -222,7 +260,7 @@ class ReportDialog(QDialog):
     def current_report(self) -> dict[str, Any] | None:
         if self.report is None:
             return None
-        return build.with_note(self.report, self.note.text(), self.config, self._known)
+        return build.with_note(self.report, self.note.toPlainText(), self.config, self._known)
 
     def preview_text(self) -> str:
         """The exact bytes `report --dry-run` prints for this report, as text."""
@@ -235,13 +273,13 @@ class ReportDialog(QDialog):
 
     def _show_preview(self, shown: bool) -> None:
         self.preview.setVisible(shown)
-        self.toggle.setText("Hide the details" if shown else "Show everything that will be sent")
+        self.toggle.setText(WORDS["hide"] if shown else WORDS["show"])
 
     def copy_to_clipboard(self) -> None:
         text = self.preview_text()
         if text:
             QGuiApplication.clipboard().setText(text)
-            self.status.setText("Copied to the clipboard.")
+            self.status.setText(WORDS["copied"])
 
     def _ask_save(self) -> None:
         report = self.current_report()
@@ -260,28 +298,31 @@ class ReportDialog(QDialog):
         try:
             path.write_bytes(build.body_bytes(report))
         except OSError as exc:
-            self.status.setText(f"Could not save to {path}: {exc.strerror or exc}")
+            self.status.setText(WORDS["save_failed"].format(path=path, reason=exc.strerror or exc))
             return False
-        self.status.setText(f"Saved to {path}")
+        self.status.setText(WORDS["saved_to"].format(path=path))
         return True
 
     # ------------------------------------------------------------ sending
 
     def send(self) -> None:
+        if not self.has_channel:
+            self._ask_save()  # Ctrl+Enter without a channel: the one thing that reaches IT
+            return
         if self._sending or self.outcome is not None:
             if self.outcome is not None:
                 self.accept()  # Enter after sending closes the dialog
             return
         if self.report is None:
             self._send_requested = True  # send as soon as the report is ready
-            self.status.setText("Preparing the report… it will be sent as soon as it is ready.")
+            self.status.setText(WORDS["preparing_send"])
             self.send_button.setEnabled(False)
             return
         report = self.current_report()
         self._sending = True
         self.send_button.setEnabled(False)
         self.note.setEnabled(False)
-        self.status.setText("Sending…")
+        self.status.setText(WORDS["sending"])
         self._start(self._deliver, report, on_done=self._on_sent, on_error=self._on_send_failed)
 
     def _deliver(self, report: dict[str, Any]) -> Outcome:
@@ -291,10 +332,11 @@ class ReportDialog(QDialog):
         self._sending = False
         self.outcome = outcome
         self.status.setText(self.outcome_message(outcome))
-        self.send_button.setText("Close")
+        # one way out: the send button becomes Close, the Cancel button goes
+        self.send_button.setText(WORDS["close"])
         self.send_button.setEnabled(True)
         self.send_button.setDefault(True)
-        self.close_button.setText("Close")
+        self.close_button.hide()
         self.finished_sending.emit(outcome)
 
     def _on_send_failed(self, exc: BaseException) -> None:
@@ -302,7 +344,7 @@ class ReportDialog(QDialog):
         self._sending = False
         self.send_button.setEnabled(True)
         self.note.setEnabled(True)
-        self.status.setText(f"Could not save or send the report: {exc}. Use Save to file or Copy instead.")
+        self.status.setText(WORDS["send_failed"].format(reason=exc))
 
     @staticmethod
     def outcome_message(outcome: Outcome) -> str:
@@ -315,7 +357,9 @@ class ReportDialog(QDialog):
             if outcome.failed:
                 text += f". Refused by {', '.join(f['channel'] for f in outcome.failed)}"
             return text
-        if outcome.queued or outcome.no_channel:
+        if outcome.no_channel:
+            return WORDS["no_channel_kept"]
+        if outcome.queued:
             return SAVED_MESSAGE
         reasons = "; ".join(f"{f['channel']}: {f['reason']}" for f in outcome.failed)
         return f"IT's system refused the report ({reasons}). It is kept in {outcome.path}"

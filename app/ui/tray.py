@@ -1,5 +1,7 @@
-"""The tray light: renders the monitor's confirmed state, schedules checks off the GUI thread and
-forwards clicks; all decisions (when to check, what is confirmed) belong to app.monitor."""
+"""The tray light: renders the monitor's confirmed state, runs the jobs the monitor hands out off
+the GUI thread and forwards clicks and events; every decision (when to check, read the feed, flush
+the outbox or push state, what is confirmed) belongs to app.monitor. One timer is armed for
+monitor.next_due(), one ticks every TICK_S for wake detection."""
 
 from __future__ import annotations
 
@@ -12,15 +14,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QFont
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app import firstrun
+from app.bounds import MAX_MENU_LINE, MAX_NOTIFICATION, MAX_NOTIFICATION_TITLE, clip
 from app.config import Config
 from app.diagnosis.model import Diagnosis
-from app.monitor import Monitor, Transition
+from app.monitor import TICK_S, Monitor, Transition
 from app.paths import user_paths
+from app.report.redact import scrub_text
 from app.ui import icons
 from app.ui.worker import run_in_background
 from app.words import staff
@@ -29,12 +33,9 @@ log = logging.getLogger(__name__)
 
 NO_TRAY_TEXT = staff.NO_TRAY_TEXT
 PAUSE_S = 3600.0
-TICK_S = 20.0
 # once the fallback window is up, a panel that starts late is still noticed, without waking
 # the process twice a second all day
 TRAY_LATE_POLL_S = 10.0
-# how often the tray retries reports waiting in the outbox (each report also keeps its own backoff)
-OUTBOX_RETRY_S = 300.0
 
 PROBLEM_TITLES = staff.PROBLEM_TITLES
 
@@ -59,9 +60,24 @@ def _load_default_config() -> Config:
     return config_mod.load()
 
 
-def run_check(diagnose: Callable[[Config], Diagnosis], config: Config, outbox: Path) -> CheckOutcome:
-    """Runs on a worker thread: the diagnosis, plus how many reports wait in the outbox."""
+def _diagnose_without_feed(config: Config) -> Diagnosis:
+    from app.diagnosis.engine import diagnose
+
+    # the feed has its own schedule; run_check puts the last result in instead
+    return diagnose(config, it_status_fn=lambda _config, _deadline: None)
+
+
+_OWN_FEED = object()  # run_check: the diagnosis reads the feed itself
+
+
+def run_check(
+    diagnose: Callable[[Config], Diagnosis], config: Config, outbox: Path, it_status: Any = _OWN_FEED
+) -> CheckOutcome:
+    """Runs on a worker thread: the diagnosis, plus how many reports wait in the outbox.
+    `it_status`: the last feed result, carried by the diagnosis (reports name the incident)."""
     diagnosis = diagnose(config)
+    if it_status is not _OWN_FEED:
+        diagnosis.it_status = it_status
     waiting = None
     try:
         from app.report.outbox import Outbox
@@ -92,6 +108,11 @@ def flush_outbox(config: Config, outbox: Path, force: bool) -> int:
     except Exception as exc:  # a channel bug must not stop the light; the reports stay queued
         log.warning("sending waiting reports failed: %s", exc)
     return Outbox(outbox).waiting_count()
+
+
+def _incident_key(it_status: dict | None) -> list[tuple[Any, Any, Any]]:
+    incidents = (it_status or {}).get("incidents") or []
+    return [(i.get("id"), i.get("status"), i.get("updated_at")) for i in incidents if isinstance(i, dict)]
 
 
 def stored_state(history: Any) -> tuple[str, datetime] | None:
@@ -125,8 +146,17 @@ class TrayApp(QObject):
         super().__init__(parent)
         self.config = config
         self._load_config = load_config or _load_default_config
-        self._diagnose = diagnose or _default_diagnose
-        self.monitor = monitor or Monitor(config.check.interval_s, config.check.confirm_after_s)
+        self.monitor = monitor or Monitor(
+            config.check.interval_s,
+            config.check.confirm_after_s,
+            feed_interval_s=float(config.feed.interval_s) if config.feed.url else None,
+        )
+        self._own_monitor = monitor is None
+        self._given_diagnose = diagnose
+        self._feed_job = False
+        self._diagnose: Callable[[Config], Diagnosis] = _default_diagnose
+        self._plan_feed()
+        self._push_state: Callable[[Transition], Any] | None = None
         self.history = history if history is not None else self._open_history()
         # history work runs off the GUI thread on one thread of its own, in order: a write
         # must not be overtaken by the next pass's write or by the timeline read after it
@@ -165,16 +195,12 @@ class TrayApp(QObject):
 
         self._due_timer = QTimer(self)
         self._due_timer.setSingleShot(True)
+        # a coarse timer may fire 5 % early, which would only mean a second wake-up
+        self._due_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._due_timer.timeout.connect(self._on_due)
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(int(tick_s * 1000))
         self._tick_timer.timeout.connect(self._on_tick)
-        self._feed_timer = QTimer(self)
-        self._feed_timer.setInterval(int(float(config.feed.interval_s) * 1000))
-        self._feed_timer.timeout.connect(self.poll_feed)
-        self._outbox_timer = QTimer(self)
-        self._outbox_timer.setInterval(int(OUTBOX_RETRY_S * 1000))
-        self._outbox_timer.timeout.connect(lambda: self.flush_outbox())
         self._tray_poll = QTimer(self)
         self._tray_poll.setInterval(int(tray_poll_s * 1000))
         self._tray_poll.timeout.connect(self._poll_tray)
@@ -278,10 +304,6 @@ class TrayApp(QObject):
     def start(self) -> None:
         """Show the icon (or the fallback window) and start checking at once."""
         self._tick_timer.start()
-        if self.config.feed.url:
-            self._feed_timer.start()
-        self._outbox_timer.start()
-        self.flush_outbox()
         if self._watch_network:
             self._watch_network_changes()
         if self.history is not None:
@@ -299,7 +321,16 @@ class TrayApp(QObject):
         if firstrun.needs_setup(self.config):
             self._setup_offered = True
             QTimer.singleShot(0, self.show_setup)
-        self._reschedule()
+        self._arm()
+
+    def _plan_feed(self) -> None:
+        """The feed is read on the monitor's schedule when it keeps one (a monitor given by a
+        caller may not); else within each check, as `mailbeacon check` does."""
+        config = self.config
+        if self._own_monitor:
+            self.monitor.set_feed_interval(float(config.feed.interval_s) if config.feed.url else None)
+        self._feed_job = bool(config.feed.url) and self.monitor.feed_interval_s is not None
+        self._diagnose = self._given_diagnose or (_diagnose_without_feed if self._feed_job else _default_diagnose)
 
     def _watch_network_changes(self) -> None:
         try:
@@ -330,16 +361,22 @@ class TrayApp(QObject):
 
     # ------------------------------------------------------------ scheduling
 
-    def _reschedule(self) -> None:
-        if self.monitor.running:
-            return  # the result reschedules
-        self._due_timer.start(int(max(0.0, self.monitor.seconds_until_due()) * 1000))
+    def _arm(self) -> None:
+        """The one schedule timer, set for the monitor's next job."""
+        seconds = self.monitor.seconds_until_due()  # on the monitor's own clock
+        self._due_timer.start(int(min(seconds, 86400.0) * 1000))
 
     def _on_due(self) -> None:
-        if self.monitor.seconds_until_due() > 0.05:
-            self._reschedule()  # moved by a trigger or a backoff since the timer was set
-            return
-        self._start_check()
+        for job in self.monitor.due():
+            if job == "check":
+                self._start_check()
+            elif job == "feed":
+                self.poll_feed()
+            elif job == "flush":
+                self.flush_outbox(force=self.monitor.flush_urgent, scheduled=True)
+            elif job == "state":
+                self._start_state()
+        self._arm()
 
     def _on_stored_state(self, state: tuple[str, datetime] | None) -> None:
         if state is not None:
@@ -348,30 +385,28 @@ class TrayApp(QObject):
 
     def _on_tick(self) -> None:
         self.monitor.tick()
-        self._reschedule()
+        self._arm()
         if self._paused_until is not None and not self.paused:
             self.set_paused(False)
         self._refresh_tooltip()
 
     def trigger(self, reason: str) -> bool:
         became_due = self.monitor.trigger(reason)
-        # a debounced trigger may still have moved the next check closer
-        self._reschedule()
+        self._arm()
         return became_due
 
     def check_now(self) -> None:
         self.trigger("check_now")
 
     def _start_check(self) -> None:
-        if self.monitor.running:
-            return
-        self.monitor.started()
+        """Run the check the monitor handed out (it already counts as started)."""
         self.check_started.emit()
         self._job = run_in_background(
             run_check,
             self._diagnose,
             self.config,
             self._outbox_dir,
+            self._it_status if self._feed_job else _OWN_FEED,
             on_done=self._on_check_done,
             on_error=self._on_check_failed,
         )
@@ -390,7 +425,7 @@ class TrayApp(QObject):
         self._job = None
         log.warning("the check could not finish: %r; the light keeps its state", exc)
         self.monitor.failed()
-        self._reschedule()
+        self._arm()
 
     def apply_diagnosis(self, diagnosis: Diagnosis) -> Transition | None:
         """One finished pass: let the monitor judge it, record it, render, maybe notify."""
@@ -405,11 +440,12 @@ class TrayApp(QObject):
             if transition is not None:
                 # a tray may run for weeks without a restart: keep it to 30 days as it goes
                 run_in_background(self.history.prune, 30, pool=self.history_pool)
-        self._update_it_status(diagnosis.it_status)
+        if not self._feed_job:
+            self._update_it_status(diagnosis.it_status)
         self._refresh()
         if transition is not None:
             self._on_transition(transition)
-        self._reschedule()
+        self._arm()
         self.state_changed.emit()
         return transition
 
@@ -461,25 +497,75 @@ class TrayApp(QObject):
     # ------------------------------------------------------------ feed and outbox (worker)
 
     def poll_feed(self) -> None:
-        """Read IT's status feed off the GUI thread; the reader keeps the last good feed."""
+        """Read IT's status feed off the GUI thread (the monitor's "feed" job); the reader keeps
+        the last good feed and asks with a conditional GET."""
         if not self.config.feed.url:
+            self._feed_done(False)
             return
-        run_in_background(read_feed, self.config, on_done=self._on_feed)
+        run_in_background(read_feed, self.config, on_done=self._on_feed, on_error=self._on_feed_failed)
 
     def _on_feed(self, it_status: dict | None) -> None:
+        before = _incident_key(self._it_status)
         self._update_it_status(it_status)
         if self._details is not None and self._details.isVisible():
             self._fill_details()
+        self._feed_done(_incident_key(it_status) != before)
 
-    def flush_outbox(self, force: bool = False) -> None:
+    def _on_feed_failed(self, _exc: BaseException) -> None:
+        self._feed_done(False)
+
+    def _feed_done(self, changed: bool) -> None:
+        self.monitor.feed_finished(changed)
+        self._arm()
+
+    def flush_outbox(self, force: bool = False, *, scheduled: bool = False) -> None:
         """Send what waits in the outbox, off the GUI thread; `force` ignores backoff (a person
-        asked)."""
-        run_in_background(flush_outbox, self.config, self._outbox_dir, force, on_done=self.set_outbox_waiting)
+        asked, or the connection came back); `scheduled`: the monitor's "flush" job."""
+        # bound methods, not closures: a queued result is delivered to a receiver that lives on
+        # (a closure's only context is the job's emitter, which may be gone by then)
+        if scheduled:
+            on_done, on_error = self._on_scheduled_flush_done, self._on_scheduled_flush_failed
+        else:
+            on_done, on_error = self.set_outbox_waiting, None
+        run_in_background(flush_outbox, self.config, self._outbox_dir, force, on_done=on_done, on_error=on_error)
+
+    def _on_scheduled_flush_done(self, waiting: int) -> None:
+        self.set_outbox_waiting(waiting)
+        self._on_scheduled_flush_failed(None)
+
+    def _on_scheduled_flush_failed(self, _exc: BaseException | None) -> None:
+        self.monitor.flush_finished()
+        self._arm()
+
+    # ------------------------------------------------------------ state pushes (worker)
+
+    def set_state_pusher(self, push: Callable[[Transition], Any] | None) -> None:
+        """Share confirmed verdict changes: `push(transition)` runs on a worker thread and
+        returns True / False, or (ok, retry_after_s); the monitor spreads and retries them."""
+        self._push_state = push
+        self.monitor.share_state = push is not None
+
+    def _start_state(self) -> None:
+        transition, push = self.monitor.state_transition, self._push_state
+        if transition is None or push is None:
+            self._state_done(True)
+            return
+        run_in_background(push, transition, on_done=self._state_done, on_error=self._on_state_failed)
+
+    def _on_state_failed(self, _exc: BaseException) -> None:
+        self._state_done(False)
+
+    def _state_done(self, result: Any) -> None:
+        ok, retry_after = result if isinstance(result, tuple) else (bool(result), None)
+        self.monitor.state_finished(bool(ok), retry_after)
+        self._arm()
 
     def set_it_line(self, text: str | None) -> None:
         """The "IT is aware: …" menu and tooltip line (None hides it)."""
+        text = clip(scrub_text(text), MAX_MENU_LINE) if text else None
         self._it_line = text or None
-        self.it_action.setText(text or "")
+        # "&" in a menu text marks a shortcut letter; a feed's "R&D" must show as written
+        self.it_action.setText((text or "").replace("&", "&&"))
         self.it_action.setVisible(bool(text))
         self._refresh_tooltip()
 
@@ -532,6 +618,8 @@ class TrayApp(QObject):
             self.set_paused(False)
 
     def notify(self, title: str, text: str, verdict: str | None = None) -> bool:
+        # every notification may quote outside text (a feed, a server): scrubbed and bounded
+        title, text = clip(scrub_text(title), MAX_NOTIFICATION_TITLE), clip(scrub_text(text), MAX_NOTIFICATION)
         if self.paused:
             log.info("notification paused: %s: %s", title, text)
             return False
@@ -549,9 +637,6 @@ class TrayApp(QObject):
 
     def _on_transition(self, transition: Transition) -> None:
         current, previous = transition.current, transition.previous
-        if previous == "local" and current != "local":
-            # the network is back: what waited for it goes now, whatever its backoff says
-            self.flush_outbox(force=True)
         if current == "ok" and previous in ("checking", "ok"):
             return
         better = staff.recovery_notice(current, previous, transition.duration_s, transition.diagnosis.headline)
@@ -591,7 +676,7 @@ class TrayApp(QObject):
     def _fill_details(self) -> None:
         window = self._details
         diagnosis = self.monitor.latest or self.monitor.confirmed
-        window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict)
+        window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict, action=self._call_to_action())
         window.set_it_lines(self._incident_lines())
         if self.history is not None:
             since = datetime.now(UTC) - timedelta(hours=24)
@@ -643,6 +728,8 @@ class TrayApp(QObject):
             log.warning("could not read the configuration again: %s", exc)
             return False
         self.config = config
+        self._plan_feed()
+        self._arm()
         self.webmail_action.setVisible(bool(config.mail.webmail_url))
         self.setup_action.setVisible(firstrun.setup_allowed(config))
         return True
@@ -668,7 +755,7 @@ class TrayApp(QObject):
 
     def stop(self) -> None:
         """Stop every timer, hide the icon and close the windows; nothing new starts after this."""
-        for timer in (self._feed_timer, self._outbox_timer, self._due_timer, self._tick_timer, self._tray_poll):
+        for timer in (self._due_timer, self._tick_timer, self._tray_poll):
             timer.stop()
         self.tray.hide()
         for window in (self._details, self._report_dialog, self._setup):

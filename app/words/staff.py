@@ -534,5 +534,23 @@ REPORT = {
     "build_failed": "Could not prepare the report: {reason}",
     "send_failed": "Could not save or send the report: {reason}. Use Save to file or Copy instead.",
 }
-CHANNEL_WORDS = {"webhook": "IT's report service", "teams": "IT's Teams channel",
+CHANNEL_WORDS = {"webhook": "IT's report service", "hub": "IT's MailBeacon hub", "teams": "IT's Teams channel",
                  "slack": "IT's Slack channel", "email": "IT's mailbox"}
+# what the dialog lists as "IT will receive:"
+REPORT_ITEMS = {
+    "found": "What MailBeacon found: {headline}",
+    "checks": "The results of {n} checks of the mail servers and your connection",
+    "changes_one": "The {n} change in mail status over the last 24 hours",
+    "changes": "The {n} changes in mail status over the last 24 hours",
+    "who": "Who you are: {who}",
+    "no_who": "Not your user name (turned off)",
+    "host": "Your computer's name: {host}",
+    "no_host": "Not your computer's name (turned off)",
+    "device": "This computer's system, app version, uptime, CPU and memory use and battery",
+    "network": "Your network: interfaces and addresses, gateway, DNS servers, proxy, VPN",
+    "network_masked": "Your network: interfaces and addresses (last part of each address hidden), "
+    "gateway, DNS servers, proxy, VPN",
+    "note": "Your note, if you write one",
+    "to": "Sent to: {where}",
+    "nowhere": "Sent to: nobody yet, because no report channel is set up",
+}

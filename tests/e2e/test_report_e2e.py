@@ -45,8 +45,8 @@ def test_report_from_the_tray_menu_reaches_the_receiver(screen, tmp_path):
                 screen.xdotool("mousemove", str(ICON_CENTRE[0]), str(ICON_CENTRE[1]), "click", "3")
                 time.sleep(1.0)
                 screen.shot(ARTIFACTS / "report-menu.png")
-                # the headline line is disabled: Down reaches "Check now", Down again "Report a problem…"
-                screen.xdotool("key", "Down", "Down", "Return")
+                # Down reaches the headline (it opens Details), then "Check now", then "Report a problem…"
+                screen.xdotool("key", "Down", "Down", "Down", "Return")
                 dialog = screen.find_window("Report a problem to IT", timeout=5)
                 if dialog:
                     break
@@ -55,7 +55,8 @@ def test_report_from_the_tray_menu_reaches_the_receiver(screen, tmp_path):
             screen.xdotool("windowfocus", "--sync", dialog)
             time.sleep(0.5)
             screen.shot(ARTIFACTS / "report-dialog.png")
-            screen.xdotool("key", "Return")
+            # the note has the focus and takes several lines: Ctrl+Enter sends
+            screen.xdotool("key", "ctrl+Return")
             deadline = time.monotonic() + 20
             while not rx.requests and time.monotonic() < deadline:
                 time.sleep(0.2)

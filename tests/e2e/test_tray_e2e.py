@@ -64,8 +64,8 @@ def test_tray_turns_from_green_to_red_after_check_now(screen, demo):
         time.sleep(1.0)
         menu_png = screen.shot(ARTIFACTS / "tray-menu.png")
         print(f"screenshot: {menu_png}")
-        # the headline line is disabled, so the first item the keyboard reaches is "Check now"
-        screen.xdotool("key", "Down", "Return")
+        # the first item the keyboard reaches is the headline (it opens Details), then "Check now"
+        screen.xdotool("key", "Down", "Down", "Return")
 
         red_png = ARTIFACTS / "tray-red.png"
         red = wait_for_colour(screen, "red", red_png, timeout=20)

@@ -53,6 +53,14 @@ def test_failing_statuses_are_http_status(config, certs, status):  # noqa: F811
     assert ctx.data["http_status"] == status
 
 
+def test_retry_after_of_a_busy_server_is_kept(config, certs):  # noqa: F811
+    script = [expect_blank(), send(b"HTTP/1.1 503 Busy\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n")]
+    with HostileServer(script, tls_context=certs.server_context()) as srv:
+        code, _detail, ctx = run(config, srv.port)
+    assert code == "http_status"
+    assert ctx.data["http_status"] == 503 and ctx.data["retry_after"] == 120
+
+
 def test_silent_https_server_is_http_timeout_within_deadline(config, certs):  # noqa: F811
     with HostileServer([hang()], tls_context=certs.server_context()) as srv:
         started = time.monotonic()

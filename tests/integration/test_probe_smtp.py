@@ -158,6 +158,18 @@ def test_refusing_greeting_is_service_unavailable(config, greeting):
     assert greeting[:3].decode() in detail
 
 
+def test_a_busy_server_is_seen_as_overloaded_by_the_monitor(config):
+    from app.diagnosis.model import Check, Diagnosis
+    from app.monitor import overload_of
+
+    with HostileServer([send(b"421 4.7.0 mail.test Too many connections\r\n"), hang()]) as srv:
+        code, detail, ctx = run(config, srv.port)
+    assert code == "service_unavailable" and ctx.data["reply_code"] == 421
+    check = Check("smtp", "smtp", f"127.0.0.1:{srv.port}", "fail", code, detail, data=dict(ctx.data))
+    diagnosis = Diagnosis("down", "service", "", "", "", 0.0, [check])
+    assert overload_of(diagnosis) == (True, None)
+
+
 def test_reset_after_connect_is_tcp_reset(config):
     with HostileServer([reset()]) as srv:
         code, _detail, _ = run(config, srv.port)

@@ -60,15 +60,21 @@ def test_preview_is_exactly_what_dry_run_prints(open_dialog, qtbot, receiver, mo
     assert receiver.requests == []
 
 
-def test_enter_sends_and_says_when(open_dialog, qtbot, receiver):
+def test_enter_starts_a_new_line_and_ctrl_enter_sends(open_dialog, qtbot, receiver):
     dialog = open_dialog(receiver.url)
     assert dialog.send_button.isDefault()
     qtbot.keyClicks(dialog.note, "printer too")
-    qtbot.keyClick(dialog.note, Qt.Key.Key_Return)  # possibly before the report is ready
+    qtbot.keyClick(dialog.note, Qt.Key.Key_Return)  # a half-written note never goes
+    qtbot.keyClicks(dialog.note, "and the scanner")
+    qtbot.wait(200)
+    assert dialog.outcome is None and not dialog._sending and receiver.requests == []
+    qtbot.keyClick(dialog.note, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # possibly before the report is ready
     qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=15000)
     assert len(receiver.requests) == 1
     sent = receiver.requests[0].json()
-    assert sent["note"] == "printer too" and sent["id"] == dialog.report["id"]
+    assert sent["note"] == "printer too\nand the scanner" and sent["id"] == dialog.report["id"]
+    # one way out after sending
+    assert dialog.send_button.text() == "Close" and dialog.close_button.isHidden()
     assert dialog.status.text().startswith("Sent to IT at ")
     assert dialog.status.text()[len("Sent to IT at "):][:5].replace(":", "").isdigit()
     assert Outbox().waiting_count() == 0
@@ -87,7 +93,7 @@ def test_sending_never_freezes_the_dialog(open_dialog, qtbot, receiver):
     receiver.replies = [Reply(hang=True)]
     dialog = open_dialog(receiver.url)
     qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
-    qtbot.keyClick(dialog.note, Qt.Key.Key_Enter)
+    qtbot.keyClick(dialog.note, Qt.Key.Key_Enter, Qt.KeyboardModifier.ControlModifier)
     assert receiver.got_request.wait(10)
     ticks = []
     from PySide6.QtCore import QTimer
@@ -157,3 +163,29 @@ def test_the_dialog_says_no_secrets_are_included(open_dialog, qtbot, receiver):
     one = dict(dialog.report, history=[{"at": "2026-01-01T00:00:00Z", "verdict": "down", "headline": "x"}])
     assert "The 1 change in mail status" in dialog.describe(one)
     assert "The 2 changes in mail status" in dialog.describe(dict(one, history=one["history"] * 2))
+
+
+def test_without_a_channel_it_says_so_and_offers_save_and_copy(qtbot, make_config, tmp_path):
+    cfg = make_config('[mail]\naddress = "jo@example.com"\n')
+    dialog = ReportDialog(cfg)
+    qtbot.addWidget(dialog)
+    dialog.open_for(diag())
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
+    assert dialog.no_channel_label.isVisible()
+    assert "IT has not set up where they go" in dialog.no_channel_label.text()
+    assert dialog.send_button.isHidden()  # no "Send" that could never send
+    assert dialog.save_button.isDefault() and dialog.copy_button.isEnabled()
+    assert dialog.close_button.text() == "Close"
+    assert "nobody yet, because no report channel is set up" in dialog.contents.text()
+    assert "sent automatically" not in dialog.no_channel_label.text()
+    dialog.copy_button.click()
+    assert QGuiApplication.clipboard().text() == dialog.preview_text()
+    assert dialog.save_to(tmp_path / "r.json")
+    qtbot.waitUntil(lambda: not dialog._jobs, timeout=20000)
+
+
+def test_no_channel_outcome_never_promises_automatic_sending():
+    from app.report.outbox import Outcome
+
+    text = ReportDialog.outcome_message(Outcome(id="x", no_channel=True))
+    assert "sent automatically" not in text and "Save to file" in text

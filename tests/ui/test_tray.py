@@ -297,13 +297,21 @@ def test_details_window_shows_checks_timeline_it_status_and_copies_text(make_tra
     tray.show_details()
     window = tray._details
     assert window.headline.text() == HEADLINES["down"]
-    assert window.advice.text() == "Try again later."
-    rows = [
-        [window.checks.topLevelItem(i).text(c) for c in range(4)]
-        for i in range(window.checks.topLevelItemCount())
+    # IT has posted: the advice leads with that and offers the affected list, not a new report
+    assert window.advice.text().startswith("IT is aware of it. You do not need to report it again")
+    assert window.report_button.text() == "Add me to the affected list…"
+    assert tray.report_action.text() == "Add me to the affected list…"
+    # staff read one plain sentence per check: no address, port, code or server words
+    assert window.staff_rows() == [
+        ("Name lookup", "Names can be looked up on this network."),
+        ("Outgoing mail", "The server for sending mail is not answering."),
     ]
-    assert rows[1] == ["Failed", "Outgoing mail (127.0.0.1:2525)", "Server said down.", "12 ms"]
-    assert rows[0][0] == "OK" and rows[0][1].startswith("Name lookup (DNS)")
+    assert "127.0.0.1" not in window.checks_title.text() + str(window.staff_rows())
+    # the technical lines wait behind "Details for IT"
+    assert window.it_text.isHidden()
+    window.it_toggle.click()
+    assert window.it_text.isVisible()
+    assert "[Failed] smtp 127.0.0.1:2525 — tcp_refused (12 ms): Server said down." in window.it_text.toPlainText()
     qtbot.waitUntil(lambda: window.timeline.count() == 2, timeout=5000)
     timeline = [window.timeline.item(i).text() for i in range(2)]
     assert "Mail works" in timeline[0] and "Mail server problem" in timeline[1]
@@ -315,10 +323,43 @@ def test_details_window_shows_checks_timeline_it_status_and_copies_text(make_tra
     window.copy_button.click()
     text = QGuiApplication.clipboard().text()
     assert text.startswith(f"MailBeacon: {HEADLINES['down']}")
-    assert "[Failed] Outgoing mail (127.0.0.1:2525): Server said down. (tcp_refused, 12 ms)" in text
+    assert "Outgoing mail: The server for sending mail is not answering." in text
+    assert "[Failed] smtp 127.0.0.1:2525 — tcp_refused (12 ms): Server said down." in text
     assert "IT is aware: Mail server outage" in text
     assert "Changes in the last 24 hours:" in text
     history.close()
+
+
+def test_details_has_a_title_a_close_button_and_esc_closes_it(make_tray, qtbot):
+    from PySide6.QtCore import Qt
+
+    tray = make_tray()
+    confirm(tray, "down")
+    tray.show_details()
+    window = tray._details
+    assert window.windowTitle() == "MailBeacon — mail status details"
+    window.close_button.click()
+    assert not window.isVisible()
+    tray.show_details()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)
+
+
+def test_details_never_scrolls_sideways(make_tray, qtbot):
+    tray = make_tray()
+    long = "The mail server answers but is not working properly " * 6
+    tray.monitor.started()
+    tray.apply_diagnosis(make_diagnosis("down", headline=long))
+    tray.show_details()
+    window = tray._details
+    window.set_changes([{"at": "2024-01-01T10:00:00Z", "verdict": "down", "headline": long}])
+    window.it_toggle.click()
+    qtbot.waitExposed(window)
+    assert window.timeline.horizontalScrollBar().maximum() == 0
+    assert window.it_text.horizontalScrollBar().maximum() == 0
+    assert window.sizeHint().width() <= 900 and window.width() <= 900
 
 
 def make_since():
@@ -422,15 +463,33 @@ def test_a_failing_diagnose_does_not_stop_the_light(make_tray, qtbot):
     assert tray._due_timer.isActive()
 
 
-def test_the_schedule_uses_one_single_shot_timer(make_tray, qtbot):
+def test_the_schedule_uses_one_single_shot_timer_for_the_monitors_next_job(make_tray, qtbot):
     clock = [1000.0]
-    monitor = Monitor(60, 5, clock=lambda: clock[0])
+    monitor = Monitor(60, 5, clock=lambda: clock[0], flush_interval_s=None)
     tray = make_tray(monitor=monitor)
     confirm(tray, "ok")
     assert tray._due_timer.isSingleShot() and tray._due_timer.isActive()
     remaining = tray._due_timer.remainingTime()
-    assert 50_000 <= remaining <= 67_000  # the interval with its jitter, nothing sooner
+    assert abs(remaining - monitor.seconds_until_due() * 1000) < 500
+    assert 30_000 - 500 <= remaining  # the next slot of the grid, nothing sooner
+    timers = [t for t in tray.findChildren(QTimer) if t.isActive()]
+    assert set(timers) <= {tray._due_timer, tray._tick_timer}
     assert QApplication.instance() is not None
+
+
+def test_jobs_the_monitor_hands_out_run_on_the_worker(make_tray, qtbot, monkeypatch):
+    calls = []
+    monkeypatch.setattr(tray_mod, "run_in_background", lambda fn, *args, **kw: calls.append(fn))
+    clock = [1000.0]
+    monitor = Monitor(60, 5, clock=lambda: clock[0], feed_interval_s=120)
+    tray = make_tray(CONFIG + '[feed]\nurl = "/nonexistent/status.json"\n', monitor=monitor)
+    clock[0] += 200  # the first check, a flush and a feed read are all due by now
+    tray._on_due()
+    assert {tray_mod.run_check, tray_mod.flush_outbox, tray_mod.read_feed} <= set(calls)
+    assert monitor.running and monitor.feed_running and monitor.flush_running
+    calls.clear()
+    tray._on_due()
+    assert calls == []  # each job once
 
 
 def test_the_feed_is_polled_on_its_own_timer_and_resolution_clears_the_line(make_tray, qtbot, tmp_path):
@@ -439,8 +498,8 @@ def test_the_feed_is_polled_on_its_own_timer_and_resolution_clears_the_line(make
     path = tmp_path / "status.json"
     incident = feed_mod.post(path, "Mail server disk full", "Freeing space", next_update="30m")
     tray = make_tray(CONFIG + f'[feed]\nurl = "{path}"\ninterval_s = 15\n')
-    assert tray._feed_timer.interval() == 15000
-    tray.poll_feed()  # what the timer calls, on the worker
+    assert tray.monitor.feed_interval_s == 15 and tray._feed_job
+    tray.poll_feed()  # what the monitor's "feed" job runs, on the worker
     qtbot.waitUntil(lambda: any(t.startswith("IT is aware: Mail server disk full") for t in menu_texts(tray)),
                     timeout=10000)
     assert "next update" in tray.tray.toolTip()
@@ -547,16 +606,19 @@ def test_without_a_tray_the_wait_for_one_slows_down_after_the_fallback(make_tray
     assert tray._tray_poll.isActive() and tray._tray_poll.interval() >= 5000
 
 
-def test_a_network_change_inside_the_debounce_window_is_not_lost(make_tray, qtbot):
+def test_a_network_change_arms_the_timer_for_one_spread_check(make_tray, qtbot):
+    from app.monitor import NETWORK_DELAY_S
+
     clock = [1000.0]
-    monitor = Monitor(60, 5, clock=lambda: clock[0])
+    monitor = Monitor(60, 5, clock=lambda: clock[0], flush_interval_s=None)
     tray = make_tray(monitor=monitor)
     confirm(tray, "ok")
     assert tray.trigger("network_change") is True
-    feed(tray, "ok")
     clock[0] += 0.5
-    assert tray.trigger("network_change") is False
-    assert tray._due_timer.isActive() and tray._due_timer.remainingTime() <= 2000
+    assert tray.trigger("network_change") is False  # joins the check already coming
+    remaining = tray._due_timer.remainingTime()
+    assert tray._due_timer.isActive()
+    assert NETWORK_DELAY_S[0] * 1000 - 600 <= remaining <= NETWORK_DELAY_S[1] * 1000
 
 
 def test_history_writes_land_in_the_order_the_passes_came(make_tray, qtbot):
@@ -631,12 +693,51 @@ def test_timeline_times_say_which_day():
     assert _local_time("not a time", now) == "not a time"
 
 
-def test_network_back_sends_waiting_reports_at_once(make_tray, monkeypatch):
+def test_network_back_sends_waiting_reports_soon_ignoring_their_backoff(make_tray, monkeypatch):
+    from app.monitor import FLUSH_NETWORK_BACK_S
+
     calls = []
     monkeypatch.setattr(tray_mod, "run_in_background", lambda fn, *args, **kw: calls.append((fn, args)))
-    tray = make_tray()
+    clock = [1000.0]
+    monitor = Monitor(60, 5, clock=lambda: clock[0])
+    tray = make_tray(monitor=monitor)
+    clock[0] += 10
+    tray._on_due()  # the flush after start
+    monitor.flush_finished()
     confirm(tray, "local")
     calls.clear()
     confirm(tray, "ok")
+    assert not [args for fn, args in calls if fn is tray_mod.flush_outbox]  # spread, not at once
+    clock[0] += FLUSH_NETWORK_BACK_S[1]
+    tray._on_due()
     flushes = [args for fn, args in calls if fn is tray_mod.flush_outbox]
     assert flushes and flushes[0][2] is True  # force: ignore the backoff
+
+
+def test_confirmed_changes_are_pushed_off_the_gui_thread_and_retried(make_tray, qtbot):
+    from app.monitor import STATE_DELAY_S
+
+    pushed = []
+
+    def push(transition):
+        pushed.append((transition.current, threading.current_thread()))
+        return (False, 90.0) if len(pushed) == 1 else True  # the hub is busy once
+
+    clock = [1000.0]
+    monitor = Monitor(60, 5, clock=lambda: clock[0], flush_interval_s=None)
+    tray = make_tray(monitor=monitor)
+    tray.set_state_pusher(push)
+    assert monitor.share_state
+    confirm(tray, "ok")
+    clock[0] += STATE_DELAY_S[1]
+    tray._on_due()
+    qtbot.waitUntil(lambda: len(pushed) == 1 and not monitor.state_running and not monitor.running, timeout=5000)
+    assert pushed[0][0] == "ok" and pushed[0][1] is not threading.main_thread()
+    clock[0] += 85  # Retry-After 90 s: not yet
+    tray._on_due()
+    qtbot.wait(200)
+    assert len(pushed) == 1
+    clock[0] += 10
+    tray._on_due()
+    qtbot.waitUntil(lambda: len(pushed) == 2 and not monitor.state_running, timeout=5000)
+    assert pushed[1][0] == "ok"

@@ -33,7 +33,10 @@ def test_report_has_the_spec_shape(make_config):
     assert set(report) == {"schema", "id", "created_at", "fingerprint", "reporter", "note", "known_incident",
                            "diagnosis", "history", "device", "network"}
     assert report["schema"] == 1 and report["note"] == "Since lunch"
-    assert report["reporter"] == {"username": getpass.getuser(), "hostname": socket.gethostname(), "email": "jo@example.com"}
+    from app.laptop_id import laptop_id
+
+    assert report["reporter"] == {"username": getpass.getuser(), "hostname": socket.gethostname(),
+                                  "email": "jo@example.com", "laptop": laptop_id()}
     assert report["diagnosis"]["checks"][0]["code"] == "tcp_refused"
     assert set(report["device"]) == {"os", "app_version", "uptime_s", "cpu_percent", "memory_percent", "battery"}
     assert report["device"]["uptime_s"] > 0
@@ -94,7 +97,9 @@ def test_privacy_switches_hide_user_and_host(make_config):
     d = diag(checks=[Check("smtp mail:587", "smtp", "mail:587", "fail", "tcp_refused",
                            f"Refused while {user} on {host} tried.", 1.0)])
     report = build.build_report(cfg, d)
-    assert report["reporter"] == {"username": None, "hostname": None, "email": None}
+    # the laptop id stays: it is random and says nothing about the person or the machine
+    assert report["reporter"] == {"username": None, "hostname": None, "email": None,
+                                  "laptop": report["reporter"]["laptop"]}
     text = build.body_text(report)
     assert "jo@example.com" not in text
     if len(host) >= 3:

@@ -54,6 +54,8 @@ def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
     ctx.data["http_status"] = status
     if "location" in headers:
         ctx.data["location"] = headers["location"]
+    if "retry-after" in headers and headers["retry-after"].isdigit():
+        ctx.data["retry_after"] = int(headers["retry-after"])  # an overloaded server asks for room
 
     if not (200 <= status < 400 or status in _ANSWERS):
         if status == 404:

@@ -89,6 +89,7 @@ def read_greeting(conv: Conversation) -> str:
     if code == 220:
         return f"220 {text}".strip()
     if code in (421, 554):
+        conv.ctx.data["reply_code"] = code  # 421 is "busy, come back later": the monitor slows down
         raise ProbeFailure(
             "service_unavailable",
             f"The mail server at {conv.where} refuses service ({code} {shorten(text)}).",
@@ -125,6 +126,7 @@ def _ehlo(conv: Conversation) -> list[str]:
     conv.send(f"EHLO {_helo_name(conv)}")
     code, lines = read_reply(conv)
     if code == 421:
+        conv.ctx.data["reply_code"] = code
         raise ProbeFailure(
             "service_unavailable",
             f"The mail server at {conv.where} closed the session ({code} {shorten(' '.join(lines))}).",

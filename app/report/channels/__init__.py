@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL_NAMES = ("webhook", "teams", "slack", "email")
+# "hub" is the MailBeacon hub of SPEC 8 ([hub] url), beside the four channels of SPEC 5
+CHANNEL_NAMES = ("webhook", "hub", "teams", "slack", "email")
 DELIVERED, RETRY, REFUSED = "delivered", "retry", "refused"
 HTTP_TIMEOUT = (5.0, 15.0)  # connect, each read
 # the whole exchange: a receiver that keeps dripping bytes never trips the per-read timeout, and
@@ -47,6 +48,7 @@ class Channel:
 def configured(config: Config) -> dict[str, Channel]:
     """The channels this configuration enables, in SPEC order."""
     from app.report.channels.email import EmailChannel
+    from app.report.channels.hub import HubChannel
     from app.report.channels.slack import SlackChannel
     from app.report.channels.teams import TeamsChannel
     from app.report.channels.webhook import WebhookChannel
@@ -55,6 +57,10 @@ def configured(config: Config) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     if r.webhook_url:
         channels["webhook"] = WebhookChannel(config)
+    # the hub's own notify configuration has no [hub] url section of the laptop kind
+    hub = getattr(config, "hub", None)
+    if hub is not None and getattr(hub, "url", ""):
+        channels["hub"] = HubChannel(config)
     if r.teams_url:
         channels["teams"] = TeamsChannel(config)
     if r.slack_url:

@@ -20,6 +20,8 @@ def signature(body: bytes, secret: str) -> str:
 
 class WebhookChannel(Channel):
     name = "webhook"
+    token_secret = "report.webhook_token"
+    signing_secret: str | None = "report.webhook_secret"
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -31,10 +33,10 @@ class WebhookChannel(Channel):
             "Idempotency-Key": report["id"],
             "User-Agent": user_agent(),
         }
-        token = secrets.get_secret("report.webhook_token")
+        token = secrets.get_secret(self.token_secret)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        key = secrets.get_secret("report.webhook_secret")
+        key = secrets.get_secret(self.signing_secret) if self.signing_secret else None
         if key:
             headers["X-MailBeacon-Signature"] = signature(body, key)
         return headers
