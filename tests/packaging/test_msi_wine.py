@@ -1,6 +1,12 @@
 """The MSI installed and upgraded for real by Wine's msiexec: an upgrade pushed without the
 public properties keeps the company's settings and the Run key, a value on the command line wins
-over the remembered one, and Apps & features gets the install folder and links."""
+over the remembered one, and Apps & features gets the install folder and links.
+
+One difference from Windows: Wine leaves the registry values of the removed old product in place
+when the new one shares their components (seen with the MSI before the remember pattern, which
+Windows empties), so the registry alone cannot tell. What does tell is the upgrade's own
+property values, in its log: they are what the new product writes, and without the pattern
+they are empty."""
 
 from __future__ import annotations
 
@@ -42,11 +48,14 @@ class Wine:
         return subprocess.run([self.binary, *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout)
 
-    def msiexec(self, msi: Path, **properties: str) -> None:
+    def msiexec(self, msi: Path, **properties: str) -> dict[str, str]:
+        """Install `msi` quietly; the property values the install ended with, from its log."""
         log = msi.with_suffix(".log")
         result = self.run("msiexec", "/i", str(msi), "/qn", "/l*v", str(log),
                           *(f"{k}={v}" for k, v in properties.items()))
-        assert result.returncode == 0, (result.returncode, log.read_text(errors="replace")[-3000:])
+        text = log.read_text(errors="replace")
+        assert result.returncode == 0, (result.returncode, text[-3000:])
+        return dict(re.findall(r"^Property\(S\): (\w+) = (.*)$", text, re.M))
 
     def values(self, key: str) -> dict[str, str]:
         """{name: data} of the values directly under `key` ({} when it does not exist)."""
@@ -112,8 +121,13 @@ def test_upgrade_keeps_settings_and_the_command_line_wins(wine, releases):
 
     # the next release, pushed without a single property: the old product is removed first
     # (and with it its registry values), yet every setting and the Run key come back
-    wine.msiexec(second)
+    upgrade = wine.msiexec(second)
     assert [k for k in wine.subkeys(UNINSTALL) if k.startswith("{")] == [product_code(second)]
+    assert {k: upgrade.get(k) for k in ("MAIL_DOMAIN", "CHECK_INTERVAL_S", "FEED_URL", "ENDPOINTS",
+                                        "AUTOSTART")} == {
+        "MAIL_DOMAIN": "example.com", "CHECK_INTERVAL_S": "90",
+        "FEED_URL": "https://status.example.com/feed.json",
+        "ENDPOINTS": "smtp://smtp.example.com:587 imaps://imap.example.com:993", "AUTOSTART": "1"}
     assert wine.values(SETTINGS) == installed
     assert "MailBeacon" in wine.values(RUN)
 
