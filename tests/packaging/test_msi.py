@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app import config as config_mod
-from tests.packaging.conftest import ROOT, need
+from tests.packaging.conftest import ROOT, load_build_module, need
 
 pytestmark = [pytest.mark.packaging, pytest.mark.slow]
 
@@ -31,12 +31,8 @@ PROPERTIES = {
 }
 
 
-def table(msi: Path, name: str) -> list[dict[str, str]]:
-    text = subprocess.run(["msiinfo", "export", str(msi), name], check=True, capture_output=True,
-                          text=True).stdout
-    lines = text.splitlines()
-    columns = lines[0].split("\t")
-    return [dict(zip(columns, line.split("\t"), strict=False)) for line in lines[3:] if line]
+# one table of an MSI as rows of {column: value}, read with msiinfo (as build.py reads it)
+table = load_build_module().wixl.msi_table
 
 
 @pytest.fixture(scope="module")
