@@ -250,3 +250,13 @@ def test_the_whole_run_stops_at_three_timeouts(world, make_config):  # noqa: F81
     assert elapsed < 3 * 1 + 1.5
     assert result.source == "none"
     assert any("ran out of time" in t["detail"] for t in result.tried)
+
+
+def test_autodiscover_that_wants_a_password_is_an_error_not_a_login(world, make_config):  # noqa: F811
+    host = world.host("autodiscover.corp.example")
+    host.https.route(AUTODISCOVER, status=401, headers={"WWW-Authenticate": 'Basic realm="corp"'})
+    result = discover("jane@corp.example", world.config(make_config))
+    [asked] = [t for t in result.tried if t["url"] == f"https://autodiscover.corp.example{AUTODISCOVER}"]
+    assert asked["result"] == "error" and "sign-in (HTTP 401)" in asked["detail"]
+    assert all(r.header("Authorization") is None for r in host.https.requests)
+    assert result.source == "none"
