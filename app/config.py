@@ -879,7 +879,6 @@ def warnings(cfg: Config) -> list[str]:
     if cfg.feed.url.lower().startswith("http://"):
         found.append(
             f"feed.url ({cfg.sources['feed.url']}) is plain http: anyone on the network path "
-            "can change the IT status people see, and the tray marks it as not verified; "
-            "use an https:// URL."
+            "can change the IT status people see; use an https:// URL."
         )
     return found

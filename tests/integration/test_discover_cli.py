@@ -192,3 +192,10 @@ def test_configured_endpoints_need_no_discovery(world, make_config, isolated_hom
     assert diagnosis.discovery is None and "discovery" not in diagnosis.to_json()
     assert world.dns.queries == [] or all(kind in ("A", "AAAA") for _, kind in world.dns.queries)
     assert not os.path.exists(discovery_cache.cache_path())
+
+
+def test_an_address_discovery_cannot_use_gives_an_honest_unknown(make_config, isolated_home):
+    cfg = make_config('[network]\ninternet_url = ""\n[mail]\naddress = "jo@mail_server!.example"\n')
+    diagnosis = engine.diagnose(cfg)
+    assert diagnosis.verdict == "unknown"
+    assert diagnosis.discovery["source"] == "none"
