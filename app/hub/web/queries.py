@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from app.hub import schema as t
 
@@ -163,36 +163,37 @@ def timeline(group: Group, members: list[dict], reports: list[dict], notificatio
                        "text": f"Incident {group.incident['id']} posted: {group.incident['title']}"})
     if group.resolved_at is not None:
         events.append({"at": group.resolved_at, "kind": "resolved", "text": "The outage group resolved"})
+    for e in events:
+        e.setdefault("note", "")
+        e.setdefault("report", "")
     events.sort(key=lambda e: e["at"])
     return events[-TIMELINE_LIMIT:]
 
 
 def fleet(conn: Connection, now: datetime) -> dict[str, Any]:
-    """Laptops seen in the last 24 h, by verdict and by network (the biggest networks first)."""
-    since = now - FLEET_WINDOW
-    recent = t.laptops.c.last_seen >= since
-    by_verdict = {
-        (r.verdict or ""): r.n
-        for r in conn.execute(
-            select(t.laptops.c.verdict, func.count().label("n")).where(recent).group_by(t.laptops.c.verdict)
-        )
+    """Laptops seen in the last 24 h, by verdict and by network (the biggest networks first).
+    One pass over the day's laptops, grouped by (verdict, network); the rest is arithmetic."""
+    recent = t.laptops.c.last_seen >= now - FLEET_WINDOW
+    rows = conn.execute(
+        select(t.laptops.c.verdict, t.laptops.c.network, func.count())
+        .where(recent)
+        .group_by(t.laptops.c.verdict, t.laptops.c.network)
+    ).all()
+    by_verdict: dict[str, int] = {}
+    per_network: dict[str, list[int]] = {}
+    for verdict, network, n in rows:
+        by_verdict[verdict or ""] = by_verdict.get(verdict or "", 0) + n
+        counts = per_network.setdefault(network or "", [0, 0])
+        counts[0] += n
+        if verdict not in ("ok", ""):
+            counts[1] += n
+    biggest = sorted(per_network.items(), key=lambda kv: (-kv[1][0], kv[0]))[:TOP_NETWORKS]
+    return {
+        "total": sum(by_verdict.values()),
+        "by_verdict": by_verdict,
+        "networks": [{"network": k, "laptops": v[0], "affected": v[1]} for k, v in biggest],
+        "network_count": sum(1 for k in per_network if k),
     }
-    bad = func.sum(case((t.laptops.c.verdict.notin_(["ok", ""]), 1), else_=0))
-    networks = [
-        {"network": r.network, "laptops": r.n, "affected": int(r.bad or 0)}
-        for r in conn.execute(
-            select(t.laptops.c.network, func.count().label("n"), bad.label("bad"))
-            .where(recent)
-            .group_by(t.laptops.c.network)
-            .order_by(func.count().desc(), t.laptops.c.network)
-            .limit(TOP_NETWORKS)
-        )
-    ]
-    network_count = conn.execute(
-        select(func.count(func.distinct(t.laptops.c.network))).where(recent, t.laptops.c.network != "")
-    ).scalar() or 0
-    return {"total": sum(by_verdict.values()), "by_verdict": by_verdict, "networks": networks,
-            "network_count": network_count}
 
 
 def incidents(conn: Connection, *, resolved_since: datetime) -> dict[str, list[dict[str, Any]]]:
