@@ -98,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--id", dest="incident_id", required=True, metavar="ID")
     fp.add_argument("--message")
 
-    p = add("discover", "find the mail servers for an address")
+    p = add("discover", "find the mail servers for an address (or a domain)")
     p.add_argument("address")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--save", action="store_true", help="write what was found into the user config file")
 
     p = add("config", "show, locate or validate the configuration")
     p.add_argument("action", nargs="?", choices=("show", "paths", "validate"), default="show")

@@ -122,7 +122,15 @@ def diagnose(
     """One pass over every layer; returns within check.timeout_s plus a fraction of a second.
 
     `feed_reader` (an app.feed.FeedReader) lets the tray keep conditional-GET state between
-    passes; `check` reads the feed once with a fresh reader."""
+    passes; `check` reads the feed once with a fresh reader.
+
+    With mail.address or mail.domain set and no endpoints, the servers are discovered first
+    (cached for a day, SPEC section 7); that happens before the check's own deadline starts."""
+    discovered = None
+    if not config.endpoints and (config.mail.address or config.mail_domain):
+        from app.discovery import cache as discovery_cache
+
+        config, discovered = discovery_cache.resolve(config)
     started_wall = utc_now()
     started = time.monotonic()
     deadline = Deadline(float(config.check.timeout_s))
@@ -164,7 +172,7 @@ def diagnose(
     if config.feed.url:
         it_status = scrub_strings(feed_box.get("status") or _feed_timeout(config))
     result = verdict_mod.decide(checks, ca_file_set=bool(config.tls.ca_file))
-    return Diagnosis(
+    diagnosis = Diagnosis(
         verdict=result.verdict,
         layer=result.layer,
         headline=result.headline,
@@ -173,7 +181,11 @@ def diagnose(
         duration_ms=(time.monotonic() - started) * 1000,
         checks=checks,
         it_status=it_status,
+        discovery=discovered,
     )
+    if discovered is not None and config.endpoints:
+        discovery_cache.note_check(diagnosis)
+    return diagnosis
 
 
 def _read_feed(config, deadline, reader, it_status_fn, box) -> None:

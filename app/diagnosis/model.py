@@ -134,6 +134,8 @@ class Diagnosis:
     duration_ms: float
     checks: list[Check]
     it_status: dict[str, Any] | None = None
+    # {"source", "at"} when the endpoints came from discovery (SPEC section 7)
+    discovery: dict[str, Any] | None = None
 
     @property
     def endpoint_checks(self) -> list[Check]:
@@ -158,6 +160,7 @@ class Diagnosis:
             "duration_ms": round(self.duration_ms, 1),
             "checks": [c.to_json() for c in self.checks],
             "it_status": self.it_status,
+            **({"discovery": self.discovery} if self.discovery is not None else {}),
         }
 
     @classmethod
@@ -171,4 +174,5 @@ class Diagnosis:
             duration_ms=float(obj.get("duration_ms", 0.0)),
             checks=[Check.from_json(c) for c in obj.get("checks", [])],
             it_status=obj.get("it_status"),
+            discovery=obj.get("discovery"),
         )

@@ -55,7 +55,7 @@ def resolve(ctx: ProbeContext, host: str, *, system: bool = False) -> list[str]:
 
 def _resolve_system(ctx: ProbeContext, host: str) -> list[str]:
     try:
-        infos = _within(ctx, ctx.deadline.timeout(), socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
+        infos = within(ctx, ctx.deadline.timeout(), socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
     except TimeoutError:
         raise ProbeFailure("dns_timeout", f"The name server did not answer for {host} in time.") from None
     except socket.gaierror as exc:
@@ -75,7 +75,7 @@ def _resolve_system(ctx: ProbeContext, host: str) -> list[str]:
     return sorted(seen, key=lambda a: ":" in a)
 
 
-def _within(ctx: ProbeContext, seconds: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def within(ctx: ProbeContext, seconds: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """fn(*args) on a helper thread, waited for at most `seconds` (and never past the deadline).
 
     getaddrinfo has no timeout at all, and dnspython sleeps its retry backoff without looking
@@ -127,7 +127,7 @@ def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
             # IPv4 is enough to go on: a server that drops AAAA queries must not eat the deadline
             lifetime = min(lifetime / 2, 1.0)
         try:
-            answer = _within(ctx, lifetime, resolver.resolve, host, rdtype, lifetime=lifetime, search=False)
+            answer = within(ctx, lifetime, resolver.resolve, host, rdtype, lifetime=lifetime, search=False)
         except dns.resolver.NXDOMAIN:
             nxdomain = True
             break

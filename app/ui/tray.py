@@ -26,6 +26,7 @@ from app.monitor import TICK_S, Monitor, Transition
 from app.paths import user_paths
 from app.report.redact import scrub_text
 from app.ui import icons
+from app.ui import toast as toast_mod
 from app.ui.worker import run_in_background
 from app.words import staff
 
@@ -175,6 +176,8 @@ class TrayApp(QObject):
         self._it_line: str | None = None
         self._outbox_count = 0
         self._toast: Any = None
+        # None: ask the desktop at the first notification whether a notification service exists
+        self.use_toast: bool | None = None
         self._it_status: dict | None = None
         self._incidents: Any = None
         self._details: Any = None
@@ -503,7 +506,7 @@ class TrayApp(QObject):
         if not self.config.feed.url:
             self._feed_done(False)
             return
-        run_in_background(read_feed, self.config, on_done=self._on_feed, on_error=lambda _e: self._feed_done(False))
+        run_in_background(read_feed, self.config, on_done=self._on_feed, on_error=self._on_feed_failed)
 
     def _on_feed(self, it_status: dict | None) -> None:
         before = _incident_key(self._it_status)
@@ -512,6 +515,9 @@ class TrayApp(QObject):
             self._fill_details()
         self._feed_done(_incident_key(it_status) != before)
 
+    def _on_feed_failed(self, _exc: BaseException) -> None:
+        self._feed_done(False)
+
     def _feed_done(self, changed: bool) -> None:
         self.monitor.feed_finished(changed)
         self._arm()
@@ -519,17 +525,21 @@ class TrayApp(QObject):
     def flush_outbox(self, force: bool = False, *, scheduled: bool = False) -> None:
         """Send what waits in the outbox, off the GUI thread; `force` ignores backoff (a person
         asked, or the connection came back); `scheduled`: the monitor's "flush" job."""
+        # bound methods, not closures: a queued result is delivered to a receiver that lives on
+        # (a closure's only context is the job's emitter, which may be gone by then)
+        if scheduled:
+            on_done, on_error = self._on_scheduled_flush_done, self._on_scheduled_flush_failed
+        else:
+            on_done, on_error = self.set_outbox_waiting, None
+        run_in_background(flush_outbox, self.config, self._outbox_dir, force, on_done=on_done, on_error=on_error)
 
-        def done(waiting: int | None) -> None:
-            if waiting is not None:
-                self.set_outbox_waiting(waiting)
-            if scheduled:
-                self.monitor.flush_finished()
-                self._arm()
+    def _on_scheduled_flush_done(self, waiting: int) -> None:
+        self.set_outbox_waiting(waiting)
+        self._on_scheduled_flush_failed(None)
 
-        run_in_background(
-            flush_outbox, self.config, self._outbox_dir, force, on_done=done, on_error=lambda _e: done(None)
-        )
+    def _on_scheduled_flush_failed(self, _exc: BaseException | None) -> None:
+        self.monitor.flush_finished()
+        self._arm()
 
     # ------------------------------------------------------------ state pushes (worker)
 
@@ -550,7 +560,10 @@ class TrayApp(QObject):
         if transition is None or push is None:
             self._state_done(True)
             return
-        run_in_background(push, transition, on_done=self._state_done, on_error=lambda _e: self._state_done(False))
+        run_in_background(push, transition, on_done=self._state_done, on_error=self._on_state_failed)
+
+    def _on_state_failed(self, _exc: BaseException) -> None:
+        self._state_done(False)
 
     def _state_done(self, result: Any) -> None:
         ok, retry_after = result if isinstance(result, tuple) else (bool(result), None)
@@ -628,9 +641,22 @@ class TrayApp(QObject):
             else QSystemTrayIcon.MessageIcon.Information
         )
         if self.tray.isVisible():
-            self.tray.showMessage(title, text, icon, 10000)
+            if self.use_toast is None:
+                self.use_toast = not toast_mod.notification_service_present()
+            if self.use_toast:
+                self._show_toast(title, text)
+            else:
+                self.tray.showMessage(title, text, icon, 10000)
         self.notified.emit(title, text)
         return True
+
+    def _show_toast(self, title: str, text: str) -> None:
+        """No notification daemon (a bare X11 panel): a small window away from the icon instead
+        of Qt's balloon, which would cover the icon and swallow the click meant for it."""
+        if self._toast is None:
+            self._toast = toast_mod.Toast()
+            self._toast.clicked.connect(self._on_message_clicked)
+        self._toast.show_message(title, text, self.tray.geometry())
 
     def _on_transition(self, transition: Transition) -> None:
         current, previous = transition.current, transition.previous
@@ -756,7 +782,7 @@ class TrayApp(QObject):
         for timer in (self._due_timer, self._tick_timer, self._tray_poll):
             timer.stop()
         self.tray.hide()
-        for window in (self._details, self._report_dialog, self._setup):
+        for window in (self._details, self._report_dialog, self._setup, self._toast):
             if window is not None:
                 window.close()
 

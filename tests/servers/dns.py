@@ -55,6 +55,12 @@ class DnsServer:
                 self._rrs.append(rr)
                 self._names.add(_norm(str(rr.rname)))
 
+    def add_zone(self, zone: str) -> None:
+        """More records from zone lines (SRV, MX, ...), while the server runs."""
+        for rr in RR.fromZone(zone):
+            self._rrs.append(rr)
+            self._names.add(_norm(str(rr.rname)))
+
     def add(self, name: str, address: str, ttl: int = 60) -> None:
         rdata = AAAA(address) if ":" in address else A(address)
         rtype = QTYPE.AAAA if ":" in address else QTYPE.A
