@@ -149,8 +149,10 @@ async def incident_change(request: Request) -> Response:
     if not await auth.csrf_ok(request, form):
         return auth.forbidden(request)
     incident_id = request.path_params["incident_id"][:200]
-    result = await run_in_threadpool(incident_forms.change, _store(request), incident_id, form,
-                                     request.state.session.user.name)
+    from app.hub.app import hub_of
+
+    result = await run_in_threadpool(incident_forms.change, _store(request), hub_of(request).settings,
+                                     incident_id, form, request.state.session.user.name)
     return await _after(request, result, form)
 
 
