@@ -107,7 +107,7 @@ def seed(url: str, laptops: int, reports: int, rng: random.Random) -> dict[str, 
                             "created_at": created, "verdict": verdict, "layer": "server", "group_key": key,
                             "failing": json.dumps(failing[verdict]), "headline": "", "username": f"user{i}",
                             "network": rng.choice(networks), "note": note, "known_incident": None, "body": body,
-                            "token_id": None, "grouped": True})
+                            "token_id": None, "grouped": True, "group_id": gid})
     with store.begin() as conn:
         for start in range(0, len(report_rows), 2000):
             conn.execute(insert(t.reports), report_rows[start:start + 2000])
@@ -175,7 +175,12 @@ def main() -> int:
             token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
             signed = client.post("/login", data={"csrf": token, "username": USER, "password": PASSWORD})
             assert signed.status_code == 200 and "Open outages" in signed.text, signed.text[:300]
-            first = timings(client, "/", 1)[0]  # the fleet counts are computed afresh here
+            # the fleet counts come from the hub's background counter, started with the server;
+            # say so if the first page still showed "counting" instead of numbers
+            started = time.perf_counter()
+            first_page = client.get("/")
+            first = (time.perf_counter() - started) * 1000
+            fleet_ready = "Counting the laptops" not in first_page.text
             health = timings(client, "/healthz", args.runs)
             page = timings(client, "/", args.runs)
             live_changed = timings(client, "/live?v=", args.runs)
@@ -195,7 +200,8 @@ def main() -> int:
     print(row("/groups/<id>", group))
     worst = max(first, statistics.median(page))
     verdict = "within" if worst <= 300 else "OVER"
-    print(f"\nFirst page {first:.0f} ms, median {statistics.median(page):.0f} ms: {verdict} the 300 ms goal "
+    print(f"\nFleet counts on the first page: {'yes' if fleet_ready else 'not yet (still counting)'}.")
+    print(f"First page {first:.0f} ms, median {statistics.median(page):.0f} ms: {verdict} the 300 ms goal "
           f"({statistics.median(page) / max(statistics.median(health), 0.01):.0f}x /healthz).")
     return 0
 
