@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app import jsonio
-from app.commands.report import NO_CHANNEL, describe
+from app.commands.report import NO_CHANNEL, describe, unwritten_message
 from app.config import load
 from app.errors import EX_CONFIG
 from app.report.channels import configured
@@ -62,6 +62,9 @@ def _flush(args: argparse.Namespace, outbox: Outbox) -> int:
             print(f"{outcome.id}:")
             for line in describe(outcome) or ["Saved; no channel is configured yet."]:
                 print(f"    {line}")
+    for outcome in outcomes:
+        if outcome.unwritten:
+            print(unwritten_message(outbox, outcome), file=sys.stderr)
     if outcomes and not channels:
         print(f"mailbeacon: {NO_CHANNEL}", file=sys.stderr)
         return EX_CONFIG

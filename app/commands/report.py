@@ -33,6 +33,15 @@ def describe(outcome: Outcome) -> list[str]:
     return lines
 
 
+def unwritten_message(outbox: Outbox, outcome: Outcome) -> str:
+    """The one line for standard error when the outbox could not record what happened."""
+    return (
+        f"mailbeacon: could not record the outcome in the outbox {outbox.path}: {outcome.unwritten}. "
+        "What is said above did happen; a channel that received the report may get it again "
+        "later, with the same Idempotency-Key."
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     config = load(args.config)
     channels = configured(config)
@@ -56,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         for line in describe(outcome):
             print(line)
-    if outcome.no_channel:
+    if outcome.unwritten:
+        print(unwritten_message(outbox, outcome), file=sys.stderr)
+    elif outcome.no_channel:
         print(f"mailbeacon: {NO_CHANNEL}", file=sys.stderr)
         return EX_CONFIG
     return outcome.exit_status

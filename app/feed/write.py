@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import jsonio
-from app.errors import UsageError
+from app.errors import UsageError, WriteError
 from app.jsonio import iso_utc, parse_iso, utc_now
 from app.paths import shared_mode
 
@@ -31,6 +31,12 @@ from app.feed.parse import (
 from app.feed.read import _describe_os_error
 
 # ---------------------------------------------------------------- writing (IT side)
+
+
+class FeedWriteError(FeedError, WriteError):
+    """The feed file (or its lock) cannot be written: full disk, permissions, a broken share."""
+
+    exit_status = WriteError.exit_status
 
 _DURATION = re.compile(r"(\d+)\s*(d|h|m|s)", re.IGNORECASE)
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -137,7 +143,7 @@ def _write_native(path: Path, doc: dict[str, Any]) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise FeedError(f"cannot write in {folder}: {_describe_os_error(exc)}") from None
+        raise FeedWriteError(f"cannot write in {folder}: {_describe_os_error(exc)}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -150,7 +156,7 @@ def _write_native(path: Path, doc: dict[str, Any]) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise FeedError(f"cannot write the feed file {path}: {_describe_os_error(exc)}") from None
+        raise FeedWriteError(f"cannot write the feed file {path}: {_describe_os_error(exc)}") from None
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable where the OS allows it
         try:
             dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
@@ -193,11 +199,17 @@ def _locked(path: Path) -> Iterator[None]:
             time.sleep(0.02)
             continue
         except OSError as exc:
-            raise FeedError(f"cannot write in {path.parent}: {_describe_os_error(exc)}") from None
+            raise FeedWriteError(f"cannot write in {path.parent}: {_describe_os_error(exc)}") from None
         break
     try:
-        os.write(fd, f"{os.getpid()}\n".encode())
-        os.close(fd)
+        try:
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:  # a full disk creates the empty lock file, then refuses its bytes
+            raise FeedWriteError(
+                f"cannot write the lock file {lock}: {_describe_os_error(exc)}; nothing was changed"
+            ) from None
+        finally:
+            os.close(fd)
         yield
     finally:
         try:

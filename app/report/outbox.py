@@ -16,12 +16,12 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from app import jsonio
-from app.errors import EX_TEMPFAIL, MailBeaconError
+from app.errors import EX_CANTCREAT, EX_TEMPFAIL, WriteError
 from app.paths import private_dir, private_file
 from app.report.channels import DELIVERED, REFUSED, RETRY, Channel, Result
 from app.report.redact import scrub_text
@@ -35,13 +35,8 @@ RETRY_AFTER_CAP_S = 24 * 3600.0
 _lock = threading.Lock()  # one flush at a time within a process (tray timer vs. dialog)
 
 
-EX_CANTCREAT = 73  # sysexits: the outbox cannot be written
-
-
-class OutboxError(MailBeaconError):
+class OutboxError(WriteError):
     """The outbox folder cannot be created or written (full disk, permissions, a broken profile)."""
-
-    exit_status = EX_CANTCREAT
 
 
 @dataclass
@@ -56,6 +51,7 @@ class Outcome:
     no_channel: bool = False
     delivered_at: str | None = None  # when the last channel acknowledged
     retry_reasons: dict[str, str] = field(default_factory=dict)
+    unwritten: str | None = None  # why the outcome could not be recorded in the outbox
 
     @property
     def exit_status(self) -> int:
@@ -72,7 +68,10 @@ class Outcome:
 
 
 def exit_status(outcomes: list[Outcome]) -> int:
-    """75 when something still waits, else 1 when a channel refused, else 0 (SPEC section 3)."""
+    """73 when the outbox could not record an outcome, 75 when something still waits, else 1
+    when a channel refused, else 0 (SPEC section 3)."""
+    if any(o.unwritten for o in outcomes):
+        return EX_CANTCREAT
     if any(o.queued or o.no_channel for o in outcomes):
         return EX_TEMPFAIL
     if any(o.failed for o in outcomes):
@@ -254,26 +253,27 @@ class Outbox:
             return Outcome(id=report_id, queued=names, path=str(path),
                            retry_reasons={n: f"cannot read the report file: {exc}" for n in names})
         state = self.read_state(report_id)
+        unwritten: list[str] = []  # what could not be recorded (a full disk after a send)
         try:
             report = _as_report(body)
         except ValueError as exc:
-            return self._quarantine(report_id, state, channels, f"the report file is unreadable ({exc})")
+            return self._quarantine(report_id, state, channels, f"the report file is unreadable ({exc})", unwritten)
         states: dict[str, dict[str, Any]] = state.setdefault("channels", {})
         if not states:
             # saved while no channel was configured (or before its state was written): send it
             # wherever the configuration points now
             states.update({name: _fresh() for name in channels})
             if states:
-                self._write_state(state)
+                self._write_noting(unwritten, self._write_state, state)
         if not channels:
             # nothing is configured here (another --config, a lost report section): the reports
             # wait for a configuration that can send them rather than being refused wholesale
-            return self._settle(report_id, state)
+            return self._settle(report_id, state, unwritten)
         now = self.clock()
         for name, st in states.items():
             if st["status"] != PENDING:
                 continue
-            if not force and st.get("next_attempt_at") and jsonio.parse_iso(st["next_attempt_at"]) > now:
+            if not force and _due_at(st) > now:
                 continue
             channel = channels.get(name)
             if channel is None:
@@ -285,15 +285,26 @@ class Outbox:
                     log.exception("channel %s failed", name)
                     result = Result(RETRY, f"unexpected error: {exc}")
             self._record(st, result, now)
-            self._write_state(state)
+            # a failure to record what happened must not turn a delivery into "nothing was sent"
+            self._write_noting(unwritten, self._write_state, state)
             log.info("report %s via %s: %s %s", report_id, name, result.status, result.reason)
-        return self._settle(report_id, state)
+        return self._settle(report_id, state, unwritten)
+
+    def _write_noting(self, unwritten: list[str], write: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return write(*args)
+        except OSError as exc:
+            # info, not warning: the caller tells the person in one line of its own
+            log.info("outbox %s: cannot record the outcome: %s", self.path, exc)
+            unwritten.append(exc.strerror or str(exc))
+            return None
 
     def _record(self, st: dict[str, Any], result: Result, now: datetime) -> None:
         # a receiver may quote the request back (a 400 echoing the Authorization header): the
         # reason is stored, printed and shown, so it passes through the scrubber first
         result = Result(result.status, scrub_text(result.reason or ""), result.retry_after)
-        st["attempts"] = int(st.get("attempts", 0)) + 1
+        attempts = st.get("attempts", 0)
+        st["attempts"] = (attempts if isinstance(attempts, int) and attempts >= 0 else 0) + 1
         st["last_attempt_at"] = jsonio.iso_utc(now)
         if result.status == DELIVERED:
             st.update(status=DELIVERED, delivered_at=jsonio.iso_utc(now), last_error="", next_attempt_at=None)
@@ -316,7 +327,7 @@ class Outbox:
         base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
         return base * (0.5 + 0.5 * self.rng())
 
-    def _settle(self, report_id: str, state: dict[str, Any]) -> Outcome:
+    def _settle(self, report_id: str, state: dict[str, Any], unwritten: list[str]) -> Outcome:
         states = state["channels"]
         outcome = Outcome(id=report_id)
         for name, st in states.items():
@@ -335,14 +346,20 @@ class Outbox:
         elif outcome.queued:
             outcome.path = str(self.report_path(report_id))
         elif outcome.failed:
-            outcome.path = str(self._move_to_failed(report_id, state))
+            moved = self._write_noting(unwritten, self._move_to_failed, report_id, state)
+            outcome.path = str(moved or self.report_path(report_id))
         else:
-            self._remove(report_id)
-            outcome.path = None
+            removed = self._write_noting(unwritten, self._remove, report_id)
+            outcome.path = None if removed else str(self.report_path(report_id))
+            if removed:
+                unwritten.clear()  # settled and gone: no stale record is left to mislead anyone
+        if unwritten:
+            outcome.unwritten = unwritten[0]
         return outcome
 
     def _quarantine(
-        self, report_id: str, state: dict[str, Any], channels: dict[str, Channel], reason: str
+        self, report_id: str, state: dict[str, Any], channels: dict[str, Channel], reason: str,
+        unwritten: list[str],
     ) -> Outcome:
         """A corrupt report can never be sent: keep it in failed/ with the reason, as a refusal,
         so neither the tray nor `outbox flush` trips over it again and nothing vanishes."""
@@ -355,7 +372,7 @@ class Outbox:
             st = states.setdefault(name, _fresh())
             st.update(status="failed", reason=reason, last_error=reason, next_attempt_at=None)
         state["id"] = report_id
-        return self._settle(report_id, state)
+        return self._settle(report_id, state, unwritten)
 
     def _move_to_failed(self, report_id: str, state: dict[str, Any]) -> Path:
         private_dir(self.failed_path)
@@ -371,13 +388,14 @@ class Outbox:
         _fsync_dir(self.path)
         return target
 
-    def _remove(self, report_id: str) -> None:
+    def _remove(self, report_id: str) -> bool:
         # every channel acknowledged: the one case where a report leaves without a trace
         log.info("report %s delivered everywhere; removing it from the outbox", report_id)
         os.unlink(self.report_path(report_id))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._state_path(report_id))
         _fsync_dir(self.path)
+        return True
 
     @contextlib.contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -401,6 +419,14 @@ def _as_report(body: bytes) -> dict[str, Any]:
     if not isinstance(report, dict):
         raise ValueError(f"a JSON {type(report).__name__}, not a report object")
     return report
+
+
+def _due_at(st: dict[str, Any]) -> datetime:
+    """When a pending channel may be tried again; a time that cannot be read is due now."""
+    try:
+        return jsonio.parse_iso(st["next_attempt_at"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _fresh() -> dict[str, Any]:

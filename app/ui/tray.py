@@ -26,6 +26,7 @@ from app.monitor import TICK_S, Monitor, Transition
 from app.paths import user_paths
 from app.report.redact import scrub_text
 from app.ui import icons
+from app.ui import toast as toast_mod
 from app.ui.worker import run_in_background
 from app.words import staff
 
@@ -157,6 +158,7 @@ class TrayApp(QObject):
         self._diagnose: Callable[[Config], Diagnosis] = _default_diagnose
         self._plan_feed()
         self._push_state: Callable[[Transition], Any] | None = None
+        self._plan_state()
         self.history = history if history is not None else self._open_history()
         # history work runs off the GUI thread on one thread of its own, in order: a write
         # must not be overtaken by the next pass's write or by the timeline read after it
@@ -174,6 +176,8 @@ class TrayApp(QObject):
         self._it_line: str | None = None
         self._outbox_count = 0
         self._toast: Any = None
+        # None: ask the desktop at the first notification whether a notification service exists
+        self.use_toast: bool | None = None
         self._it_status: dict | None = None
         self._incidents: Any = None
         self._details: Any = None
@@ -539,6 +543,12 @@ class TrayApp(QObject):
 
     # ------------------------------------------------------------ state pushes (worker)
 
+    def _plan_state(self) -> None:
+        """With [hub] url and share_state, confirmed changes go to the hub (SPEC 8)."""
+        from app import state_share
+
+        self.set_state_pusher(state_share.pusher(self.config))
+
     def set_state_pusher(self, push: Callable[[Transition], Any] | None) -> None:
         """Share confirmed verdict changes: `push(transition)` runs on a worker thread and
         returns True / False, or (ok, retry_after_s); the monitor spreads and retries them."""
@@ -631,9 +641,22 @@ class TrayApp(QObject):
             else QSystemTrayIcon.MessageIcon.Information
         )
         if self.tray.isVisible():
-            self.tray.showMessage(title, text, icon, 10000)
+            if self.use_toast is None:
+                self.use_toast = not toast_mod.notification_service_present()
+            if self.use_toast:
+                self._show_toast(title, text)
+            else:
+                self.tray.showMessage(title, text, icon, 10000)
         self.notified.emit(title, text)
         return True
+
+    def _show_toast(self, title: str, text: str) -> None:
+        """No notification daemon (a bare X11 panel): a small window away from the icon instead
+        of Qt's balloon, which would cover the icon and swallow the click meant for it."""
+        if self._toast is None:
+            self._toast = toast_mod.Toast()
+            self._toast.clicked.connect(self._on_message_clicked)
+        self._toast.show_message(title, text, self.tray.geometry())
 
     def _on_transition(self, transition: Transition) -> None:
         current, previous = transition.current, transition.previous
@@ -729,6 +752,7 @@ class TrayApp(QObject):
             return False
         self.config = config
         self._plan_feed()
+        self._plan_state()
         self._arm()
         self.webmail_action.setVisible(bool(config.mail.webmail_url))
         self.setup_action.setVisible(firstrun.setup_allowed(config))
@@ -758,7 +782,7 @@ class TrayApp(QObject):
         for timer in (self._due_timer, self._tick_timer, self._tray_poll):
             timer.stop()
         self.tray.hide()
-        for window in (self._details, self._report_dialog, self._setup):
+        for window in (self._details, self._report_dialog, self._setup, self._toast):
             if window is not None:
                 window.close()
 

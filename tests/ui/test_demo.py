@@ -20,7 +20,7 @@ from tests.ui.conftest import dispose_tray
 def demo(tmp_path):
     pytest.importorskip("aiosmtpd")
     pytest.importorskip("trustme")
-    d = Demo(tmp_path / "demo")
+    d = Demo(tmp_path / "demo", hub=False)  # the demo with its hub: tests/hub/test_demo_hub.py
     d.start()
     yield d
     d.stop()
@@ -90,6 +90,11 @@ def test_menu_switches_drive_the_demo_and_only_the_useful_one_is_enabled(demo, q
     simulate, end = add_switches(tray, demo)
     texts = [a.text() for a in tray.menu.actions()]
     assert texts.index("Simulate outage") < texts.index("End outage") < texts.index("Quit")
+    # "Start at login" is off and cannot be switched on: the demo never writes a login item
+    assert not tray.autostart_action.isEnabled() and not tray.autostart_action.isChecked()
+    assert tray.autostart_action.text() == "Start at login (off in the demo)"
+    tray.set_autostart(True)
+    assert tray._autostart is None and not tray.autostart_action.isChecked()
     tray.start()
     try:
         qtbot.waitUntil(lambda: tray.verdict == "ok", timeout=8000)
