@@ -156,6 +156,7 @@ class CannotStart(QObject):
         self.config_file = config_file
         self.error = exc
         self.sentence = ""
+        self._done = False  # recovered or quitting: the window's closing means nothing more
         self.window = CannotStartWindow("")
         self.window.open_config.connect(self.open_config_file)
         self.window.open_logs.connect(self.open_log_folder)
@@ -235,10 +236,17 @@ class CannotStart(QObject):
     # ------------------------------------------------------------ showing
 
     def show(self) -> None:
-        """The grey icon (when there is a tray) and the window, once."""
+        """The grey icon (when there is a tray) and the window, once. Without a tray the
+        window is all there is, so closing it quits, as the normal tray's fallback window does."""
         if self._tray_available():
             self.tray.show()
+        else:
+            self.window.rejected.connect(self._closed_without_tray)
         self.show_window()
+
+    def _closed_without_tray(self) -> None:
+        if not self._done:
+            self.quit()
 
     def show_window(self) -> None:
         self.window.show()
@@ -261,6 +269,7 @@ class CannotStart(QObject):
         self._open_url(QUrl.fromLocalFile(str(self.log_dir)))
 
     def close(self) -> None:
+        self._done = True
         self._settle.stop()
         paths = self.watcher.files() + self.watcher.directories()
         if paths:

@@ -232,3 +232,18 @@ def test_later_exceptions_are_logged_and_shown_once_never_an_abort(qtbot, caplog
     assert len(shown) == 1 and shown[0][0] == UnexpectedErrors.TITLE
     assert caplog.text.count("Traceback") == 3
     assert "ValueError: a bug in a slot" in caplog.text and "ZeroDivisionError" in caplog.text
+
+
+def test_without_a_tray_closing_the_window_quits(qtbot, tmp_path, config_file, monkeypatch):
+    from PySide6.QtCore import QCoreApplication
+
+    quits = []
+    monkeypatch.setattr(QCoreApplication, "quit", staticmethod(lambda: quits.append(1)))
+    problem = CannotStart(failure(config_file), retry=lambda: load(config_file), config_file=config_file,
+                          log_dir=tmp_path / "logs", open_url=lambda url: None,
+                          tray_available=lambda: False)
+    qtbot.addWidget(problem.window)
+    problem.show()
+    assert not problem.tray.isVisible() and problem.window.isVisible()
+    problem.window.close()  # the only thing on screen: closing it must not leave a ghost process
+    assert quits == [1]
