@@ -1,10 +1,9 @@
 """First-run set-up without Qt: when the tray offers it, the address the OS already knows, the
-endpoints a person typed, the config a check of candidate endpoints runs on, and the words the
-set-up window shows for what was found and how each server answered."""
+endpoints a person typed, and the config a check of candidate endpoints runs on. What the set-up
+window says lives in app.words.setup."""
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 from app import config as config_mod
 from app.config import Config, Endpoint
 from app.errors import ConfigError
+from app.words import setup as words
 
 # ---------------------------------------------------------------- when set-up is offered
 
@@ -139,7 +139,9 @@ def endpoint_from_dict(item: Mapping[str, Any], source: str = "discovery") -> En
 
 def endpoint_to_dict(endpoint: Endpoint) -> dict[str, Any]:
     item: dict[str, Any] = {"kind": endpoint.kind, "host": endpoint.host, "port": endpoint.port,
-                            "tls": endpoint.tls, "name": endpoint.name}
+                            "tls": endpoint.tls}
+    if endpoint.name:
+        item["name"] = endpoint.name
     if endpoint.kind == "https":
         item["url"] = endpoint.url
     return item
@@ -159,14 +161,11 @@ def manual_endpoints(entries: Iterable[ServerEntry]) -> list[Endpoint]:
         purpose = _PURPOSE.get(entry.kind, "the")
         has_port = ":" in host and not _is_ipv6(host)
         if "://" in host or "/" in host or " " in host or has_port:
-            raise SetupInputError(
-                f"The server for {purpose} mail should be a name like mail.example.com, "
-                "without http:// or a port (the port has its own box)."
-            )
+            raise SetupInputError(words.INPUT["host_shape"].format(purpose=purpose))
         if not 1 <= int(entry.port) <= 65535:
-            raise SetupInputError(f"The port for {purpose} mail must be a number from 1 to 65535.")
+            raise SetupInputError(words.INPUT["port"].format(purpose=purpose))
         if entry.tls not in TLS_CHOICES:
-            raise SetupInputError(f"Choose how the connection for {purpose} mail is secured.")
+            raise SetupInputError(words.INPUT["security"].format(purpose=purpose))
         try:
             endpoints.append(
                 config_mod._endpoint_from_table(
@@ -176,11 +175,9 @@ def manual_endpoints(entries: Iterable[ServerEntry]) -> list[Endpoint]:
                 )
             )
         except ConfigError:
-            raise SetupInputError(
-                f"The server for {purpose} mail should be a name like mail.example.com."
-            ) from None
+            raise SetupInputError(words.INPUT["host"].format(purpose=purpose)) from None
     if not endpoints:
-        raise SetupInputError("Enter at least one server: the one for sending or for receiving mail.")
+        raise SetupInputError(words.INPUT["none"])
     return endpoints
 
 
@@ -221,102 +218,3 @@ def check_endpoints(
     if diagnose is None:
         from app.diagnosis.engine import diagnose
     return diagnose(config_for_check(config, endpoints, address))
-
-
-# ---------------------------------------------------------------- words for staff
-
-_SOURCE_WORDS = {
-    "autoconfig": "Found through your mail provider's settings file (autoconfig).",
-    "autodiscover": "Found through your organisation's Exchange settings (Autodiscover).",
-    "srv": "Found through your domain's mail service records (DNS SRV).",
-    "mx": "Found through your domain's mail exchanger record (MX).",
-}
-_PROVIDERS = (
-    ("office365.com", "Microsoft 365"),
-    ("outlook.com", "Microsoft 365"),
-    ("gmail.com", "Google"),
-    ("google.com", "Google"),
-)
-
-
-def source_sentence(result: Any) -> str:
-    """Where the servers came from, in one sentence (`result` is an app.discovery.Discovery)."""
-    source = getattr(result, "source", "none")
-    if source == "none" or not getattr(result, "endpoints", None):
-        domain = getattr(result, "domain", "") or "this address"
-        return (
-            f"No mail servers were found for {domain}. Enter them below; your IT department "
-            "or mail provider can tell you what they are."
-        )
-    sentence = _SOURCE_WORDS.get(source, f"Found through {source}.")
-    if source == "mx":
-        hosts = " ".join(str(e.get("host", "")) for e in result.endpoints)
-        provider = next((name for suffix, name in _PROVIDERS if suffix in hosts), None)
-        if provider:
-            sentence = f"Found through your domain's mail exchanger record (MX): your mail is at {provider}."
-    if source == "autoconfig" and any(
-        t.get("source") == "autoconfig" and t.get("result") == "found"
-        and str(t.get("url", "")).startswith("http://")
-        for t in getattr(result, "tried", [])
-    ):
-        sentence = sentence[:-1] + ", read over an unsecured connection: check them with IT."
-    return sentence
-
-
-_SECURITY_WORDS = {"starttls": "secured with STARTTLS", "implicit": "secured with SSL/TLS",
-                   "none": "not secured"}
-_KIND_WORDS = {"smtp": "Sending mail", "imap": "Receiving mail (IMAP)",
-               "pop3": "Receiving mail (POP3)", "https": "Webmail", "tcp": "Mail server"}
-
-
-def endpoint_title(endpoint: Endpoint) -> str:
-    return _KIND_WORDS.get(endpoint.kind, endpoint.kind)
-
-
-def endpoint_words(endpoint: Endpoint) -> str:
-    """"smtp.example.com, port 587, secured with STARTTLS" (webmail: its address)."""
-    if endpoint.kind == "https":
-        return endpoint.url
-    return f"{endpoint.host}, port {endpoint.port}, {_SECURITY_WORDS.get(endpoint.tls, endpoint.tls)}"
-
-
-def check_state(check: Any) -> str:
-    """ok | warn | fail | waiting: the colour of an endpoint's row."""
-    if check is None:
-        return "waiting"
-    return {"ok": "ok", "warn": "warn", "fail": "fail"}.get(check.status, "fail")
-
-
-def check_sentence(check: Any) -> str:
-    """How the server answered, in one sentence."""
-    if check is None:
-        return "Checking…"
-    if check.status == "ok":
-        return "Works."
-    detail = _one_sentence(check.detail)
-    if check.status == "warn":
-        return f"Works, with a warning: {detail}" if detail else "Works, with a warning."
-    return detail or "Does not work."
-
-
-def _one_sentence(text: str) -> str:
-    """The first sentence of an engine detail (the rest is for IT, in Details)."""
-    text = re.sub(r"\s+", " ", text or "").strip()
-    match = re.match(r"(.+?[.!?])(\s+[A-Z]|$)", text)
-    sentence = match.group(1) if match else text
-    if sentence and sentence[-1] not in ".!?)":
-        sentence += "."
-    return sentence
-
-
-def summary_sentence(diagnosis: Any, endpoints: list[Endpoint]) -> str:
-    """The line under the servers once the check is back."""
-    checks = {c.id: c for c in diagnosis.endpoint_checks}
-    failed = [e for e in endpoints if check_state(checks.get(e.id)) == "fail"]
-    if not failed:
-        return "Everything answered. Press Save to start watching your mail."
-    if diagnosis.verdict == "local":
-        return f"{_one_sentence(diagnosis.headline)} You can save now; MailBeacon checks again once you are connected."
-    if len(failed) == len(endpoints):
-        return "None of these servers answered. Check what you typed, or save anyway if they only work at the office."
-    return "Some servers did not answer. You can save anyway; MailBeacon keeps checking and shows when they work."

@@ -29,6 +29,9 @@ def add_switches(tray: Any, demo: Demo) -> tuple[Any, Any]:
         sync()
         tray.check_now()
 
+    # the demo's tray has a throw-away config: a login item for it would start a MailBeacon
+    # that checks nothing at every login, so the demo never touches the user's login items
+    tray.keep_login_items()
     simulate = tray.add_action("Simulate outage", outage)
     end = tray.add_action("End outage", recover)
     sync()

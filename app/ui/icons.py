@@ -17,15 +17,17 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 log = logging.getLogger(__name__)
 
 STATES = ("ok", "degraded", "down", "local", "unknown")
-SIZES = (16, 22, 24, 32, 48, 64)
+# 20: Windows at 125 % scaling; 40 and 44: 200 % of the 20 and 22 px trays
+SIZES = (16, 20, 22, 24, 32, 40, 44, 48, 64)
 
-# the fallback dot's colour; also what the e2e test expects to see on screen
+# the fallback dot's colour (the SVGs' main colour); each state has its own lightness, so the
+# light tells states apart in greyscale and for people who do not see red and green apart
 COLORS = {
-    "ok": "#2e9d47",
-    "degraded": "#e0a100",
-    "down": "#d32f2f",
-    "local": "#1e6fd9",
-    "unknown": "#8a8a8a",
+    "ok": "#247c39",
+    "degraded": "#ffcb2e",
+    "down": "#74120e",
+    "local": "#d5e6fa",
+    "unknown": "#6f757b",
 }
 
 

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
 
 from app.config import Endpoint
 from app.firstrun import USUAL_PORT, ServerEntry
+from app.words import setup as words
 
-# (what staff read, config value); SSL/TLS and STARTTLS are the words mail clients use
-SECURITY = (("SSL/TLS", "implicit"), ("STARTTLS", "starttls"), ("None (not secure)", "none"))
+SECURITY = words.SECURITY_CHOICES
 RECEIVING = (("IMAP", "imap"), ("POP3", "pop3"))
 
 
@@ -32,12 +32,12 @@ class _Row:
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
         self.port.setValue(USUAL_PORT[(kind, tls)])
-        self.port.setAccessibleName("Port")
+        self.port.setAccessibleName(words.LABELS["port"])
         self.security = QComboBox()
         for text, value in SECURITY:
             self.security.addItem(text, value)
         self.security.setCurrentIndex(self.security.findData(tls))
-        self.security.setAccessibleName("Security")
+        self.security.setAccessibleName(words.LABELS["security"])
         self._usual = self.port.value()
         self.security.currentIndexChanged.connect(lambda _i: self._follow_usual_port())
 
@@ -72,9 +72,10 @@ class ManualForm(QGroupBox):
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Enter your mail servers", parent)
-        self.sending = _Row("smtp", "starttls", "for example smtp.example.com")
-        self.receiving = _Row("imap", "implicit", "for example imap.example.com")
+        super().__init__(words.LABELS["form"], parent)
+        example = words.LABELS["server_example"]
+        self.sending = _Row("smtp", "starttls", example.format(kind="smtp", domain="example.com"))
+        self.receiving = _Row("imap", "implicit", example.format(kind="imap", domain="example.com"))
         self.protocol = QComboBox()
         for text, value in RECEIVING:
             self.protocol.addItem(text, value)
@@ -84,12 +85,11 @@ class ManualForm(QGroupBox):
         )
 
         grid = QGridLayout(self)
-        for column, text in enumerate(("", "Protocol", "Server", "Port", "Security")):
-            if text:
-                grid.addWidget(QLabel(text), 0, column)
-        sending_label = QLabel("&Sending mail")
+        for column, key in enumerate(("protocol", "server", "port", "security"), start=1):
+            grid.addWidget(QLabel(words.LABELS[key]), 0, column)
+        sending_label = QLabel(words.LABELS["sending"])
         sending_label.setBuddy(self.sending.host)
-        receiving_label = QLabel("&Receiving mail")
+        receiving_label = QLabel(words.LABELS["receiving"])
         receiving_label.setBuddy(self.receiving.host)
         grid.addWidget(sending_label, 1, 0)
         grid.addWidget(QLabel("SMTP"), 1, 1)
@@ -131,5 +131,6 @@ class ManualForm(QGroupBox):
 
     def set_domain_hint(self, domain: str) -> None:
         if domain:
-            self.sending.host.setPlaceholderText(f"for example smtp.{domain}")
-            self.receiving.host.setPlaceholderText(f"for example imap.{domain}")
+            example = words.LABELS["server_example"]
+            self.sending.host.setPlaceholderText(example.format(kind="smtp", domain=domain))
+            self.receiving.host.setPlaceholderText(example.format(kind="imap", domain=domain))

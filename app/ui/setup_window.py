@@ -28,19 +28,13 @@ from app.config import Config, Endpoint
 from app.ui import icons
 from app.ui.setup_form import ManualForm
 from app.ui.worker import run_in_background
+from app.words import setup as words
 
 log = logging.getLogger(__name__)
 
-TITLE = "Set up MailBeacon"
-INTRO = (
-    "MailBeacon watches your mail servers and tells you when mail stops working. "
-    "Type your email address and it finds your servers and checks them."
-)
-FIND_TEXT = "&Find my mail servers"
-MANUAL_TEXT = "Enter servers &by hand"
-CHECK_TEXT = "&Check these servers"
-SAVE_TEXT = "&Save"
-SAVE_ANYWAY_TEXT = "&Save anyway"
+TITLE = words.TITLE
+SAVE_TEXT = words.LABELS["save"]
+SAVE_ANYWAY_TEXT = words.LABELS["save_anyway"]
 # a row's state -> the icon it shows
 _ROW_ICON = {"ok": "ok", "warn": "degraded", "fail": "down", "waiting": "unknown"}
 
@@ -65,9 +59,9 @@ class EndpointRow(QWidget):
         self.endpoint = endpoint
         self.state = "waiting"
         self.dot = QLabel()
-        self.title = QLabel(f"<b>{firstrun.endpoint_title(endpoint)}</b>")
+        self.title = QLabel(f"<b>{words.endpoint_title(endpoint)}</b>")
         self.title.setTextFormat(Qt.TextFormat.RichText)
-        self.where = QLabel(firstrun.endpoint_words(endpoint))
+        self.where = QLabel(words.endpoint_words(endpoint))
         self.where.setTextFormat(Qt.TextFormat.PlainText)
         self.result = QLabel()
         self.result.setWordWrap(True)
@@ -82,9 +76,9 @@ class EndpointRow(QWidget):
         self.show_check(None)
 
     def show_check(self, check: Any) -> None:
-        self.state = firstrun.check_state(check)
+        self.state = words.check_state(check)
         self.dot.setPixmap(icons.icon(_ROW_ICON[self.state], template=False).pixmap(16, 16))
-        self.result.setText(firstrun.check_sentence(check))
+        self.result.setText(words.check_sentence(check))
         colour = {"ok": "#1b6e2e", "warn": "#7a5800", "fail": "#b3261e"}.get(self.state, "")
         self.result.setStyleSheet(f"color: {colour};" if colour else "")
 
@@ -124,20 +118,19 @@ class SetupWindow(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
         heading.setFont(font)
-        intro = QLabel(INTRO)
+        intro = QLabel(words.INTRO)
         intro.setWordWrap(True)
 
         self.address = QLineEdit()
-        self.address.setPlaceholderText("name@example.com")
+        self.address.setPlaceholderText(words.LABELS["address_placeholder"])
         self.address.setAccessibleName("Your email address")
-        prefill = address if address is not None else (config.mail.address or firstrun.os_address())
-        self.address.setText(prefill)
+        self.address.setText(address if address is not None else config.mail.address)
         if firstrun.address_locked(config):
             self.address.setReadOnly(True)
-            self.address.setToolTip("Your IT department set this address.")
-        address_label = QLabel("Your &email address:")
+            self.address.setToolTip(words.LABELS["address_locked"])
+        address_label = QLabel(words.LABELS["address"])
         address_label.setBuddy(self.address)
-        self.find_button = QPushButton(FIND_TEXT)
+        self.find_button = QPushButton(words.LABELS["find"])
         self.find_button.clicked.connect(self.find)
         address_row = QHBoxLayout()
         address_row.addWidget(address_label)
@@ -157,12 +150,12 @@ class SetupWindow(QDialog):
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
         self.summary.hide()
 
-        self.manual_button = QPushButton(MANUAL_TEXT)
+        self.manual_button = QPushButton(words.LABELS["manual"])
         self.manual_button.clicked.connect(self.show_manual)
         self.form = ManualForm()
         self.form.hide()
         self.form.changed.connect(self._manual_changed)
-        self.check_button = QPushButton(CHECK_TEXT)
+        self.check_button = QPushButton(words.LABELS["check"])
         self.check_button.clicked.connect(self.check_manual)
         self.check_button.hide()
         manual_row = QHBoxLayout()
@@ -170,7 +163,7 @@ class SetupWindow(QDialog):
         manual_row.addStretch(1)
         manual_row.addWidget(self.check_button)
 
-        self.it_button = QPushButton("Show what was tried (for IT)")
+        self.it_button = QPushButton(words.LABELS["it_show"])
         self.it_button.setCheckable(True)
         self.it_button.toggled.connect(self._show_it_detail)
         self.it_button.hide()
@@ -180,7 +173,7 @@ class SetupWindow(QDialog):
         self.it_detail.setMinimumHeight(140)
         self.it_detail.hide()
 
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton(words.LABELS["cancel"])
         self.cancel_button.clicked.connect(self.reject)
         self.save_button = QPushButton(SAVE_TEXT)
         self.save_button.setEnabled(False)
@@ -215,6 +208,13 @@ class SetupWindow(QDialog):
             QWidget.setTabOrder(first, second)
         self._set_default(self.find_button)
         self.address.textEdited.connect(self._address_edited)
+        if address is None and not self.address.text():
+            # asking Windows for the account's name may wait on a domain controller
+            self._start(firstrun.os_address, on_done=self._prefill, on_error=lambda _exc: None)
+
+    def _prefill(self, address: str) -> None:
+        if address and not self.address.text() and self.state == "empty":
+            self.address.setText(address)
 
     # ------------------------------------------------------------ finding
 
@@ -222,12 +222,14 @@ class SetupWindow(QDialog):
         """Look the address up in the background; the rows come back with `_on_found`."""
         address = self.address.text().strip()
         if not firstrun.looks_like_address(address):
-            self._say("That does not look like an email address; it should look like name@example.com.")
+            self._say(words.STATUS["bad_address"])
             self.address.setFocus()
             return
         generation = self._begin("finding")
+        self._hide_manual()
         domain = address.rpartition("@")[2]
-        self._say(f"Looking for the mail servers of {domain}…")
+        self._say(words.STATUS["finding"].format(domain=domain))
+        log.info("set-up: looking up the mail servers of %s", domain)
         self.find_button.setEnabled(False)
         self._start(self._discover, address, self.config,
                     on_done=lambda result: self._on_found(generation, result),
@@ -238,6 +240,8 @@ class SetupWindow(QDialog):
             return
         self.find_button.setEnabled(True)
         self.found = result
+        log.info("set-up: discovery answered %s with %d endpoint(s)", getattr(result, "source", "?"),
+                 len(getattr(result, "endpoints", None) or []))
         self._fill_it_detail(result)
         try:
             endpoints = [firstrun.endpoint_from_dict(e) for e in (result.endpoints or [])]
@@ -245,22 +249,20 @@ class SetupWindow(QDialog):
             log.warning("discovery gave an endpoint the config cannot take: %s", exc)
             endpoints = []
         if not endpoints:
-            self._say(firstrun.source_sentence(result))
+            self._say(words.source_sentence(result))
             self.show_manual(domain=getattr(result, "domain", ""))
             self.state = "nothing"
             return
-        self._say(firstrun.source_sentence(result))
+        self._say(words.source_sentence(result))
         self._check(endpoints, "found")
 
     def _on_find_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
             return
+        log.warning("set-up: discovery failed: %s", _reason(exc))
         self.find_button.setEnabled(True)
-        why = "this version cannot look them up" if isinstance(exc, ImportError) else _reason(exc)
-        self._say(
-            f"Looking up your mail servers did not work ({why}). Enter them below; your "
-            "IT department or mail provider can tell you what they are."
-        )
+        why = words.STATUS["no_lookup"] if isinstance(exc, ImportError) else _reason(exc)
+        self._say(words.STATUS["find_failed"].format(reason=why))
         self.show_manual()
         self.state = "nothing"
 
@@ -277,6 +279,13 @@ class SetupWindow(QDialog):
         self.state = "manual"
         self._set_default(self.check_button)
         self.form.sending.host.setFocus()
+        self._fit()
+
+    def _hide_manual(self) -> None:
+        self.form.hide()
+        self.check_button.hide()
+        self.manual_button.show()
+        self._fit()
 
     def _manual_changed(self) -> None:
         # what was checked is no longer what is typed: check again before saving
@@ -292,11 +301,11 @@ class SetupWindow(QDialog):
             return
         address = self.address.text().strip()
         if address and not firstrun.looks_like_address(address):
-            self._say("That does not look like an email address; it should look like name@example.com.")
+            self._say(words.STATUS["bad_address"])
             self.address.setFocus()
             return
         self.found = None
-        self._say("Checking the servers you entered…")
+        self._say(words.STATUS["checking_typed"])
         self._check(endpoints, "manual")
 
     # ------------------------------------------------------------ checking
@@ -310,8 +319,9 @@ class SetupWindow(QDialog):
             self.rows.append(row)
             self.rows_layout.addWidget(row)
         self.rows_box.show()
-        self.summary.setText("Checking these servers…")
+        self.summary.setText(words.STATUS["checking"])
         self.summary.show()
+        self._fit()
         self._start(firstrun.check_endpoints, self.config, endpoints, self.address.text().strip(),
                     self._diagnose,
                     on_done=lambda d: self._on_checked(generation, kind, d),
@@ -324,19 +334,21 @@ class SetupWindow(QDialog):
         checks = {c.id: c for c in diagnosis.endpoint_checks}
         for row in self.rows:
             row.show_check(checks.get(row.endpoint.id))
-        self.summary.setText(firstrun.summary_sentence(diagnosis, self.endpoints))
+        self.summary.setText(words.summary_sentence(diagnosis, self.endpoints))
+        self._fit()
         all_ok = all(row.state != "fail" for row in self.rows)
         self.save_button.setText(SAVE_TEXT if all_ok else SAVE_ANYWAY_TEXT)
         self.save_button.setEnabled(True)
         self._set_default(self.save_button)
         self.state = f"{kind}_checked"
+        log.info("set-up: check done: %s", ", ".join(f"{r.endpoint.id} {r.state}" for r in self.rows))
         self._fill_it_detail(self.found, diagnosis)
         self.it_button.show()
 
     def _on_check_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
             return
-        self.summary.setText(f"The check could not run ({_reason(exc)}). Try again with Check.")
+        self.summary.setText(words.STATUS["check_failed"].format(reason=_reason(exc)))
         self.state = "manual" if self.found is None else "found"
         if self.found is None:
             self._set_default(self.check_button)
@@ -357,14 +369,15 @@ class SetupWindow(QDialog):
         if generation != self._generation:
             return
         self.state = "saved"
+        log.info("set-up: saved to %s", path)
         self.saved.emit(path)
         self.accept()
 
     def _on_save_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
             return
-        why = "this version cannot save them" if isinstance(exc, ImportError) else _reason(exc)
-        self.summary.setText(f"Could not save the settings: {why}.")
+        why = words.STATUS["no_save"] if isinstance(exc, ImportError) else _reason(exc)
+        self.summary.setText(words.STATUS["save_failed"].format(reason=why))
         self.save_button.setEnabled(True)
 
     # ------------------------------------------------------------ helpers
@@ -400,20 +413,38 @@ class SetupWindow(QDialog):
     def _say(self, text: str) -> None:
         self.status.setText(text)
         self.status.show()
+        self._fit()
+
+    def _fit(self) -> None:
+        # grow with what is shown (rows, form, detail) so nothing is squeezed; never shrink
+        # under the person's feet
+        self.layout().activate()
+        hint = self.sizeHint()
+        if hint.height() > self.height() or hint.width() > self.width():
+            self.resize(max(hint.width(), self.width()), max(hint.height(), self.height()))
 
     def _set_default(self, button: QPushButton) -> None:
         for other in (self.find_button, self.check_button, self.save_button):
             other.setDefault(other is button)
 
     def _start(self, fn: Callable[..., Any], *args: Any, on_done: Callable, on_error: Callable) -> None:
-        job = run_in_background(fn, *args, on_done=on_done, on_error=on_error)
-        self._jobs.append(job)
-        job.signals.done.connect(lambda *_: self._forget(job))
-        job.signals.failed.connect(lambda *_: self._forget(job))
+        # the job may finish before run_in_background returns: forget it from its own callbacks
+        box: list[Any] = []
 
-    def _forget(self, job: Any) -> None:
-        if job in self._jobs:
-            self._jobs.remove(job)
+        def done(result: Any) -> None:
+            self._forget(box)
+            on_done(result)
+
+        def failed(exc: BaseException) -> None:
+            self._forget(box)
+            on_error(exc)
+
+        box.append(run_in_background(fn, *args, on_done=done, on_error=failed))
+        self._jobs.append(box[0])
+
+    def _forget(self, box: list[Any]) -> None:
+        if box and box[0] in self._jobs:
+            self._jobs.remove(box[0])
 
     def _fill_it_detail(self, result: Any, diagnosis: Any = None) -> None:
         lines: list[str] = []
@@ -426,8 +457,9 @@ class SetupWindow(QDialog):
                 )
         if diagnosis is not None:
             lines.append("Check:")
-            for check in diagnosis.checks:
-                lines.append(f"  [{check.status}] {check.kind} {check.target}: {check.code}: {check.detail}")
+            from app.words import it
+
+            lines.extend(f"  {it.check_line(check)}" for check in diagnosis.checks)
         from app.report.redact import scrub_text
 
         self.it_detail.setPlainText(scrub_text("\n".join(lines)))
@@ -435,7 +467,8 @@ class SetupWindow(QDialog):
 
     def _show_it_detail(self, shown: bool) -> None:
         self.it_detail.setVisible(shown)
-        self.it_button.setText("Hide what was tried" if shown else "Show what was tried (for IT)")
+        self._fit()
+        self.it_button.setText(words.LABELS["it_hide" if shown else "it_show"])
 
     def present(self) -> None:
         self.show()

@@ -26,6 +26,7 @@ from app.monitor import TICK_S, Monitor, Transition
 from app.paths import user_paths
 from app.report.redact import scrub_text
 from app.ui import icons
+from app.ui import toast as toast_mod
 from app.ui.worker import run_in_background
 from app.words import staff
 
@@ -174,6 +175,8 @@ class TrayApp(QObject):
         self._it_line: str | None = None
         self._outbox_count = 0
         self._toast: Any = None
+        # None: ask the desktop at the first notification whether a notification service exists
+        self.use_toast: bool | None = None
         self._it_status: dict | None = None
         self._incidents: Any = None
         self._details: Any = None
@@ -634,9 +637,22 @@ class TrayApp(QObject):
             else QSystemTrayIcon.MessageIcon.Information
         )
         if self.tray.isVisible():
-            self.tray.showMessage(title, text, icon, 10000)
+            if self.use_toast is None:
+                self.use_toast = not toast_mod.notification_service_present()
+            if self.use_toast:
+                self._show_toast(title, text)
+            else:
+                self.tray.showMessage(title, text, icon, 10000)
         self.notified.emit(title, text)
         return True
+
+    def _show_toast(self, title: str, text: str) -> None:
+        """No notification daemon (a bare X11 panel): a small window away from the icon instead
+        of Qt's balloon, which would cover the icon and swallow the click meant for it."""
+        if self._toast is None:
+            self._toast = toast_mod.Toast()
+            self._toast.clicked.connect(self._on_message_clicked)
+        self._toast.show_message(title, text, self.tray.geometry())
 
     def _on_transition(self, transition: Transition) -> None:
         current, previous = transition.current, transition.previous
@@ -761,7 +777,7 @@ class TrayApp(QObject):
         for timer in (self._due_timer, self._tick_timer, self._tray_poll):
             timer.stop()
         self.tray.hide()
-        for window in (self._details, self._report_dialog, self._setup):
+        for window in (self._details, self._report_dialog, self._setup, self._toast):
             if window is not None:
                 window.close()
 

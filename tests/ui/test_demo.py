@@ -90,6 +90,11 @@ def test_menu_switches_drive_the_demo_and_only_the_useful_one_is_enabled(demo, q
     simulate, end = add_switches(tray, demo)
     texts = [a.text() for a in tray.menu.actions()]
     assert texts.index("Simulate outage") < texts.index("End outage") < texts.index("Quit")
+    # "Start at login" is off and cannot be switched on: the demo never writes a login item
+    assert not tray.autostart_action.isEnabled() and not tray.autostart_action.isChecked()
+    assert tray.autostart_action.text() == "Start at login (off in the demo)"
+    tray.set_autostart(True)
+    assert tray._autostart is None and not tray.autostart_action.isChecked()
     tray.start()
     try:
         qtbot.waitUntil(lambda: tray.verdict == "ok", timeout=8000)

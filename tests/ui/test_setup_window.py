@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from app.ui.setup_window import SAVE_ANYWAY_TEXT, SAVE_TEXT, SetupWindow
 from app.ui.tray import TrayApp
@@ -59,7 +59,7 @@ def test_manual_form_checks_real_servers_and_names_what_fails(qtbot, window, cer
         qtbot.keyClick(form.receiving.host, Qt.Key.Key_Return)
         qtbot.waitUntil(lambda: window.state == "manual_checked", timeout=10000)
         assert [r.state for r in window.rows] == ["ok", "ok"]
-        assert [r.result.text() for r in window.rows] == ["Works.", "Works."]
+        assert [r.result.text() for r in window.rows] == ["Sending mail works.", "Receiving mail works."]
         assert window.save_button.isEnabled() and window.save_button.text() == SAVE_TEXT
         assert window.save_button.isDefault()
         assert "Press Save" in window.summary.text()
@@ -71,7 +71,7 @@ def test_manual_form_checks_real_servers_and_names_what_fails(qtbot, window, cer
         qtbot.waitUntil(lambda: window.state == "manual_checked", timeout=10000)
         assert [r.state for r in window.rows] == ["ok", "fail"]
         sentence = window.rows[1].result.text()
-        assert "refused the connection" in sentence and sentence.count(". ") == 0
+        assert "not answering: check the server name and port" in sentence and sentence.count(". ") == 0
         assert window.save_button.text() == SAVE_ANYWAY_TEXT and window.save_button.isEnabled()
         # the technical detail is one click further, not on the face of the window
         assert not window.it_detail.isVisible()
@@ -119,7 +119,7 @@ def test_keyboard_only_mnemonics_default_button_and_escape(qtbot, window):
     assert QApplication.focusWidget() is window.address or window.address.hasFocus()
     assert window.find_button.isDefault()
     assert window.find_button.text() == "&Find my mail servers"
-    # Alt+B opens the manual form, Alt+S focuses the sending server, Alt+R the receiving one
+    # Alt+B opens the manual form (focused on the sending server), Alt+R the receiving one
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_B, Qt.KeyboardModifier.AltModifier)
     # a button's mnemonic "animates" the click: it lands a moment later
     qtbot.waitUntil(lambda: window.form.isVisible(), timeout=2000)
@@ -136,9 +136,38 @@ def test_keyboard_only_mnemonics_default_button_and_escape(qtbot, window):
         order.append(QApplication.focusWidget())
     assert order == [window.find_button, window.form.sending.host, window.form.sending.port,
                      window.form.sending.security]
+    # no two mnemonics share a letter (a shared one only moves focus instead of acting)
+    widgets = [*window.findChildren(QLabel), *window.findChildren(QPushButton)]
+    texts = [w.text() for w in widgets if "&" in w.text()]
+    letters = [t[t.index("&") + 1].lower() for t in texts]
+    assert len(letters) == len(set(letters)) >= 8, texts
     with qtbot.waitSignal(window.rejected, timeout=2000):
         qtbot.keyClick(window.address, Qt.Key.Key_Escape)
     assert not window.isVisible()
+
+
+def test_the_address_the_os_knows_is_prefilled_off_the_gui_thread(qtbot, config, monkeypatch):
+    import threading
+
+    from app import firstrun
+
+    asked = []
+
+    def windows_upn():  # what GetUserNameExW(NameUserPrincipal) gives on a domain laptop
+        asked.append(threading.current_thread())
+        return "jane.doe@corp.example"
+
+    monkeypatch.setattr(firstrun, "os_address", windows_upn)
+    w = SetupWindow(config)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.address.text() == "jane.doe@corp.example", timeout=3000)
+    assert asked and asked[0] is not threading.main_thread()
+    # an address the person already typed is never overwritten
+    typed = SetupWindow(config)
+    qtbot.addWidget(typed)
+    typed.address.setText("me@home.example")
+    qtbot.waitUntil(lambda: typed._jobs == [], timeout=3000)
+    assert typed.address.text() == "me@home.example"
 
 
 def test_the_address_is_prefilled_and_read_only_when_policy_sets_it(qtbot, make_config, tmp_path):
@@ -190,19 +219,6 @@ def test_a_configured_tray_does_not_open_it_but_offers_it_in_the_menu(qtbot, mak
     assert tray._setup is None
     tray.setup_action.trigger()
     assert tray._setup.isVisible()
-
-
-def test_when_discovery_found_nothing_the_window_opens_once_with_the_address(qtbot, make_tray):
-    # an address is set, so the tray checks (discovering) first; the pass has no mail server
-    tray = make_tray('[mail]\naddress = "jane@corp.example"\n')
-    tray.start()
-    qtbot.waitUntil(lambda: tray._setup is not None and tray._setup.isVisible(), timeout=5000)
-    assert tray._setup.address.text() == "jane@corp.example"
-    tray._setup.reject()
-    tray.check_now()
-    qtbot.waitUntil(lambda: tray.monitor.latest is not None and not tray.monitor.running, timeout=5000)
-    qtbot.wait(200)
-    assert not tray._setup.isVisible()  # asked once per run, not after every check
 
 
 def test_policy_endpoints_hide_the_window_and_the_menu_entry(qtbot, make_tray, tmp_path):

@@ -1,9 +1,7 @@
 """First-run rules without Qt: when set-up is offered, the address the OS knows, the manual
-form's endpoints, the config a check runs on, and the words staff read."""
+form's endpoints, and the config a check runs on."""
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import pytest
 
@@ -135,61 +133,6 @@ def test_check_config_keeps_dns_ca_and_timeouts(make_config):
     assert checked.check.timeout_s == 2
     assert checked.mail.address == "jane@corp.example"
     assert config.endpoints == [] and config.mail.address == ""  # the tray's own config is untouched
-
-
-def _result(source, endpoints, tried=()):
-    return SimpleNamespace(address="jane@corp.example", domain="corp.example", source=source,
-                           endpoints=list(endpoints), tried=list(tried))
-
-
-SMTP = {"kind": "smtp", "host": "smtp.office365.com", "port": 587, "tls": "starttls"}
-
-
-def test_source_sentences_say_where_from_in_plain_words():
-    assert firstrun.source_sentence(_result("autoconfig", [SMTP])) == (
-        "Found through your mail provider's settings file (autoconfig).")
-    assert "Exchange" in firstrun.source_sentence(_result("autodiscover", [SMTP]))
-    assert "(DNS SRV)" in firstrun.source_sentence(_result("srv", [SMTP]))
-    assert firstrun.source_sentence(_result("mx", [SMTP])).endswith("your mail is at Microsoft 365.")
-    gmail = dict(SMTP, host="smtp.gmail.com")
-    assert firstrun.source_sentence(_result("mx", [gmail])).endswith("your mail is at Google.")
-    insecure = _result("autoconfig", [SMTP], [
-        {"source": "autoconfig", "url": "https://autoconfig.corp.example/x", "result": "not_found"},
-        {"source": "autoconfig", "url": "http://autoconfig.corp.example/x", "result": "found"}])
-    assert "unsecured connection" in firstrun.source_sentence(insecure)
-    nothing = firstrun.source_sentence(_result("none", []))
-    assert nothing.startswith("No mail servers were found for corp.example.")
-
-
-def test_check_words_one_sentence_each():
-    ok = Check("smtp h:587", "smtp", "h:587", "ok", "ok", "Greeting 220 received. EHLO fine.")
-    warn = Check("smtp h:587", "smtp", "h:587", "warn", "slow", "It answered slowly. It took 2100 ms.")
-    fail = Check("imap h:993", "imap", "h:993", "fail", "tcp_refused",
-                 "The server at h:993 refused the connection (nothing is listening). More for IT.")
-    assert firstrun.check_sentence(ok) == "Works."
-    assert firstrun.check_sentence(warn) == "Works, with a warning: It answered slowly."
-    assert firstrun.check_sentence(fail) == (
-        "The server at h:993 refused the connection (nothing is listening).")
-    assert firstrun.check_sentence(None) == "Checking…"
-    assert [firstrun.check_state(c) for c in (ok, warn, fail, None)] == ["ok", "warn", "fail", "waiting"]
-
-
-def test_summary_says_what_to_do_next():
-    smtp, imap = Endpoint("smtp", "h", 587), Endpoint("imap", "h", 993, "implicit")
-    good = Check(smtp.id, "smtp", smtp.target, "ok", "ok", "fine")
-    bad = Check(imap.id, "imap", imap.target, "fail", "tcp_refused", "refused")
-    assert "Press Save" in firstrun.summary_sentence(_diagnosis([good]), [smtp])
-    assert "Some servers" in firstrun.summary_sentence(_diagnosis([good, bad]), [smtp, imap])
-    assert "None of these" in firstrun.summary_sentence(_diagnosis([bad]), [imap])
-    offline = _diagnosis([bad], verdict="local", headline="This computer is not connected to any network.")
-    assert firstrun.summary_sentence(offline, [imap]).startswith("This computer is not connected")
-
-
-def test_endpoint_words():
-    assert firstrun.endpoint_words(Endpoint("smtp", "smtp.x", 587, "starttls")) == (
-        "smtp.x, port 587, secured with STARTTLS")
-    assert firstrun.endpoint_words(Endpoint("imap", "imap.x", 143, "none")).endswith("not secured")
-    assert firstrun.endpoint_title(Endpoint("pop3", "p", 995, "implicit")) == "Receiving mail (POP3)"
 
 
 def _diagnosis(checks, verdict="ok", headline="Mail works."):

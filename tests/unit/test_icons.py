@@ -91,9 +91,11 @@ def _check_hue(state: str, rgb: tuple[int, int, int]) -> None:
     elif state == "degraded":
         assert 28 <= hue <= 52 and sat > 0.6 and val > 0.7
     elif state == "down":
-        assert (hue <= 15 or hue >= 345) and sat > 0.5 and val > 0.5
+        # the darkest state: each state has its own lightness in greyscale
+        assert (hue <= 15 or hue >= 345) and sat > 0.5 and val > 0.35
     elif state == "local":
-        assert 190 <= hue <= 230 and 0.15 <= sat <= 0.55 and 0.35 <= val <= 0.8
+        # the lightest state: a pale blue disc under a dark laptop
+        assert 190 <= hue <= 230 and 0.08 <= sat <= 0.55 and val >= 0.35
     elif state == "unknown":
         assert sat < 0.12 and 0.35 <= val <= 0.75  # grey: neither white nor black
 
@@ -102,7 +104,9 @@ def _check_hue(state: str, rgb: tuple[int, int, int]) -> None:
 @pytest.mark.parametrize("size", [16, 64])
 def test_dominant_colour_is_the_state_colour(state, size):
     rgb, share = dominant(render(icon_bytes(f"{state}.svg"), size))
-    assert share > 0.4, (state, rgb, share)
+    # the light "own connection" disc carries a large dark glyph and rim, so it reads on a light
+    # panel; its colour still covers the largest share
+    assert share > (0.25 if state == "local" else 0.4), (state, rgb, share)
     _check_hue(state, rgb)
 
 

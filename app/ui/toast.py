@@ -1,0 +1,111 @@
+"""Notifications where the desktop has no notification service: a small window in a screen corner,
+never over the tray icon. Qt's own fallback (a balloon tip) points at the icon, covers it and
+takes the next click meant for it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QMouseEvent
+from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+
+log = logging.getLogger(__name__)
+
+MARGIN = 12
+NOTIFICATIONS_SERVICE = "org.freedesktop.Notifications"
+
+
+def notification_service_present() -> bool:
+    """Whether notifications have somewhere to go besides Qt's balloon: always outside Linux;
+    on Linux, when a notification daemon owns its name on the session bus."""
+    if not sys.platform.startswith("linux"):
+        return True
+    try:
+        from PySide6.QtDBus import QDBusConnection
+
+        bus = QDBusConnection.sessionBus()
+        if not bus.isConnected():
+            return False
+        interface = bus.interface()
+        return bool(interface is not None and interface.isServiceRegistered(NOTIFICATIONS_SERVICE).value())
+    except Exception:  # no D-Bus module in this build: the small window is always safe
+        log.debug("could not ask the session bus for a notification service", exc_info=True)
+        return False
+
+
+def placement(size: tuple[int, int], icon: QRect, screen: QRect) -> QRect:
+    """Where the window goes: the screen's corner on the icon's side, moved past the icon's row
+    or column so it never covers the icon (an empty icon rectangle: the top-right corner)."""
+    width, height = size
+    right = screen.right() - width - MARGIN + 1
+    rect = QRect(right, screen.top() + MARGIN, width, height)
+    if icon.isEmpty():
+        return rect
+    guard = icon.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+    left_side = icon.center().x() < screen.center().x()
+    x = screen.left() + MARGIN if left_side else right
+    if icon.center().y() < screen.center().y():
+        rect = QRect(x, max(screen.top() + MARGIN, guard.bottom() + 1), width, height)
+    else:
+        rect = QRect(x, min(screen.bottom() - height - MARGIN + 1, guard.top() - height), width, height)
+    if rect.intersects(guard):  # a tray on the side of the screen: go beside it instead
+        x = guard.right() + 1 if left_side else guard.left() - width
+        rect.moveLeft(x)
+    return rect
+
+
+class Toast(QFrame):
+    """One notification at a time; a click on it is `clicked`, it closes itself after a while."""
+
+    clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowFlags(
+            Qt.WindowType.ToolTip
+            | Qt.WindowType.FramelessWindowHint
+            | Qt.WindowType.WindowStaysOnTopHint
+            | Qt.WindowType.WindowDoesNotAcceptFocus
+        )
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+        self.setObjectName("toast")
+        self.setStyleSheet(
+            "#toast { background: #ffffff; border: 1px solid #8a8f94; border-radius: 6px; }"
+            "QLabel { color: #1f1f1f; }"
+        )
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.text = QLabel()
+        self.text.setTextFormat(Qt.TextFormat.PlainText)
+        self.text.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addWidget(self.title)
+        layout.addWidget(self.text)
+        self.setFixedWidth(340)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
+
+    def show_message(self, title: str, text: str, icon_rect: QRect, msecs: int = 10000) -> None:
+        self.title.setText(title)
+        self.text.setText(text)
+        self.adjustSize()
+        screen = QGuiApplication.screenAt(icon_rect.center()) if not icon_rect.isEmpty() else None
+        screen = screen or QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else QRect(0, 0, 1024, 768)
+        rect = placement((self.width(), self.sizeHint().height()), icon_rect, area)
+        self.move(QPoint(rect.x(), rect.y()))
+        self.show()
+        self.raise_()
+        self._timer.start(msecs)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.hide()
+        self.clicked.emit()
+        super().mouseReleaseEvent(event)

@@ -1,0 +1,68 @@
+"""Notifications without a notification daemon: a small window that never covers the tray icon
+(Qt's balloon does, and takes the next click), and a click on it does what a click on a
+notification does."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QRect
+
+from app.ui import toast
+from tests.ui.conftest import dispose_tray, make_diagnosis
+
+SCREEN = QRect(0, 0, 1920, 1080)
+
+
+@pytest.mark.parametrize(
+    "icon",
+    [
+        QRect(1890, 2, 24, 24),  # a top-right panel (trayer, XFCE)
+        QRect(1890, 1052, 24, 24),  # bottom-right (Windows-like panels)
+        QRect(4, 1052, 24, 24),  # bottom-left
+        QRect(4, 500, 24, 24),  # a vertical panel on the left
+        QRect(1893, 500, 24, 24),  # on the right
+        QRect(),  # the icon's place is unknown
+    ],
+)
+def test_the_window_stays_off_the_icon_and_on_the_screen(icon, qapp):
+    rect = toast.placement((340, 90), icon, SCREEN)
+    assert SCREEN.contains(rect), rect
+    assert not rect.intersects(icon.adjusted(-8, -8, 8, 8)), (rect, icon)
+
+
+def test_without_a_daemon_the_tray_shows_its_own_window_and_a_click_acts(qtbot, make_config, monkeypatch):
+    from app.ui.tray import TrayApp
+
+    tray = TrayApp(make_config('[network]\ninternet_url = ""\n[[endpoints]]\nkind = "smtp"\nhost = "127.0.0.1"\nport = 2\n'),
+                   diagnose=lambda c: make_diagnosis("down"), tray_available=lambda: True, watch_network=False)
+    try:
+        monkeypatch.setattr(toast, "notification_service_present", lambda: False)
+        monkeypatch.setattr(tray.tray, "isVisible", lambda: True)
+        balloons = []
+        monkeypatch.setattr(tray.tray, "showMessage", lambda *a: balloons.append(a))
+        opened = []
+        monkeypatch.setattr(tray, "open_report", lambda *a: opened.append(a))
+        assert tray.notify("Mail is down", "The mail server is not answering.", "down")
+        assert balloons == []  # Qt's balloon never shows
+        window = tray._toast
+        assert window.isVisible() and window.title.text() == "Mail is down"
+        assert not window.geometry().intersects(tray.tray.geometry()) or tray.tray.geometry().isEmpty()
+        qtbot.mouseClick(window, __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.MouseButton.LeftButton)
+        assert opened and not window.isVisible()
+    finally:
+        dispose_tray(tray)
+
+
+def test_with_a_daemon_qt_sends_the_notification(make_config, monkeypatch):
+    from app.ui.tray import TrayApp
+
+    tray = TrayApp(make_config('[network]\ninternet_url = ""\n'), tray_available=lambda: True, watch_network=False)
+    try:
+        monkeypatch.setattr(toast, "notification_service_present", lambda: True)
+        monkeypatch.setattr(tray.tray, "isVisible", lambda: True)
+        sent = []
+        monkeypatch.setattr(tray.tray, "showMessage", lambda *a: sent.append(a))
+        tray.notify("Mail works again", "It was down for 3 min.", "ok")
+        assert sent and sent[0][0] == "Mail works again" and tray._toast is None
+    finally:
+        dispose_tray(tray)
