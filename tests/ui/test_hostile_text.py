@@ -143,3 +143,16 @@ def test_notifications_and_the_dialog_show_no_secret(make_tray, qtbot, monkeypat
     shown = "\n".join(w.text() for w in dialog.findChildren(QLabel)) + dialog.preview.toPlainText()
     assert "127.0.0.1:3128" in shown and CANARY not in shown
     qtbot.waitUntil(lambda: not dialog._jobs, timeout=20000)
+
+
+def test_far_future_feed_times_neither_break_nor_hide_the_incident_in_the_tray(make_tray, time_zone):  # noqa: F811
+    time_zone("Asia/Tokyo")  # east of UTC: 9999-12-31T23:00Z is already year 10000 here
+    tray = make_tray()
+    status = hostile_it_status(1)
+    status["incidents"][0].update(title="Far future", updated_at="9999-12-31T23:00:00.000Z",
+                                  next_update_at="9999-12-31T23:59:59.000Z")
+    tray._update_it_status(status)
+    assert len(tray.notifications) == 1 and "Far future" in " ".join(tray.notifications[0])
+    assert any("Far future" in t for t in menu_texts(tray))
+    tray.show_details()
+    assert "Far future" in tray._details.it_label.text()
