@@ -156,3 +156,16 @@ def test_far_future_feed_times_neither_break_nor_hide_the_incident_in_the_tray(m
     assert any("Far future" in t for t in menu_texts(tray))
     tray.show_details()
     assert "Far future" in tray._details.it_label.text()
+
+
+def test_a_feed_url_with_a_login_is_not_shown_by_the_tray(make_tray, tmp_path):  # noqa: F811
+    from tests.servers.smtp import free_port
+
+    url = f"http://reader:{CANARY}@127.0.0.1:{free_port()}/feed.json"
+    tray = make_tray(f'[network]\ninternet_url = ""\n[feed]\nurl = "{url}"\n')
+    it_status = feed_mod.reader_for(tray.config).read(2)  # what the tray's own feed poll gets
+    assert it_status["error"] and CANARY not in it_status["error"]
+    tray._update_it_status(it_status)
+    tray.show_details()
+    shown = tray._details.it_label.text() + tray._details.as_text() + " ".join(menu_texts(tray))
+    assert "127.0.0.1" in shown and CANARY not in shown
