@@ -53,7 +53,7 @@ def hash_token(token: str) -> str:
 def add_user(store: Store, name: str, password: str) -> None:
     check_name(name, "user")
     if len(password) < 8:
-        raise UsageError("the password is too short: use at least 8 characters")
+        raise UsageError("a password needs at least 8 characters; nothing was changed")
     digest = _hasher().hash(password)
     with store.begin() as conn:
         if conn.execute(select(t.users.c.id).where(t.users.c.name == name)).first():

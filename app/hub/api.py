@@ -61,11 +61,168 @@ def exception_handlers() -> dict[Any, Any]:
 
 
 async def healthz(request: Request) -> Response:
-    from app.hub.app import hub_of
-
     hub = hub_of(request)
     return json_response({"ok": True, "database": hub.store.dialect, "revision": hub.extra.get("revision")})
 
 
-def routes() -> list[BaseRoute]:
-    return [Route("/healthz", healthz, methods=["GET"])]
+# ---------------------------------------------------------------- who is asking
+
+
+def authorize(request: Request, *, admin: bool) -> str:
+    """"token:<name>" or "user:<name>" when the request may go on; ApiError otherwise. Laptop
+    tokens pass only where admin=False. A session on an unsafe method needs its CSRF header."""
+    from app.hub.app import CSRF_HEADER, SESSION_COOKIE
+
+    hub = hub_of(request)
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        info = hub.tokens.lookup(header[7:].strip())
+        if info is None:
+            raise ApiError(401, "This token is not valid (unknown or revoked).", _CHALLENGE)
+        if admin and not info.admin:
+            raise ApiError(403, "This is a laptop token; the IT API needs an admin token or an IT login.")
+        return f"token:{info.name}"
+    if request.cookies.get(SESSION_COOKIE):
+        session = hub.session(request)
+        if session is None:
+            raise ApiError(401, "Your session has ended; log in again.")
+        if request.method not in ("GET", "HEAD") and request.headers.get(CSRF_HEADER) != session.csrf:
+            raise ApiError(403, "The request did not carry this page's CSRF token; reload the page and try again.")
+        return f"user:{session.user.name}"
+    raise ApiError(401, "A hub token (Authorization: Bearer ...) or an IT login is needed.", _CHALLENGE)
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailbeacon-hub"'}
+
+
+def hub_of(request: Request):
+    return request.app.state.hub
+
+
+async def _json_body(request: Request, limit: int = 65536) -> dict[str, Any]:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"The body is larger than {limit // 1024} KB.")
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "The body is not JSON.") from None
+    if not isinstance(doc, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    return doc
+
+
+# ---------------------------------------------------------------- feed, groups, incidents
+
+
+async def feed(request: Request) -> Response:
+    """The native feed with ETag and Last-Modified; 304 for a matching conditional GET."""
+    from email.utils import format_datetime, parsedate_to_datetime
+
+    from starlette.concurrency import run_in_threadpool
+
+    authorize(request, admin=False)
+    hub = hub_of(request)
+    body, etag, modified = await run_in_threadpool(hub.feed_cache.get)
+    headers = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True), "Cache-Control": "no-cache"}
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        if etag in [v.strip() for v in inm.split(",")] or inm.strip() == "*":
+            return Response(status_code=304, headers=headers)
+    elif request.headers.get("if-modified-since"):
+        try:
+            since = parsedate_to_datetime(request.headers["if-modified-since"])
+        except (TypeError, ValueError):
+            since = None
+        if since is not None and since.tzinfo is not None and modified <= since:
+            return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+async def groups(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from app.hub import queries
+
+    authorize(request, admin=True)
+    state = request.query_params.get("state")
+    if state not in (None, "open", "resolved"):
+        raise ApiError(400, "state must be open or resolved.")
+    found = await run_in_threadpool(queries.list_groups, hub_of(request).store, state)
+    return json_response({"groups": found})
+
+
+async def group(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from app.hub import queries
+
+    authorize(request, admin=True)
+    raw = request.path_params["group_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise ApiError(404, f"There is no group {raw[:40]}.")
+    found = await run_in_threadpool(queries.get_group, hub_of(request).store, int(raw))
+    if found is None:
+        raise ApiError(404, f"There is no group {raw}.")
+    return json_response(found)
+
+
+async def incidents_collection(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from app.hub import incidents
+
+    hub = hub_of(request)
+    if request.method == "GET":
+        authorize(request, admin=True)
+        return json_response({"incidents": await run_in_threadpool(incidents.list_incidents, hub.store)})
+    who = authorize(request, admin=True)
+    body = await _json_body(request)
+    try:
+        created = await run_in_threadpool(incidents.post_incident, hub.store, body)
+    except incidents.IncidentError as exc:
+        raise ApiError(exc.status, _sentence(str(exc))) from None
+    hub.feed_cache.invalidate()
+    log.info("incident %s posted by %s", created["id"], who)
+    return json_response(created, 201)
+
+
+async def incident_item(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from app.hub import incidents
+
+    hub = hub_of(request)
+    who = authorize(request, admin=True)
+    body = await _json_body(request)
+    try:
+        changed = await run_in_threadpool(incidents.update_incident, hub.store, hub.settings,
+                                          request.path_params["incident_id"], body)
+    except incidents.IncidentError as exc:
+        raise ApiError(exc.status, _sentence(str(exc))) from None
+    hub.feed_cache.invalidate()
+    hub.wake_sender()
+    log.info("incident %s changed by %s", changed["id"], who)
+    return json_response(changed)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
+def routes(hub) -> list[BaseRoute]:
+    from app.hub.ingest import IngestEndpoint
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/api/v1/reports", IngestEndpoint("report", hub), methods=["POST"]),
+        Route("/api/v1/state", IngestEndpoint("state", hub), methods=["POST"]),
+        Route("/feed.json", feed, methods=["GET"]),
+        Route("/api/v1/groups", groups, methods=["GET"]),
+        Route("/api/v1/groups/{group_id}", group, methods=["GET"]),
+        Route("/api/v1/incidents", incidents_collection, methods=["GET", "POST"]),
+        Route("/api/v1/incidents/{incident_id}", incident_item, methods=["PATCH"]),
+    ]

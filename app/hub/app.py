@@ -35,6 +35,18 @@ class Hub:
     tokens: accounts.TokenCache
     workers: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # room for the dashboard's own state
+    writer: Any = None  # ingest.BatchWriter, while running
+    sender: Any = None  # notify.Sender, while running
+    grouper: Any = None  # runtime.Grouper, while running
+    feed_cache: Any = None  # runtime.FeedCache
+
+    def wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake.set()
+
+    def wake_grouper(self) -> None:
+        if self.grouper is not None:
+            self.grouper.wake.set()
 
     def session(self, request: Request) -> accounts.Session | None:
         """The IT session of this request (cookie SESSION_COOKIE), or None."""
@@ -75,7 +87,10 @@ def create_app(settings: HubSettings, *, store: Store | None = None, workers: bo
     from app.hub import api
 
     store = store or Store(settings.database_url)
+    from app.hub.runtime import FeedCache
+
     hub = Hub(settings=settings, store=store, tokens=accounts.TokenCache(store))
+    hub.feed_cache = FeedCache(store)
     web_routes, web_middleware = _web_routes(hub)
 
     @contextlib.asynccontextmanager
@@ -89,7 +104,7 @@ def create_app(settings: HubSettings, *, store: Store | None = None, workers: bo
             await runtime.stop(hub)
 
     app = Starlette(
-        routes=api.routes() + web_routes,
+        routes=api.routes(hub) + web_routes,
         middleware=web_middleware,
         lifespan=lifespan,
         exception_handlers=api.exception_handlers(),

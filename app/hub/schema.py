@@ -117,7 +117,9 @@ reports = Table(
     Column("body", Text, nullable=False),
     Column("token_id", Integer, nullable=True),
     Column("grouped", Boolean, nullable=False, server_default="0"),
+    Column("group_id", Integer, nullable=True),  # the group it was counted in (revision 0002)
 )
+Index("ix_reports_group", reports.c.group_id, reports.c.created_at)
 Index("ix_reports_ungrouped", reports.c.grouped, reports.c.seq)
 Index("ix_reports_laptop", reports.c.laptop, reports.c.received_at)
 

@@ -23,7 +23,7 @@ from app.errors import MailBeaconError
 log = logging.getLogger(__name__)
 
 EX_UNAVAILABLE = 69
-HEAD = "0001"  # the newest migration; `serve` refuses a database newer than the code knows
+HEAD = "0002"  # the newest migration; `serve` refuses a database newer than the code knows
 
 
 class StoreError(MailBeaconError):

@@ -107,3 +107,30 @@ def start_hub(tmp_path, isolated_home):
     yield start
     for proc in started:
         proc.stop()
+
+
+def store_for(database: str, home: Path):
+    """A Store on the same database a started hub uses (SQLite in MAILBEACON_HOME by default)."""
+    from app.hub.settings import HubSettings
+    from app.hub.store import Store
+
+    return Store(HubSettings(database=database, data_dir=home).database_url)
+
+
+@pytest.fixture
+def hub_tokens(isolated_home):
+    """hub_tokens(database) -> (laptop token, admin token), made in the hub's own database."""
+    from app.hub import accounts
+
+    stores = []
+
+    def make(database: str = "") -> tuple[str, str]:
+        store = store_for(database, isolated_home)
+        stores.append(store)
+        store.ensure_schema()
+        n = len(stores)
+        return (accounts.create_token(store, f"laptops-{n}"), accounts.create_token(store, f"it-{n}", admin=True))
+
+    yield make
+    for store in stores:
+        store.dispose()

@@ -84,7 +84,10 @@ class EmailChannel(Channel):
         self.tls = config.report.relay_tls
 
     def send(self, report: dict[str, Any], body: bytes) -> Result:
-        msg = message(self.config, report, body)
+        return self.deliver(message(self.config, report, body))
+
+    def deliver(self, msg: EmailMessage) -> Result:
+        """Send one finished message through the relay (the hub sends its own summaries)."""
         local = None if self.config.report.include_hostname else "localhost"
         try:
             if self.tls == "implicit":

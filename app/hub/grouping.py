@@ -1,0 +1,326 @@
+"""Grouping (SPEC section 8): stored reports and state events become outages.
+
+One pass runs in one transaction under the grouper lock, so however many `serve` processes share
+the database, events are grouped and notifications queued by one of them at a time:
+1. take the ungrouped events, oldest first; apply each to its laptop and groups;
+2. let report-only members go after an hour without another report;
+3. recount the touched groups; resolve the empty ones; open or refresh the automatic incident;
+4. queue the notifications that are due (first after group_wait_s, then one per
+   group_interval_s while the group grows, one when it resolves).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, case, func, insert, literal, select, update
+
+from app.hub import incidents, notify
+from app.hub import schema as t
+from app.hub.store import GROUPER_LOCK, Store
+
+if TYPE_CHECKING:
+    from app.hub.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+REPORT_MEMBER_TTL = timedelta(hours=1)
+_CHUNK = 500  # IN (...) lists stay well under every database's parameter limit
+
+
+@dataclass
+class PassResult:
+    locked: bool = True
+    events: int = 0
+    touched: set[int] = field(default_factory=set)
+    queued: int = 0
+    more: bool = False  # more ungrouped events wait: run again at once
+
+
+def _chunks(items: list, size: int = _CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class _Pass:
+    """The working set of one pass: the laptops, open groups and memberships it touches."""
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn, self.now = conn, now
+        self.groups: dict[str, dict[str, Any]] = {}  # open groups by key
+        self.groups_by_id: dict[int, dict[str, Any]] = {}
+        for row in conn.execute(select(t.groups).where(t.groups.c.state == "open")):
+            g = dict(row._mapping)
+            self.groups[g["key"]] = g
+            self.groups_by_id[g["id"]] = g
+        self.laptops: dict[str, dict[str, Any]] = {}
+        self.new_laptops: set[str] = set()
+        self.dirty_laptops: set[str] = set()
+        self.members: dict[tuple[int, str], dict[str, Any]] = {}  # (group, laptop) in open groups
+        self.new_members: set[tuple[int, str]] = set()
+        self.dirty_members: set[tuple[int, str]] = set()
+        self.by_laptop: dict[str, set[int]] = {}  # laptop -> open groups it is (or was) a member of
+        self.touched: set[int] = set()
+        self.report_groups: list[tuple[int, int]] = []  # (report seq, group id)
+
+    def load(self, laptop_ids: list[str]) -> None:
+        for chunk in _chunks(laptop_ids):
+            for row in self.conn.execute(select(t.laptops).where(t.laptops.c.id.in_(chunk))):
+                self.laptops[row.id] = dict(row._mapping)
+            if self.groups_by_id:
+                m = t.group_members.c
+                rows = self.conn.execute(
+                    select(t.group_members).where(m.laptop.in_(chunk), m.group_id.in_(list(self.groups_by_id)))
+                )
+                for row in rows:
+                    self.members[(row.group_id, row.laptop)] = dict(row._mapping)
+                    self.by_laptop.setdefault(row.laptop, set()).add(row.group_id)
+
+    def laptop(self, laptop_id: str, when: datetime) -> dict[str, Any]:
+        row = self.laptops.get(laptop_id)
+        if row is None:
+            row = {"id": laptop_id, "first_seen": when, "last_seen": when, "verdict": "", "layer": "",
+                   "headline": "", "network": "", "username": "", "app_version": "", "state_at": None}
+            self.laptops[laptop_id] = row
+            self.new_laptops.add(laptop_id)
+        row["last_seen"] = max(row["last_seen"], when)
+        self.dirty_laptops.add(laptop_id)
+        return row
+
+    def open_group(self, ev: dict[str, Any]) -> dict[str, Any]:
+        group = self.groups.get(ev["group_key"])
+        if group is not None:
+            return group
+        values = {"key": ev["group_key"], "state": "open", "verdict": ev["verdict"], "layer": ev["layer"],
+                  "failing": ev["failing"], "headline": ev["headline"], "laptops": 0, "people": 0, "networks": 0,
+                  "first_at": self.now, "last_at": self.now, "changed_at": self.now, "notified_laptops": 0,
+                  "resolved_at": None, "incident_id": None, "notified_at": None}
+        group_id = self.conn.execute(insert(t.groups).values(**values).returning(t.groups.c.id)).scalar_one()
+        group = {"id": group_id, **values}
+        self.groups[group["key"]] = group
+        self.groups_by_id[group_id] = group
+        return group
+
+    def join(self, group: dict[str, Any], ev: dict[str, Any], when: datetime, *, by_state: bool) -> None:
+        key = (group["id"], ev["laptop"])
+        member = self.members.get(key)
+        if member is None:
+            member = {"group_id": group["id"], "laptop": ev["laptop"], "since": when, "left_at": None, "by_state": by_state}
+            self.members[key] = member
+            self.new_members.add(key)
+            self.by_laptop.setdefault(ev["laptop"], set()).add(group["id"])
+        elif member["left_at"] is not None:  # back in the same outage
+            member.update(since=when, left_at=None, by_state=by_state)
+        member["by_state"] = member["by_state"] or by_state
+        member["last_at"] = max(member.get("last_at") or when, when)
+        if by_state:  # the state says where the laptop is now; a report only fills gaps
+            member["username"] = ev["username"] or member.get("username") or ""
+            member["network"] = ev["network"] or member.get("network") or ""
+        else:
+            member["username"] = member.get("username") or ev["username"]
+            member["network"] = member.get("network") or ev["network"]
+        self.dirty_members.add(key)
+        group["last_at"] = self.now
+        if not group["headline"] and ev["headline"]:
+            group["headline"] = ev["headline"]
+        self.touched.add(group["id"])
+
+    def leave_others(self, laptop_id: str, keep_key: str | None, when: datetime) -> None:
+        for group_id in self.by_laptop.get(laptop_id, ()):
+            group = self.groups_by_id.get(group_id)
+            member = self.members.get((group_id, laptop_id))
+            if group is None or member is None or member["left_at"] is not None:
+                continue
+            if group["key"] != keep_key and when >= member["since"]:
+                member["left_at"] = when
+                self.dirty_members.add((group_id, laptop_id))
+                self.touched.add(group_id)
+
+    # -------------------------------------------------------- events
+
+    def apply_state(self, ev: dict[str, Any]) -> None:
+        laptop = self.laptop(ev["laptop"], ev["received_at"])
+        if laptop["state_at"] is not None and ev["at"] <= laptop["state_at"]:
+            return  # an older state that arrived late changes nothing
+        laptop.update(state_at=ev["at"], verdict=ev["verdict"], layer=ev["layer"], headline=ev["headline"],
+                      network=ev["network"], app_version=ev["app_version"] or laptop["app_version"])
+        if ev["username"]:
+            laptop["username"] = ev["username"]
+        ok = ev["verdict"] == "ok"
+        self.leave_others(ev["laptop"], None if ok else ev["group_key"], ev["at"])
+        if not ok:
+            self.join(self.open_group(ev), ev, ev["at"], by_state=True)
+
+    def apply_report(self, ev: dict[str, Any], incident_groups: dict[str, int]) -> None:
+        laptop = self.laptop(ev["laptop"], ev["received_at"])
+        if ev["username"] and not laptop["username"]:
+            laptop["username"] = ev["username"]
+        if ev["network"] and not laptop["network"]:
+            laptop["network"] = ev["network"]
+        if not laptop["verdict"]:  # no state yet: the report is what the hub knows
+            laptop.update(verdict=ev["verdict"], layer=ev["layer"], headline=ev["headline"])
+        group = None
+        if ev["known_incident"]:
+            group = self.groups_by_id.get(incident_groups.get(ev["known_incident"]) or -1)
+        if group is None and ev["verdict"] != "ok":
+            group = self.open_group(ev)
+            if ev["known_incident"] and group["incident_id"] is None and ev["known_incident"] in incident_groups:
+                group["incident_id"] = ev["known_incident"]  # IT's incident had no group yet
+                incidents.link_group(self.conn, ev["known_incident"], group["id"])
+        if group is not None:
+            # the hub's clock, not the laptop's: the hour a report-only member stays is counted here
+            self.join(group, ev, ev["received_at"], by_state=False)
+            self.report_groups.append((ev["seq"], group["id"]))
+
+    # -------------------------------------------------------- writing back
+
+    def flush(self) -> None:
+        if self.new_laptops:
+            self.conn.execute(insert(t.laptops), [self.laptops[i] for i in self.new_laptops])
+        existing = [self.laptops[i] for i in self.dirty_laptops - self.new_laptops]
+        if existing:
+            lc = t.laptops.c
+            stmt = update(t.laptops).where(lc.id == _bind("b_id")).values(
+                {c: _bind(f"b_{c}") for c in ("last_seen", "verdict", "layer", "headline", "network", "username", "app_version", "state_at")}
+            )
+            self.conn.execute(stmt, [{f"b_{k}": v for k, v in row.items() if k != "first_seen"} for row in existing])
+        fields = ("group_id", "laptop", "username", "network", "since", "last_at", "by_state", "left_at")
+        if self.new_members:
+            self.conn.execute(insert(t.group_members), [{k: self.members[key][k] for k in fields} for key in self.new_members])
+        changed = [self.members[key] for key in self.dirty_members - self.new_members]
+        if changed:
+            mc = t.group_members.c
+            stmt = update(t.group_members).where(mc.group_id == _bind("b_group_id"), mc.laptop == _bind("b_laptop")).values(
+                {c: _bind(f"b_{c}") for c in ("username", "network", "since", "last_at", "by_state", "left_at")}
+            )
+            self.conn.execute(stmt, [{f"b_{k}": m[k] for k in fields} for m in changed])
+        if self.report_groups:
+            rc = t.reports.c
+            self.conn.execute(update(t.reports).where(rc.seq == _bind("b_seq")).values(group_id=_bind("b_gid")),
+                              [{"b_seq": s, "b_gid": g} for s, g in self.report_groups])
+
+
+def _bind(name: str):
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+def _ungrouped(conn: Connection, table: Any) -> list[dict[str, Any]]:
+    c = table.c
+    rows = conn.execute(select(table).where(c.grouped == literal(False)).order_by(c.seq).limit(BATCH))
+    return [dict(r._mapping) for r in rows]
+
+
+def _mark_grouped(conn: Connection, table: Any, seqs: list[int]) -> None:
+    for chunk in _chunks(seqs, 2000):
+        conn.execute(update(table).where(table.c.seq.in_(chunk)).values(grouped=True))
+
+
+def _expire_report_members(conn: Connection, now: datetime) -> set[int]:
+    m = t.group_members.c
+    open_ids = select(t.groups.c.id).where(t.groups.c.state == "open")
+    rows = conn.execute(
+        update(t.group_members)
+        .where(m.by_state == literal(False), m.left_at.is_(None), m.last_at < now - REPORT_MEMBER_TTL, m.group_id.in_(open_ids))
+        .values(left_at=now)
+        .returning(m.group_id)
+    )
+    return {r[0] for r in rows}
+
+
+def recount(conn: Connection, group_ids: set[int], now: datetime) -> None:
+    """laptops, people (a user name, or the laptop when it sends none) and networks in each group."""
+    m = t.group_members.c
+    person = case((m.username == "", literal("laptop:") + m.laptop), else_=m.username)
+    network = case((m.network == "", None), else_=m.network)
+    ids = sorted(group_ids)
+    counts = {gid: (0, 0, 0) for gid in ids}
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(m.group_id, func.count(), func.count(person.distinct()), func.count(network.distinct()))
+            .where(m.group_id.in_(chunk), m.left_at.is_(None))
+            .group_by(m.group_id)
+        )
+        for gid, laptops, people, networks in rows:
+            counts[gid] = (laptops, people, networks)
+    if counts:
+        g = t.groups.c
+        conn.execute(
+            update(t.groups).where(g.id == _bind("b_id")).values(
+                laptops=_bind("b_l"), people=_bind("b_p"), networks=_bind("b_n"), changed_at=_bind("b_now")
+            ),
+            [{"b_id": gid, "b_l": c[0], "b_p": c[1], "b_n": c[2], "b_now": now} for gid, c in counts.items()],
+        )
+
+
+def _save_groups(conn: Connection, work: _Pass) -> None:
+    g = t.groups.c
+    rows = [work.groups_by_id[gid] for gid in work.touched if gid in work.groups_by_id]
+    if rows:
+        conn.execute(
+            update(t.groups).where(g.id == _bind("b_id")).values(last_at=_bind("b_last"), headline=_bind("b_head"),
+                                                               incident_id=_bind("b_inc")),
+            [{"b_id": r["id"], "b_last": r["last_at"], "b_head": r["headline"], "b_inc": r["incident_id"]} for r in rows],
+        )
+
+
+def run_pass(store: Store, settings: HubSettings, now: datetime) -> PassResult:
+    """One grouping pass; does nothing (locked=False) while another process runs one."""
+    result = PassResult()
+    with store.begin() as conn:
+        if not store.try_lock(conn, GROUPER_LOCK):
+            result.locked = False
+            return result
+        states = _ungrouped(conn, t.states)
+        reports = _ungrouped(conn, t.reports)
+        events = [("state", e) for e in states] + [("report", e) for e in reports]
+        events.sort(key=lambda ke: (ke[1]["received_at"], ke[0] == "report", ke[1]["seq"]))
+        result.events = len(events)
+        result.more = len(states) == BATCH or len(reports) == BATCH
+        work = _Pass(conn, now)
+        if events:
+            work.load(sorted({e["laptop"] for _, e in events}))
+            incident_groups = incidents.group_of_incidents(conn, {e["known_incident"] for e in reports if e["known_incident"]})
+            for kind, ev in events:
+                if kind == "state":
+                    work.apply_state(ev)
+                else:
+                    work.apply_report(ev, incident_groups)
+            work.flush()
+            _save_groups(conn, work)
+            _mark_grouped(conn, t.states, [e["seq"] for e in states])
+            _mark_grouped(conn, t.reports, [e["seq"] for e in reports])
+        touched = work.touched | _expire_report_members(conn, now)
+        if touched:
+            recount(conn, touched, now)
+            _after_recount(conn, settings, touched, now)
+        result.touched = touched
+        result.queued = notify.schedule(conn, settings, now)
+    return result
+
+
+def _after_recount(conn: Connection, settings: HubSettings, touched: set[int], now: datetime) -> None:
+    """Resolve groups nobody is left in; open or refresh their automatic incidents."""
+    g = t.groups.c
+    for chunk in _chunks(sorted(touched)):
+        for row in conn.execute(select(t.groups).where(g.id.in_(chunk), g.state == "open")):
+            if row.laptops == 0:
+                resolve_group(conn, settings, row, now, why="empty")
+            elif row.laptops >= settings.detect_min_laptops and row.networks >= settings.detect_min_networks:
+                incidents.auto_incident(conn, row, now)
+            elif row.incident_id:
+                incidents.refresh_auto_incident(conn, row, now)
+
+
+def resolve_group(conn: Connection, settings: HubSettings, row: Any, now: datetime, *, why: str) -> None:
+    """Close a group (nobody left, or IT resolved its incident) and queue its `resolved` note."""
+    conn.execute(update(t.groups).where(t.groups.c.id == row.id).values(state="resolved", resolved_at=now, changed_at=now))
+    if why == "empty" and row.incident_id:
+        incidents.resolve_auto_incident(conn, row.incident_id, now)
+    notify.queue_resolved(conn, settings, row.id, now)
+

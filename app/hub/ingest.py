@@ -1,0 +1,384 @@
+"""Ingest: POST /api/v1/reports and /api/v1/state, validated, bounded, idempotent and durable.
+
+The request path is kept lean (raw ASGI, orjson, a cached token lookup) and every accepted
+document goes through one BatchWriter: concurrent requests are committed together in one
+transaction, and each is answered only after that commit, so an acknowledged report is on disk.
+Grouping happens afterwards, in the grouper, from the stored rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from app.diagnosis.model import VERDICTS
+from app.hub import schema as t
+from app.hub.clock import utc_now
+from app.jsonio import parse_iso
+
+if TYPE_CHECKING:
+    from app.hub.app import Hub
+    from app.hub.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # SPEC: 413 over 1 MB
+_LAPTOP = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_WORD = re.compile(r"[a-z_]{1,32}")
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_NETWORK = re.compile(r"[0-9a-f]{0,32}")
+
+
+class Invalid(ValueError):
+    """The body is not a report / state event; the message says what is wrong, in words."""
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _text(value: Any, name: str, limit: int, *, required: bool = False) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid(f"{name} must be text")
+    if len(value) > limit:
+        raise Invalid(f"{name} is longer than {limit} characters")
+    return value
+
+
+def _time(value: Any, name: str) -> datetime:
+    if not isinstance(value, str) or len(value) > 64:
+        raise Invalid(f"{name} must be an ISO 8601 time")
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise Invalid(f"{name} must be an ISO 8601 time, not {value[:40]!r}") from None
+
+
+def _verdict(value: Any, name: str) -> str:
+    if value not in VERDICTS:
+        raise Invalid(f"{name} must be one of {', '.join(VERDICTS)}")
+    return value
+
+
+def _layer(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not _WORD.fullmatch(value):
+        raise Invalid(f"{name} must be a layer name such as server or network")
+    return value
+
+
+def _failing(items: Any, name: str) -> list[dict[str, str]]:
+    if not isinstance(items, list) or len(items) > 200:
+        raise Invalid(f"{name} must be a list of at most 200 checks")
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise Invalid(f"each of {name} must be an object with kind, target and code")
+        out.append({k: _text(item.get(k), f"{name}[].{k}", 300) for k in ("kind", "target", "code")})
+    return out
+
+
+def group_key(verdict: str, layer: str, failing: list[dict[str, str]]) -> tuple[str, str]:
+    """(key, canonical failing JSON): the fingerprint without the hour (SPEC section 8)."""
+    triples = sorted({(f["kind"], f["target"], f["code"]) for f in failing})
+    canonical = [{"kind": k, "target": tg, "code": c} for k, tg, c in triples]
+    material = orjson.dumps([verdict, layer, [list(x) for x in triples]])
+    return hashlib.sha256(material).hexdigest()[:32], orjson.dumps(canonical).decode()
+
+
+def network_id(gateway: Any, dns_servers: Any) -> str:
+    """SPEC section 8: first 12 hex of SHA-256("<gateway>|<DNS servers sorted, comma-separated>")."""
+    gw = gateway if isinstance(gateway, str) else ""
+    servers = sorted(s for s in dns_servers if isinstance(s, str)) if isinstance(dns_servers, list) else []
+    if not gw and not servers:
+        return ""
+    return hashlib.sha256(f"{gw}|{','.join(servers)}".encode()).hexdigest()[:12]
+
+
+def parse_report(body: bytes, now: datetime) -> dict[str, Any]:
+    """A stored reports row from a SPEC section 5 body; Invalid when it is not a report."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise Invalid("the body is not JSON") from None
+    if not isinstance(doc, dict):
+        raise Invalid("the body must be a JSON object (a MailBeacon report)")
+    if doc.get("schema") != 1:
+        raise Invalid("schema must be 1")
+    report_id = doc.get("id")
+    if not isinstance(report_id, str) or not _ID.fullmatch(report_id):
+        raise Invalid("id must be the report's id (letters, digits and - only, at most 64)")
+    created = _time(doc.get("created_at"), "created_at")
+    reporter = doc.get("reporter")
+    if not isinstance(reporter, dict):
+        raise Invalid("reporter must be an object")
+    laptop = reporter.get("laptop")
+    if laptop in (None, ""):
+        # a laptop from before the hub: its report still counts, as a member of its own
+        laptop = "report-" + report_id[:56]
+    elif not isinstance(laptop, str) or not _LAPTOP.fullmatch(laptop):
+        raise Invalid("reporter.laptop must be the laptop's id (at most 64 letters, digits, - _ . :)")
+    diagnosis = doc.get("diagnosis")
+    if not isinstance(diagnosis, dict):
+        raise Invalid("diagnosis must be an object (the check --json result)")
+    verdict = _verdict(diagnosis.get("verdict"), "diagnosis.verdict")
+    layer = _layer(diagnosis.get("layer"), "diagnosis.layer")
+    checks = diagnosis.get("checks", [])
+    if not isinstance(checks, list) or not all(isinstance(c, dict) for c in checks):
+        raise Invalid("diagnosis.checks must be a list of objects")
+    culprits = [c for c in checks if c.get("status") == "fail"] or [c for c in checks if c.get("status") == "warn"]
+    failing = _failing([{k: c.get(k) or "" for k in ("kind", "target", "code")} for c in culprits], "diagnosis.checks")
+    key, failing_json = group_key(verdict, layer, failing)
+    known = doc.get("known_incident")
+    if known is not None and not isinstance(known, str | int):
+        raise Invalid("known_incident must be an incident id or null")
+    network = doc.get("network") if isinstance(doc.get("network"), dict) else {}
+    username = reporter.get("email") or reporter.get("username") or ""
+    return {
+        "id": report_id,
+        "laptop": laptop,
+        "received_at": now,
+        "created_at": created,
+        "verdict": verdict,
+        "layer": layer,
+        "group_key": key,
+        "failing": failing_json,
+        "headline": _text(diagnosis.get("headline"), "diagnosis.headline", 2000),
+        "username": _text(username, "reporter.username", 200),
+        "network": network_id(network.get("default_gateway"), network.get("dns_servers")),
+        "note": _text(doc.get("note"), "note", 20_000),
+        "known_incident": None if known is None else _text(str(known), "known_incident", 200),
+        "body": body.decode("utf-8"),
+    }
+
+
+def parse_state(body: bytes, now: datetime) -> dict[str, Any]:
+    """A stored states row from a SPEC section 8 state event; Invalid otherwise."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise Invalid("the body is not JSON") from None
+    if not isinstance(doc, dict):
+        raise Invalid("the body must be a JSON object (a state event)")
+    if doc.get("schema") != 1:
+        raise Invalid("schema must be 1")
+    laptop = doc.get("laptop")
+    if not isinstance(laptop, str) or not _LAPTOP.fullmatch(laptop):
+        raise Invalid("laptop must be the laptop's id (at most 64 letters, digits, - _ . :)")
+    verdict = _verdict(doc.get("verdict"), "verdict")
+    layer = _layer(doc.get("layer"), "layer")
+    failing = _failing(doc.get("failing", []), "failing")
+    key, failing_json = group_key(verdict, layer, failing)
+    network = _text(doc.get("network"), "network", 32)
+    if not _NETWORK.fullmatch(network):
+        raise Invalid("network must be the hex network id, or empty")
+    return {
+        "laptop": laptop,
+        "at": _time(doc.get("at"), "at"),
+        "received_at": now,
+        "verdict": verdict,
+        "layer": layer,
+        "group_key": key,
+        "failing": failing_json,
+        "headline": _text(doc.get("headline"), "headline", 2000),
+        "network": network,
+        "username": _text(doc.get("username"), "username", 200),
+        "app_version": _text(doc.get("app_version"), "app_version", 64),
+    }
+
+
+# ---------------------------------------------------------------- the batched writer
+
+
+@dataclass
+class _Pending:
+    kind: str  # report | state
+    row: dict[str, Any]
+    future: asyncio.Future
+    new: bool = False
+
+
+@dataclass
+class Timings:
+    """Where ingest time goes, summed over requests (seconds); the benchmark prints these."""
+
+    requests: int = 0
+    read: float = 0.0
+    parse: float = 0.0
+    auth: float = 0.0
+    database: float = 0.0  # wait for the batch's commit, as each request sees it
+    respond: float = 0.0
+    batches: int = 0
+    batched_rows: int = 0
+    commit: float = 0.0  # time inside the writer's transactions
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+class BatchWriter:
+    """Commits what concurrent requests hand in as one transaction per round; each request is
+    answered when its round has committed (durable), with whether its row was new."""
+
+    def __init__(self, store: Store, *, max_batch: int = 1000, on_commit: Any = None) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self.on_commit = on_commit
+        self.timings = Timings()
+        self._queue: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="hub-writer")
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task:
+            await self._task
+
+    async def submit(self, kind: str, row: dict[str, Any]) -> bool:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(kind, row, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                started = time.perf_counter()
+                try:
+                    await asyncio.to_thread(self._commit, batch)
+                except Exception as exc:  # the database is down or refused: each request hears it
+                    for item in batch:
+                        if not item.future.done():
+                            item.future.set_exception(exc)
+                    continue
+                self.timings.commit += time.perf_counter() - started
+                self.timings.batches += 1
+                self.timings.batched_rows += len(batch)
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_result(item.new)
+                if self.on_commit is not None:
+                    self.on_commit()
+            if self._closing:
+                return
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        reports: dict[str, _Pending] = {}
+        states: dict[tuple[str, datetime], _Pending] = {}
+        for item in batch:
+            if item.kind == "report":
+                reports.setdefault(item.row["id"], item)  # a repeat within the round is not new
+            else:
+                states.setdefault((item.row["laptop"], item.row["at"]), item)
+        with self.store.begin() as conn:
+            if reports:
+                stmt = self.store.insert_ignore(t.reports).returning(t.reports.c.id)
+                inserted = {r[0] for r in conn.execute(stmt, [p.row for p in reports.values()])}
+                for report_id, item in reports.items():
+                    item.new = report_id in inserted
+            if states:
+                stmt = self.store.insert_ignore(t.states).returning(t.states.c.laptop, t.states.c.at)
+                inserted_states = {(r[0], r[1]) for r in conn.execute(stmt, [p.row for p in states.values()])}
+                for key, item in states.items():
+                    item.new = key in inserted_states
+
+
+# ---------------------------------------------------------------- the two endpoints (raw ASGI)
+
+
+@dataclass
+class IngestEndpoint:
+    """POST handler for one kind ("report" or "state"), as a bare ASGI app: this is the hot
+    path, so it skips the framework's request object and reads the body with a hard cap."""
+
+    kind: str
+    hub: Hub
+    _parse: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._parse = parse_report if self.kind == "report" else parse_state
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        timings = self.hub.writer.timings
+        t0 = time.perf_counter()
+        if scope["method"] != "POST":
+            return await _answer(send, 405, b'{"error":"Use POST to send a report or a state event."}', (b"allow", b"POST"))
+        authorization = b""
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else None
+        if length is not None and length > MAX_BODY:
+            return await _answer(send, 413, b'{"error":"The body is larger than 1 MB."}')
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_BODY:
+                return await _answer(send, 413, b'{"error":"The body is larger than 1 MB."}')
+        t1 = time.perf_counter()
+        token = authorization[7:].decode("latin-1").strip() if authorization[:7].lower() == b"bearer " else ""
+        info = self.hub.tokens.lookup(token) if token else None
+        t2 = time.perf_counter()
+        if info is None:
+            return await _answer(send, 401, b'{"error":"A valid hub token is needed (Authorization: Bearer ...)."}',
+                                 (b"www-authenticate", b'Bearer realm="mailbeacon-hub"'))
+        try:
+            row = self._parse(bytes(body), utc_now())
+        except Invalid as exc:
+            return await _answer(send, 400, orjson.dumps({"error": f"This is not a {self.kind}: {exc}."}))
+        except UnicodeDecodeError:
+            return await _answer(send, 400, orjson.dumps({"error": f"This is not a {self.kind}: the body is not UTF-8."}))
+        row["token_id"] = info.id
+        t3 = time.perf_counter()
+        try:
+            new = await self.hub.writer.submit(self.kind, row)
+        except Exception as exc:
+            log.warning("could not store a %s: %s", self.kind, _reason(exc))
+            return await _answer(send, 503, b'{"error":"The hub cannot reach its database; try again later."}',
+                                 (b"retry-after", b"10"))
+        t4 = time.perf_counter()
+        ident = row["id"] if self.kind == "report" else f"{row['laptop']}@{row['at'].isoformat()}"
+        await _answer(send, 201 if new else 200,
+                      orjson.dumps({"id": ident, "stored": "new" if new else "already stored"}))
+        t5 = time.perf_counter()
+        timings.requests += 1
+        timings.read += t1 - t0
+        timings.auth += t2 - t1
+        timings.parse += t3 - t2
+        timings.database += t4 - t3
+        timings.respond += t5 - t4
+
+
+def _reason(exc: Exception) -> str:
+    from app.report.redact import scrub_text
+
+    return scrub_text(str(getattr(exc, "orig", None) or exc).splitlines()[0][:300])
+
+
+async def _answer(send: Any, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

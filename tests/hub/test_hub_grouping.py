@@ -1,0 +1,171 @@
+"""The grouping rules of SPEC section 8, pass by pass on a real database (SQLite and PostgreSQL),
+with the hub's clock given explicitly: no sleeping for the hour a report-only member stays."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+import pytest
+from sqlalchemy import insert, select
+
+from app.hub import grouping, incidents, queries
+from app.hub import schema as t
+from app.hub.ingest import network_id, parse_report, parse_state
+from app.hub.settings import HubSettings
+from app.hub.store import Store
+from tests.hub import laptops as lp
+
+
+@pytest.fixture
+def hub_db(database_url, tmp_path):
+    settings = HubSettings(database=database_url, data_dir=tmp_path, group_wait_s=30, group_interval_s=600,
+                           detect_min_laptops=3, detect_min_networks=2)
+    settings.notify["webhook_url"] = "http://127.0.0.1:9/hook"  # queued only: nothing is sent here
+    store = Store(settings.database_url)
+    store.migrate()
+    yield store, settings
+    store.dispose()
+
+
+def feed(store, kind, doc, received):
+    row = (parse_report if kind == "report" else parse_state)(orjson.dumps(doc), received)
+    with store.begin() as conn:
+        conn.execute(insert(t.reports if kind == "report" else t.states).values(**row))
+
+
+def open_groups(store):
+    return queries.list_groups(store, "open")
+
+
+def queued(store):
+    with store.read() as conn:
+        rows = conn.execute(select(t.notifications.c.event, t.notifications.c.payload).order_by(t.notifications.c.id))
+        return [(r.event, orjson.loads(r.payload)) for r in rows]
+
+
+def test_same_key_groups_counts_laptops_people_networks(hub_db):
+    store, settings = hub_db
+    t0 = lp.now()
+    feed(store, "state", lp.state("a", username="ann", network="aaaaaaaaaaaa"), t0)
+    feed(store, "state", lp.state("b", username="ann", network="aaaaaaaaaaaa"), t0)  # ann's second laptop
+    feed(store, "state", lp.state("c", username="", network="bbbbbbbbbbbb"), t0)  # no user name: its own person
+    feed(store, "state", lp.state("d", failing=lp.IMAP_DOWN, network="bbbbbbbbbbbb"), t0)  # another outage
+    feed(store, "report", lp.report("e", note="nothing sends"), t0)  # joins by report alone
+    grouping.run_pass(store, settings, t0)
+    groups = {g["failing"][0]["kind"]: g for g in open_groups(store)}
+    smtp, imap = groups["smtp"], groups["imap"]
+    assert (smtp["laptops"], smtp["people"], smtp["networks"]) == (4, 3, 3)
+    assert (imap["laptops"], imap["people"], imap["networks"]) == (1, 1, 1)
+    e_network = network_id("10.0.0.1", ["10.0.0.53"])
+    detail = queries.get_group(store, smtp["id"])
+    assert {m["laptop"]: m["network"] for m in detail["members"]}["e"] == e_network
+    assert [r["note"] for r in detail["reports"]] == ["nothing sends"]
+
+
+def test_leaving_resolving_and_the_notification_cycle(hub_db):
+    store, settings = hub_db
+    t0 = lp.now()
+    for name in ("a", "b"):
+        feed(store, "state", lp.state(name, at=t0 - timedelta(seconds=5)), t0)
+    grouping.run_pass(store, settings, t0)
+    assert queued(store) == []  # group_wait_s has not passed
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=31))
+    [(event, group)] = queued(store)
+    assert event == "opened" and group["laptops"] == 2 and len(group["members"]) == 2
+
+    feed(store, "state", lp.state("c", network="cccccccccccc"), t0 + timedelta(seconds=40))
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=40))
+    assert len(queued(store)) == 1  # grew, but group_interval_s has not passed
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=31 + 600))
+    assert [e for e, _ in queued(store)] == ["opened", "grew"] and queued(store)[1][1]["laptops"] == 3
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=31 + 1300))
+    assert len(queued(store)) == 2  # no growth, no digest
+
+    # a later state of another key leaves; an older one arriving late changes nothing
+    feed(store, "state", lp.state("a", "ok", at=t0 + timedelta(seconds=50)), t0 + timedelta(seconds=1400))
+    feed(store, "state", lp.state("b", at=t0 - timedelta(seconds=60), failing=lp.IMAP_DOWN), t0 + timedelta(seconds=1400))
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=1400))
+    [group] = open_groups(store)
+    assert group["laptops"] == 2 and group["failing"] == lp.SMTP_DOWN
+    for name in ("b", "c"):
+        feed(store, "state", lp.state(name, "ok", at=t0 + timedelta(seconds=100)), t0 + timedelta(seconds=1500))
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=1500))
+    assert open_groups(store) == []
+    assert [e for e, _ in queued(store)] == ["opened", "grew", "resolved"]
+    assert queued(store)[-1][1]["state"] == "resolved"
+
+
+def test_report_only_member_leaves_after_an_hour_without_another_report(hub_db):
+    store, settings = hub_db
+    t0 = lp.now()
+    feed(store, "report", lp.report("r1"), t0)
+    feed(store, "state", lp.state("s1"), t0)
+    grouping.run_pass(store, settings, t0)
+    feed(store, "report", lp.report("r1"), t0 + timedelta(minutes=50))  # another report: the hour restarts
+    grouping.run_pass(store, settings, t0 + timedelta(minutes=50))
+    grouping.run_pass(store, settings, t0 + timedelta(minutes=70))
+    assert open_groups(store)[0]["laptops"] == 2
+    grouping.run_pass(store, settings, t0 + timedelta(minutes=111))
+    [group] = open_groups(store)
+    assert group["laptops"] == 1 and [m["laptop"] for m in queries.get_group(store, group["id"])["members"]] == ["s1"]
+    # a laptop that also sent a state is not on the report clock
+    feed(store, "report", lp.report("s1"), t0 + timedelta(minutes=112))
+    grouping.run_pass(store, settings, t0 + timedelta(minutes=300))
+    assert open_groups(store)[0]["laptops"] == 1
+    feed(store, "report", lp.report("lonely", failing=lp.IMAP_DOWN), t0 + timedelta(minutes=301))
+    grouping.run_pass(store, settings, t0 + timedelta(minutes=301))
+    assert len(open_groups(store)) == 2
+    grouping.run_pass(store, settings, t0 + timedelta(minutes=362))
+    assert len(open_groups(store)) == 1  # nobody left: resolved
+
+
+def test_auto_incident_known_incident_and_it_edits_win(hub_db):
+    store, settings = hub_db
+    t0 = lp.now()
+    feed(store, "state", lp.state("a", network="aaaaaaaaaaaa"), t0)
+    feed(store, "state", lp.state("b", network="aaaaaaaaaaaa"), t0)
+    feed(store, "state", lp.state("c", network="aaaaaaaaaaaa"), t0)
+    grouping.run_pass(store, settings, t0)
+    assert incidents.list_incidents(store) == []  # three laptops, but one network
+    feed(store, "state", lp.state("d", network="dddddddddddd"), t0)
+    grouping.run_pass(store, settings, t0)
+    [incident] = incidents.list_incidents(store)
+    [group] = open_groups(store)
+    assert incident["status"] == "investigating" and incident["title"] == lp.HEADLINE
+    assert "alerted automatically" in incident["message"] and "4 laptops" in incident["message"]
+    assert group["incident"] == incident["id"] and incident["group"] == group["id"]
+
+    # a report naming the incident joins its group even when its own failure reads differently
+    feed(store, "report", lp.report("e", failing=lp.IMAP_DOWN, known_incident=incident["id"]), t0)
+    grouping.run_pass(store, settings, t0)
+    [group] = open_groups(store)
+    assert group["laptops"] == 5
+    assert "5 laptops" in incidents.list_incidents(store)[0]["message"]
+
+    # IT takes over the words: the hub's counts no longer rewrite them
+    incidents.update_incident(store, settings, incident["id"], {"message": "Replacing the disk; back by noon."})
+    feed(store, "state", lp.state("f", network="ffffffffffff"), t0)
+    grouping.run_pass(store, settings, t0)
+    assert incidents.list_incidents(store)[0]["message"] == "Replacing the disk; back by noon."
+    assert open_groups(store)[0]["laptops"] == 6
+
+    # IT resolves the incident: the group resolves with it, and IT hears so once
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=31))
+    incidents.update_incident(store, settings, incident["id"], {"status": "resolved"})
+    assert open_groups(store) == []
+    assert [e for e, _ in queued(store)] == ["opened", "resolved"]
+
+
+def test_auto_incident_resolves_itself_when_the_outage_ends(hub_db):
+    store, settings = hub_db
+    t0 = lp.now()
+    for name, net in (("a", "aaaaaaaaaaaa"), ("b", "bbbbbbbbbbbb"), ("c", "bbbbbbbbbbbb")):
+        feed(store, "state", lp.state(name, network=net, at=t0), t0)
+    grouping.run_pass(store, settings, t0)
+    for name in ("a", "b", "c"):
+        feed(store, "state", lp.state(name, "ok", at=t0 + timedelta(seconds=1)), t0 + timedelta(seconds=5))
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=5))
+    [incident] = incidents.list_incidents(store)
+    assert incident["status"] == "resolved" and "works again" in incident["message"]
+    assert queued(store) == []  # over before group_wait_s: IT was never paged, so no "resolved" either
