@@ -193,16 +193,16 @@ def test_an_international_domain_goes_as_idna_through_a_relay_without_smtputf8(m
     assert "it@xn--exmple-cua.com" in msg["To"]
 
 
+def to_one_address(make_config, port: int, to: str):
+    return make_config(
+        f'[report]\nemail_to = "{to}"\nemail_from = "mailbeacon@example.com"\n'
+        f'relay = "127.0.0.1:{port}"\nrelay_tls = "none"\n'
+    )
+
+
 def test_a_non_ascii_local_part_without_smtputf8_is_refused_with_the_reason(make_config, relay):
     handler = Collect()
-    port = relay(handler, enable_SMTPUTF8=False)
-    cfg = make_config(f"""
-        [report]
-        email_to = "jürgen@example.com"
-        email_from = "mailbeacon@example.com"
-        relay = "127.0.0.1:{port}"
-        relay_tls = "none"
-    """)
+    cfg = to_one_address(make_config, relay(handler, enable_SMTPUTF8=False), "jürgen@example.com")
     outcome = Outbox().submit(build_report(cfg, diag()), configured(cfg))
     # settled, not retried for ever: the report is kept in failed/ with the reason
     assert outcome.queued == [] and handler.envelopes == []
@@ -214,14 +214,7 @@ def test_a_non_ascii_local_part_without_smtputf8_is_refused_with_the_reason(make
 
 def test_a_relay_with_smtputf8_gets_the_addresses_as_written(make_config, relay):
     handler = Collect()
-    port = relay(handler, enable_SMTPUTF8=True)
-    cfg = make_config(f"""
-        [report]
-        email_to = "jürgen@exämple.com"
-        email_from = "mailbeacon@example.com"
-        relay = "127.0.0.1:{port}"
-        relay_tls = "none"
-    """)
+    cfg = to_one_address(make_config, relay(handler, enable_SMTPUTF8=True), "jürgen@exämple.com")
     outcome = Outbox().submit(build_report(cfg, diag()), configured(cfg))
     assert outcome.delivered == ["email"], outcome
     assert handler.envelopes[0].rcpt_tos == ["jürgen@exämple.com"]
