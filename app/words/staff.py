@@ -119,6 +119,17 @@ DOWN = {
     "service": (f"The mail server answers but is not working properly — {IT_SIDE}.", REPORT_ADVICE),
 }
 
+# when webmail is the only thing checked: say webmail, not "the mail server"
+DOWN_WEBMAIL = {
+    "dns": (f"Webmail's address cannot be found — {IT_SIDE}.", REPORT_ADVICE),
+    "server": (f"The webmail server is not answering — {IT_SIDE}.", REPORT_ADVICE),
+    "silent": (f"The webmail server accepts connections but does not respond — {IT_SIDE}.", REPORT_ADVICE),
+    "secure": (f"Webmail cannot set up a secure connection — {IT_SIDE}.", REPORT_ADVICE),
+    "certificate": (f"Webmail's security certificate is not valid — {IT_SIDE}.", CERT_ADVICE),
+    "certificate_here": ("This computer does not trust webmail's security certificate.", CERT_HERE_ADVICE),
+    "service": (f"Webmail answers with an error page — {IT_SIDE}.", REPORT_ADVICE),
+}
+
 # a check's code -> the cause word used by DOWN and by the one-sentence check lines
 _CAUSE = {
     "banner_timeout": "silent",
