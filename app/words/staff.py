@@ -65,7 +65,8 @@ OK = ("Mail is working.", "Nothing to do: you can send and receive mail.")
 UNKNOWN_HEADLINE = "MailBeacon does not know which mail server to check."
 UNKNOWN_OFFLINE_HEADLINE = "This computer is not connected to a network, and no mail server is set up to check."
 UNKNOWN_ADVICE = (
-    "Ask IT to set up MailBeacon: it needs your mail address or the mail servers in its configuration."
+    "Choose \"Set up…\" in the MailBeacon menu and type your email address: MailBeacon finds your "
+    "mail servers. Or ask IT to set it up for you."
 )
 
 LOCAL = {
