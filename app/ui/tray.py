@@ -158,6 +158,7 @@ class TrayApp(QObject):
         self._diagnose: Callable[[Config], Diagnosis] = _default_diagnose
         self._plan_feed()
         self._push_state: Callable[[Transition], Any] | None = None
+        self._plan_state()
         self.history = history if history is not None else self._open_history()
         # history work runs off the GUI thread on one thread of its own, in order: a write
         # must not be overtaken by the next pass's write or by the timeline read after it
@@ -542,6 +543,12 @@ class TrayApp(QObject):
 
     # ------------------------------------------------------------ state pushes (worker)
 
+    def _plan_state(self) -> None:
+        """With [hub] url and share_state, confirmed changes go to the hub (SPEC 8)."""
+        from app import state_share
+
+        self.set_state_pusher(state_share.pusher(self.config))
+
     def set_state_pusher(self, push: Callable[[Transition], Any] | None) -> None:
         """Share confirmed verdict changes: `push(transition)` runs on a worker thread and
         returns True / False, or (ok, retry_after_s); the monitor spreads and retries them."""
@@ -575,9 +582,9 @@ class TrayApp(QObject):
     def _incident_lines(self) -> list[str]:
         if not self._it_status:
             return []
-        from app import feed
+        from app.feed.text import incident_lines, is_verified_source
 
-        return feed.incident_lines(self._it_status)
+        return incident_lines(self._it_status, verified=is_verified_source(self.config.feed.url))
 
     def _update_it_status(self, it_status: dict | None) -> None:
         self._it_status = it_status
@@ -592,6 +599,9 @@ class TrayApp(QObject):
             reader = feed.reader_for(self.config) if self.config.feed.url else None
             closing = reader.closing_words if reader is not None else None
             for event in self._incidents.update(it_status, closing) or []:
+                if event.kind == "summary":  # many changes at once: one notification, not a flood
+                    self.notify("IT posted several updates", event.text)
+                    continue
                 self.notify(*staff.incident_notice(event.kind, event.incident, self.monitor.confirmed_verdict))
             self.report_action.setText(self._call_to_action().button)
         except Exception:  # a bad feed must never break the light
@@ -745,6 +755,7 @@ class TrayApp(QObject):
             return False
         self.config = config
         self._plan_feed()
+        self._plan_state()
         self._arm()
         self.webmail_action.setVisible(bool(config.mail.webmail_url))
         self.setup_action.setVisible(firstrun.setup_allowed(config))

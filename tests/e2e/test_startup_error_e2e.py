@@ -28,7 +28,7 @@ def bad_demo(tmp_path):
     pytest.importorskip("aiosmtpd")
     from app.demo import Demo
 
-    d = Demo(tmp_path / "server")
+    d = Demo(tmp_path / "server", hub=False)
     d.config_sections["check"] = {"interval_s": "every minute", "confirm_after_s": 1, "timeout_s": 3}
     d.start()
     yield d
