@@ -411,7 +411,9 @@ class SetupWindow(QDialog):
 
     def _clear_rows(self) -> None:
         for row in self.rows:
-            row.setParent(None)
+            # Qt keeps owning the row (its parent) and deletes it once no event refers to it
+            self.rows_layout.removeWidget(row)
+            row.hide()
             row.deleteLater()
         self.rows = []
         self.rows_box.hide()
