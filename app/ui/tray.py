@@ -167,6 +167,7 @@ class TrayApp(QObject):
         self._tray_available = tray_available
         self._tray_wait_s = tray_wait_s
         self._watch_network = watch_network
+        self._network: Any = None
         self._outbox_dir = user_paths().outbox
         self._job: Any = None
         # (monotonic, wall) ends of a pause: whichever comes first ends it, so a laptop that
@@ -306,8 +307,6 @@ class TrayApp(QObject):
     def start(self) -> None:
         """Show the icon (or the fallback window) and start checking at once."""
         self._tick_timer.start()
-        if self._watch_network:
-            self._watch_network_changes()
         if self.history is not None:
             run_in_background(self.history.prune, 30, pool=self.history_pool)
             run_in_background(
@@ -320,6 +319,8 @@ class TrayApp(QObject):
             self._tray_poll.start()
             if self._tray_wait_s <= 0:
                 self._poll_tray()
+        if self._watch_network:
+            self._watch_network_changes()  # after the icon: nothing here is needed to show it
         if firstrun.needs_setup(self.config):
             self._setup_offered = True
             QTimer.singleShot(0, self.show_setup)
@@ -335,16 +336,11 @@ class TrayApp(QObject):
         self._diagnose = self._given_diagnose or (_diagnose_without_feed if self._feed_job else _default_diagnose)
 
     def _watch_network_changes(self) -> None:
-        try:
-            from PySide6.QtNetwork import QNetworkInformation
+        # polled on the tick instead of Qt's QNetworkInformation: its NetworkManager/GIO backend
+        # cost more idle memory than the rest of the tray's network code (app.netwatch)
+        from app.netwatch import NetworkWatch
 
-            if not QNetworkInformation.loadDefaultBackend():
-                return
-            info = QNetworkInformation.instance()
-            if info is not None:
-                info.reachabilityChanged.connect(lambda *_: self.trigger("network_change"))
-        except Exception:  # no backend on this desktop: wake and interval checks still run
-            log.debug("no network information backend", exc_info=True)
+        self._network = NetworkWatch()
 
     def _poll_tray(self) -> None:
         if self._tray_available():
@@ -386,6 +382,8 @@ class TrayApp(QObject):
             self._refresh_tooltip()
 
     def _on_tick(self) -> None:
+        if self._network is not None and self._network.changed():
+            self.monitor.trigger("network_change")
         self.monitor.tick()
         self._arm()
         if self._paused_until is not None and not self.paused:
