@@ -224,9 +224,7 @@ class TrayApp(QObject):
         try:
             from app.history import History
 
-            path = user_paths().history_db
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return History(path)
+            return History(user_paths().history_db)  # it makes its folder, private
         except ImportError:
             log.info("history module not available; the timeline stays empty")
         except Exception:  # a broken database must not keep the light off
