@@ -582,9 +582,9 @@ class TrayApp(QObject):
     def _incident_lines(self) -> list[str]:
         if not self._it_status:
             return []
-        from app import feed
+        from app.feed.text import incident_lines, is_verified_source
 
-        return feed.incident_lines(self._it_status)
+        return incident_lines(self._it_status, verified=is_verified_source(self.config.feed.url))
 
     def _update_it_status(self, it_status: dict | None) -> None:
         self._it_status = it_status
@@ -599,6 +599,9 @@ class TrayApp(QObject):
             reader = feed.reader_for(self.config) if self.config.feed.url else None
             closing = reader.closing_words if reader is not None else None
             for event in self._incidents.update(it_status, closing) or []:
+                if event.kind == "summary":  # many changes at once: one notification, not a flood
+                    self.notify("IT posted several updates", event.text)
+                    continue
                 self.notify(*staff.incident_notice(event.kind, event.incident, self.monitor.confirmed_verdict))
             self.report_action.setText(self._call_to_action().button)
         except Exception:  # a bad feed must never break the light

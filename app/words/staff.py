@@ -45,10 +45,14 @@ def since_clock(since: datetime, now: datetime, tz: tzinfo | None = None) -> str
 
 def next_update_clock(when: datetime, now: datetime, tz: tzinfo | None = None) -> str:
     """When IT's next update is due: '17:30', 'tomorrow 09:00', or 'Tue 1 Dec 09:00'."""
-    local, today = when.astimezone(tz), now.astimezone(tz).date()
+    try:
+        local = when.astimezone(tz)
+    except OverflowError:  # 9999-12-31T23:00Z is already year 10000 east of UTC
+        local = when
+    today = now.astimezone(tz).date()
     if local.date() == today:
         return local.strftime("%H:%M")
-    if local.date() == today + timedelta(days=1):
+    if local.date() - today == timedelta(days=1):
         return local.strftime("tomorrow %H:%M")
     return f"{local.strftime('%a')} {local.day} {local.strftime('%b %H:%M')}"
 
@@ -61,7 +65,8 @@ OK = ("Mail is working.", "Nothing to do: you can send and receive mail.")
 UNKNOWN_HEADLINE = "MailBeacon does not know which mail server to check."
 UNKNOWN_OFFLINE_HEADLINE = "This computer is not connected to a network, and no mail server is set up to check."
 UNKNOWN_ADVICE = (
-    "Ask IT to set up MailBeacon: it needs your mail address or the mail servers in its configuration."
+    "Choose \"Set up…\" in the MailBeacon menu and type your email address: MailBeacon finds your "
+    "mail servers. Or ask IT to set it up for you."
 )
 
 LOCAL = {

@@ -26,12 +26,8 @@ def load(name: str) -> dict:
 
 
 @pytest.fixture
-def paris(monkeypatch):
-    monkeypatch.setenv("TZ", "Europe/Paris")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def paris(time_zone):
+    time_zone("Europe/Paris")
 
 
 # ---------------------------------------------------------------- parsing
