@@ -398,6 +398,15 @@ def _flatten_toml(data: dict[str, Any], text: str, label: str) -> tuple[dict[str
     return flat, endpoints
 
 
+def check_text(text: str, label: str) -> None:
+    """ConfigError when `text` would not load as a config file (for writers that edit one)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(label, None, f"not valid TOML: {exc}") from None
+    _flatten_toml(data, text, label)
+
+
 def _header_line(text: str, section: str) -> int | None:
     for number, raw in enumerate(text.splitlines(), start=1):
         if re.match(rf"^\[\s*{re.escape(section)}\s*\]", raw.strip()):
@@ -870,7 +879,6 @@ def warnings(cfg: Config) -> list[str]:
     if cfg.feed.url.lower().startswith("http://"):
         found.append(
             f"feed.url ({cfg.sources['feed.url']}) is plain http: anyone on the network path "
-            "can change the IT status people see, and the tray marks it as not verified; "
-            "use an https:// URL."
+            "can change the IT status people see; use an https:// URL."
         )
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
+import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -77,8 +78,9 @@ class _Sink:
 class Demo:
     """The demo's servers and its temp folder; `running` says what runs where."""
 
-    def __init__(self, workdir: Path | None = None) -> None:
+    def __init__(self, workdir: Path | None = None, *, hub: bool = True) -> None:
         self._own_workdir = workdir is None
+        self._want_hub = hub
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="mailbeacon-demo-"))
         self.home = self.workdir / "home"
         self.config_path = self.workdir / "mailbeacon.toml"
@@ -95,6 +97,9 @@ class Demo:
         self.outage = False
         self.webhook: Any = None
         self.feed_path: Path | None = None
+        self.hub: Any = None  # the demo hub (app.demo_hub.DemoHub) when this install has one
+        self.hub_missing = ""  # why there is none, in words
+        self.secrets: dict[str, str] = {}  # MAILBEACON_SECRET_* the demo's tray needs
 
     # ------------------------------------------------------------ lifecycle
 
@@ -123,6 +128,7 @@ class Demo:
         self.running["smtp"] = f"{HOST}:{self.smtp_port} (STARTTLS, certificate from {ca_file.name})"
         self._start_webhook_receiver()
         self._start_feed()
+        self._start_hub()
         self.write_config()
         self.running["config"] = str(self.config_path)
         self.running["state"] = str(self.home)
@@ -144,6 +150,36 @@ class Demo:
         self.feed_path = feed.create_empty(self.workdir / "status.json")
         self.config_sections["feed"] = {"url": str(self.feed_path), "interval_s": 10}
         self.running["feed"] = str(self.feed_path)
+
+    def _start_hub(self) -> None:
+        """IT's hub on loopback: the tray shares its state with it and reads its feed, reports
+        go to it beside the webhook, and its notifications reach the same webhook receiver."""
+        from app import demo_hub
+
+        if not self._want_hub:
+            return
+        self.hub_missing = demo_hub.available() or ""
+        if self.hub_missing:
+            self.running["hub"] = f"not included ({self.hub_missing})"
+            return
+        hub = demo_hub.DemoHub(self.workdir / "hub", notify_url=self.webhook.url if self.webhook else "")
+        try:
+            hub.start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            self.hub_missing = f"it could not start: {exc}"
+            self.running["hub"] = f"not included ({self.hub_missing})"
+            hub.stop()
+            return
+        self.hub = hub
+        self.add_cleanup(hub.stop)
+        self.secrets["MAILBEACON_SECRET_HUB_TOKEN"] = hub.laptop_token
+        self.config_sections["hub"] = {"url": hub.url}
+        # the tray reads the hub's feed (feed.url defaults to <hub>/feed.json)
+        self.config_sections["feed"] = {"interval_s": 10}
+        self.running["feed"] = f"{hub.url}/feed.json (the hub's incidents)"
+        self.running["hub"] = f"{hub.url} (IT's hub: groups the outage, opens an incident, serves the feed)"
+        self.running["IT page"] = (f"{hub.url}/ (user {demo_hub.DASHBOARD_USER}, password in "
+                                   f"{hub.password_file})")
 
     def write_config(self) -> Path:
         """(Re)write the config from `config_sections` and `endpoints`."""

@@ -12,7 +12,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
 
+def notification_summary(body: dict[str, Any]) -> str:
+    """The hub's notification to IT (SPEC 8 webhook: {"event", "group"}) in two lines."""
+    g = body.get("group") or {}
+    words = {"opened": "new outage", "grew": "outage grew", "resolved": "outage resolved"}
+    counts = (f"{g.get('laptops', 0)} laptop(s), {g.get('people', 0)} person/people, "
+              f"{g.get('networks', 0)} network(s)")
+    return (f"[IT notified by the hub] {words.get(body.get('event'), body.get('event'))}: {counts}\n"
+            f"    {g.get('verdict', '?')}: {g.get('headline', '')}")
+
+
 def summary(report: dict[str, Any]) -> str:
+    if "event" in report and isinstance(report.get("group"), dict):
+        return notification_summary(report)
     d = report.get("diagnosis", {})
     r = report.get("reporter") or {}
     who = r.get("email") or r.get("username") or "someone"

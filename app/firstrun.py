@@ -77,19 +77,20 @@ def _win_get_user_name_ex() -> Callable[[int], str]:
     import ctypes
     from ctypes import wintypes
 
-    function = ctypes.WinDLL("secur32").GetUserNameExW  # type: ignore[attr-defined]
+    function = ctypes.WinDLL("secur32", use_last_error=True).GetUserNameExW  # type: ignore[attr-defined]
     function.argtypes = [ctypes.c_int, wintypes.LPWSTR, ctypes.POINTER(wintypes.ULONG)]
     function.restype = wintypes.BOOLEAN
 
     def call(name_format: int) -> str:
         size = wintypes.ULONG(0)
-        # the first call only asks for the length (it fails with ERROR_MORE_DATA)
-        if not function(name_format, None, ctypes.byref(size)):
-            if ctypes.get_last_error() not in (0, _ERROR_MORE_DATA) and size.value == 0:
-                return ""
-        if size.value == 0:
+        # the first call only asks for the length: it fails with ERROR_MORE_DATA and sets size;
+        # a local account fails with ERROR_NONE_MAPPED and leaves it 0
+        if not function(name_format, None, ctypes.byref(size)) and (
+            ctypes.get_last_error() != _ERROR_MORE_DATA or size.value == 0
+        ):
             return ""
         buffer = ctypes.create_unicode_buffer(size.value + 1)
+        size = wintypes.ULONG(size.value + 1)
         if not function(name_format, buffer, ctypes.byref(size)):
             return ""
         return buffer.value
@@ -208,6 +209,25 @@ def config_for_check(config: Config, endpoints: list[Endpoint], address: str = "
     )
 
 
+# what finding and checking load on first use; loaded before their deadlines start, so a cold
+# disk (a laptop just after login) is not mistaken for a server that did not answer
+_WARM_MODULES = (
+    "app.discovery", "app.diagnosis.engine", "app.diagnosis.tls", "app.httpio",
+    "dns.resolver", "dns.nameserver", "dns.name", "dns.exception", "defusedxml.ElementTree", "truststore",
+)
+
+
+def warm_up() -> None:
+    """Runs on a worker thread: import what discovery and the check use."""
+    import importlib
+
+    for name in _WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional piece missing: the step that needs it says so itself
+            pass
+
+
 def check_endpoints(
     config: Config,
     endpoints: list[Endpoint],
@@ -215,6 +235,25 @@ def check_endpoints(
     diagnose: Callable[[Config], Any] | None = None,
 ) -> Any:
     """Runs on a worker thread: one diagnosis of these endpoints through the engine."""
+    warm_up()
     if diagnose is None:
         from app.diagnosis.engine import diagnose
     return diagnose(config_for_check(config, endpoints, address))
+
+
+def save_choice(save: Callable[[Any, Config], Any], found: Any, address: str,
+                endpoints: list[Endpoint], config: Config) -> Any:
+    """Runs on a worker thread: save what was found, or what was typed in discovery's shape, so
+    one writer (discover --save semantics: never over a value policy sets) serves both."""
+    if found is None:
+        from app import discovery
+
+        found = discovery.Discovery(
+            address=address,
+            domain=address.rpartition("@")[2],
+            source="none",
+            endpoints=[endpoint_to_dict(e) for e in endpoints],
+            webmail_url="",
+            tried=[],
+        )
+    return save(found, config)

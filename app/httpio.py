@@ -169,8 +169,14 @@ def request(
             raise HttpError(
                 "redirect", f"it redirects more than {max_redirects} times", url, proxy=resp.proxy
             )
-        target = urljoin(current, location.strip())
-        _check_redirect(current, target, url)
+        try:
+            target = urljoin(current, location.strip())
+            _check_redirect(current, target, url)
+            _split(target)
+        except (ValueError, HttpError) as exc:
+            if isinstance(exc, HttpError) and exc.kind == "redirect":
+                raise
+            raise HttpError("redirect", "it redirects to something that is not a URL", url, proxy=resp.proxy) from None
         followed.append(current)
         if resp.status == 303 and method != "HEAD":
             method, body = "GET", None
@@ -379,6 +385,8 @@ class _Hop:
                 raise HttpError("timeout", f"the name {host} could not be looked up in time", origin, proxy=proxy) from None
             if exc.code == "dns_nxdomain":
                 raise HttpError("dns", f"the name {host} does not exist", origin, proxy=proxy) from None
+            if exc.code == "dns_no_answer":
+                raise HttpError("dns", f"the name {host} has no address", origin, proxy=proxy) from None
             raise HttpError("dns", f"the name {host} could not be resolved", origin, proxy=proxy) from None
 
     def _connect(self, host: str, port: int, watchdog: _Watchdog, origin: str, proxy: str | None) -> socket.socket:

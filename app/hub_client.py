@@ -52,9 +52,9 @@ def call(
     """One request to the hub. Redirects are not followed: a bearer token is never replayed
     to wherever a 3xx points, and a moved hub is a configuration matter."""
     from app import httpio
-    from app.report.channels import parse_retry_after, user_agent
+    from app.report.channels import parse_retry_after
 
-    headers = {"User-Agent": user_agent(), "Accept": "application/json"}
+    headers = {"Accept": "application/json"}  # httpio names MailBeacon/<version> itself
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:

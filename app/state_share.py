@@ -104,3 +104,36 @@ def send(config: Config, event: dict[str, Any]) -> Answer:
     log.info("state %s at %s to the hub: %s (%s)", event.get("verdict"), event.get("at"),
              answer.outcome, answer.reason)
     return answer
+
+
+def transition_at(transition: Any) -> datetime:
+    """When the new confirmed verdict began: the end of the previous state, else the pass."""
+    from datetime import timedelta
+
+    if transition.previous_since is not None and transition.duration_s is not None:
+        return transition.previous_since + timedelta(seconds=transition.duration_s)
+    return jsonio.parse_iso(transition.diagnosis.checked_at)
+
+
+def push_transition(config: Config, transition: Any) -> tuple[bool, float | None]:
+    """The tray's state pusher (runs on a worker thread): (ok, retry_after_s) for the monitor,
+    which spreads and retries. A refusal (a bad token, an event the hub rejects) is logged and
+    not retried: sending the same again cannot succeed, and a newer change replaces it anyway."""
+    from app.hub_client import DELIVERED, REFUSED
+
+    event = build_event(config, transition.diagnosis, transition_at(transition))
+    answer = send(config, event)
+    if answer.outcome == DELIVERED:
+        return True, None
+    if answer.outcome == REFUSED:
+        log.warning("the hub refused this laptop's state (%s); check hub.url and the secret hub.token",
+                    answer.reason)
+        return True, None
+    return False, answer.retry_after
+
+
+def pusher(config: Config):
+    """push(transition) for TrayApp.set_state_pusher, or None when state is not shared."""
+    if not enabled(config):
+        return None
+    return lambda transition: push_transition(config, transition)

@@ -1,8 +1,11 @@
 """Footprint of the tray against a bare PySide6 tray app (one icon, one menu), measured in the
 same run on Xvfb + trayer: launch-to-visible-icon time, idle USS, CPU per check cycle, CPU
-between checks, and USS growth over many fast check cycles.
+between checks, and USS growth over many fast check cycles; then where the difference goes:
+idle USS per mapping from /proc/PID/smaps (each library, the heap), the Python modules loaded
+before the icon shows with their import time (-X importtime), and the Python allocations by
+module at idle (tracemalloc).
 
-    python benchmarks/tray_footprint.py [--runs 3] [--cycles 1000] [--idle 10]
+    python benchmarks/tray_footprint.py [--runs 3] [--cycles 1000] [--idle 10] [--no-breakdown]
 
 Needs Debian's xvfb, trayer and imagemagick (import), and the demo extras (aiosmtpd, trustme).
 """
@@ -60,6 +63,144 @@ def internet_204():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def uss_by_mapping(pid: int) -> dict[str, int]:
+    """Private (unshared) bytes per mapping: a library's file name, or [heap] / [anon]."""
+    out: dict[str, int] = {}
+    name = "[anon]"
+    with open(f"/proc/{pid}/smaps") as fh:
+        for line in fh:
+            head = line.split()
+            if not head:
+                continue
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                path = head[5] if len(head) > 5 else "[anon]"
+                name = os.path.basename(path) if path.startswith("/") else path
+                if name.startswith("[stack"):
+                    name = "[stack]"
+            elif head[0] in ("Private_Clean:", "Private_Dirty:"):
+                out[name] = out.get(name, 0) + int(head[1]) * 1024
+    return out
+
+
+# run as a child with -X importtime: the real `mailbeacon tray`, reporting what was loaded when
+# the icon was shown, and the Python allocations by module once the first check is done
+PROBE_TRAY = """
+import json, os, sys, time, tracemalloc
+tracemalloc.start(1)
+report = {}
+import app.ui  # as `mailbeacon tray` does, before PySide6
+from PySide6.QtWidgets import QSystemTrayIcon
+shown = QSystemTrayIcon.show
+def show(self):
+    shown(self)
+    if "modules_at_icon" not in report:
+        report["modules_at_icon"] = sorted(sys.modules)
+        from PySide6.QtCore import QTimer
+        QTimer.singleShot(int(float(os.environ["FOOTPRINT_SETTLE_S"]) * 1000), finish)
+def finish():
+    snap = tracemalloc.take_snapshot()
+    by_module = {}
+    for stat in snap.statistics("filename"):
+        path = stat.traceback[0].filename
+        key = path.split("site-packages/")[-1] if "site-packages/" in path else path
+        for marker in ("/app/", "/lib/python"):
+            if marker in key:
+                key = key[key.index(marker) + 1:]
+        by_module[key] = by_module.get(key, 0) + stat.size
+    report["python_alloc"] = by_module
+    import linecache
+    report["linecache_bytes"] = sum(sum(map(len, v[2])) for v in linecache.cache.values() if len(v) > 2)
+    report["modules_idle"] = sorted(sys.modules)
+    with open(os.environ["FOOTPRINT_OUT"], "w") as fh:
+        json.dump(report, fh)
+    os._exit(0)
+QSystemTrayIcon.show = show
+import app.cli
+sys.exit(app.cli.main(["tray", "--config", os.environ["FOOTPRINT_CONFIG"]]))
+"""
+
+
+def import_times(stderr: str, loaded: set[str]) -> dict[str, int]:
+    """Self import time (us) per module from -X importtime, for the modules in `loaded`."""
+    times: dict[str, int] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = [x.strip() for x in line[len("import time:"):].split("|")]
+        if len(parts) == 3 and parts[0].isdigit() and parts[2] in loaded:
+            times[parts[2]] = int(parts[0])
+    return times
+
+
+def group(name: str) -> str:
+    """Modules grouped the way a reader looks for them: app.ui.tray, app.diagnosis, ssl..."""
+    if name.startswith("app."):
+        parts = name.split(".")
+        return ".".join(parts[:3] if parts[1] == "ui" else parts[:2])
+    if name.startswith(("PySide6", "shiboken", "shibokensupport", "signature_bootstrap")):
+        return "PySide6/shiboken"
+    return name.split(".")[0]
+
+
+def breakdown(screen: Screen, argv_env: dict[str, str], bare_pid_maps: dict[str, int],
+              mb_maps: dict[str, int], config_path: str, work: Path) -> list[str]:
+    lines: list[str] = []
+    print = lines.append  # noqa: A001  (collected now, printed after the table)
+    print("")
+    print("where the idle USS goes (MB, private pages per mapping; largest differences first)")
+    names = set(bare_pid_maps) | set(mb_maps)
+    diffs = sorted(names, key=lambda n: -(mb_maps.get(n, 0) - bare_pid_maps.get(n, 0)))
+    print(f"  {'mapping':40}{'bare':>8}{'MailBeacon':>12}{'diff':>8}")
+    shown = 0
+    for n in diffs:
+        d = mb_maps.get(n, 0) - bare_pid_maps.get(n, 0)
+        if abs(d) < 0.15 * 2**20 or shown >= 18:
+            continue
+        shown += 1
+        print(f"  {n[:40]:40}{bare_pid_maps.get(n, 0) / 2**20:8.2f}{mb_maps.get(n, 0) / 2**20:12.2f}{d / 2**20:8.2f}")
+    total = (sum(mb_maps.values()) - sum(bare_pid_maps.values())) / 2**20
+    print(f"  {'total':40}{sum(bare_pid_maps.values()) / 2**20:8.2f}{sum(mb_maps.values()) / 2**20:12.2f}{total:8.2f}")
+
+    out = work / "probe.json"
+    env = dict(argv_env, FOOTPRINT_OUT=str(out), FOOTPRINT_CONFIG=config_path, FOOTPRINT_SETTLE_S="3")
+    deadline = time.monotonic() + 5
+    while screen.icon_visible() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", PROBE_TRAY], env=env,
+                          capture_output=True, text=True, timeout=60)
+    if not out.exists():
+        print(f"(no module breakdown: the probe tray exited {proc.returncode}: {proc.stderr[-500:]})")
+        return lines
+    report = json.loads(out.read_text())
+    at_icon = set(report["modules_at_icon"])
+    times = import_times(proc.stderr, at_icon)
+    grouped: dict[str, list[int]] = {}
+    for name in at_icon:
+        entry = grouped.setdefault(group(name), [0, 0])
+        entry[0] += times.get(name, 0)
+        entry[1] += 1
+    print("")
+    print(f"loaded before the icon shows: {len(at_icon)} modules, {sum(times.values()) / 1000:.0f} ms of "
+          "import (self time, largest groups)")
+    for name, (us, count) in sorted(grouped.items(), key=lambda kv: -kv[1][0])[:16]:
+        print(f"  {name:40}{us / 1000:8.1f} ms {count:5d} modules")
+    later = sorted({group(m) for m in report["modules_idle"]} - {group(m) for m in at_icon})
+    print(f"  loaded only after the icon: {', '.join(later) or 'nothing'}")
+    alloc = report["python_alloc"]
+    grouped_alloc: dict[str, int] = {}
+    for path, size in alloc.items():
+        key = path.split("/")[0] if "/" in path else path
+        if path.startswith("app/"):
+            key = "/".join(path.split("/")[:2])
+        grouped_alloc[key] = grouped_alloc.get(key, 0) + size
+    print("")
+    print(f"Python allocations at idle (tracemalloc): {sum(alloc.values()) / 2**20:.1f} MB "
+          f"(source text kept in linecache: {report.get('linecache_bytes', 0) / 2**20:.2f} MB); largest:")
+    for name, size in sorted(grouped_alloc.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  {name[:48]:48}{size / 2**20:8.2f} MB")
+    return lines
 
 
 def uss(pid: int) -> int:
@@ -135,6 +276,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
+    parser.add_argument("--no-breakdown", dest="breakdown", action="store_false",
+                        help="skip where the time and memory go")
     parser.add_argument("--cycle-harness", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cycle_harness:
@@ -167,6 +310,7 @@ def main() -> int:
     }
     results: dict[str, dict[str, list[float]]] = {k: {"start_s": [], "uss_mb": []} for k in commands}
     idle: dict[str, float] = {}
+    maps: dict[str, dict[str, int]] = {}
     try:
         for run in range(args.runs):
             for name, argv in commands.items():
@@ -175,6 +319,7 @@ def main() -> int:
                 results[name]["start_s"].append(took)
                 results[name]["uss_mb"].append(uss(proc.pid) / 2**20)
                 if run == args.runs - 1:
+                    maps[name] = uss_by_mapping(proc.pid)
                     before = cpu_s(proc.pid)
                     time.sleep(args.idle)
                     idle[name] = (cpu_s(proc.pid) - before) * 1000
@@ -188,6 +333,8 @@ def main() -> int:
             print(harness.stderr[-3000:])
             return 1
         cycles = json.loads(harness.stdout.strip().splitlines()[-1])
+        where = breakdown(screen, env, maps["bare"], maps["mailbeacon"], str(demo.config_path), work) \
+            if args.breakdown else []
     finally:
         internet.shutdown()
         demo.stop()
@@ -210,6 +357,8 @@ def main() -> int:
     growth_label = f"USS growth, {cycles['cycles']} cycles (MB)"
     print(f"{growth_label:28}{'':12}{cycles['uss_growth_mb']:12.2f}"
           f"{'':8}{'<= 2':>10}")
+    for line in where:
+        print(line)
     return 0
 
 

@@ -100,6 +100,11 @@ def project_version() -> str:
         return str(tomllib.load(fh)["project"]["version"])
 
 
+def project_urls() -> dict[str, str]:
+    with (REPO / "pyproject.toml").open("rb") as fh:
+        return dict(tomllib.load(fh)["project"].get("urls", {}))
+
+
 def msi_version(version: str) -> str:
     """MSI ProductVersion: three numbers (major and minor below 256), no pre-release tags."""
     numbers = [int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3]]
@@ -124,17 +129,25 @@ def keep_file(bundle_path: str, platform: str = sys.platform) -> bool:
     return not (platform.startswith("linux") and _LINUX_SYSTEM_LIBS.match(path.rsplit("/", 1)[-1]))
 
 
-def load_icu_data_module():
-    """packaging/icu_data.py, whether or not packaging/ is on sys.path."""
+def load_sibling(stem: str):
+    """packaging/<stem>.py, whether or not packaging/ is on sys.path."""
     import importlib.util
 
-    name = "mailbeacon_icu_data"
+    name = f"mailbeacon_{stem}"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, PACKAGING / "icu_data.py")
+        spec = importlib.util.spec_from_file_location(name, PACKAGING / f"{stem}.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def load_icu_data_module():
+    return load_sibling("icu_data")
+
+
+wixl = load_sibling("wixl")
+split_component_conditions = wixl.split_component_conditions
 
 
 def reduce_icu_data(binaries: list, platform: str = sys.platform) -> list:
@@ -446,6 +459,8 @@ def build_msi(payload: Path | None = None, out: Path | None = None) -> Path:
         "SourceDir": os.path.relpath(payload, REPO).replace("\\", "/"),
         "ExeSource": exe_source,
         "IconFile": os.path.relpath(icon, REPO).replace("\\", "/") if icon else "",
+        "AboutUrl": project_urls().get("Homepage", ""),
+        "HelpUrl": project_urls().get("Documentation", project_urls().get("Homepage", "")),
     }
     product = PACKAGING / "windows" / "MailBeacon.wxs"
     if sys.platform == "win32":
@@ -455,73 +470,17 @@ def build_msi(payload: Path | None = None, out: Path | None = None) -> Path:
         subprocess.run(["light", "-nologo", "-sval", "-out", str(out),
                         str(work / "MailBeacon.wixobj"), str(work / "Payload.wixobj")], check=True)
     else:
-        # wixl does not take <Condition> inside <Component>: build without them, then write
-        # each condition into the Component table, which is where light puts it too
-        text, conditions = split_component_conditions(product.read_text(encoding="utf-8"))
+        # wixl does not take <Condition> inside <Component> (and differs from light elsewhere):
+        # build without them, then correct the tables (packaging/wixl.py)
+        text, conditions = wixl.split_component_conditions(product.read_text(encoding="utf-8"))
         stripped = work / "MailBeacon.wxs"
         stripped.write_text(text, encoding="utf-8")
         args = [a for k, v in defines.items() for a in ("-D", f"{k}={v}")]
         out.unlink(missing_ok=True)
         subprocess.run(["wixl", "-a", "x64", *args, "-o", str(out), str(stripped), str(fragment)],
                        check=True, cwd=REPO)
-        queries = [
-            f"UPDATE `Component` SET `Condition` = '{cond}' WHERE `Component` = '{comp}'"
-            for comp, cond in conditions.items()
-        ]
-        # wixl also ignores Property/@Secure, which light turns into SecureCustomProperties
-        secure = re.findall(r'<Property\s+Id="([A-Z0-9_]+)"[^>]*\bSecure="yes"', text)
-        if secure:
-            current = _msi_property(out, "SecureCustomProperties")
-            names = [n for n in current.split(";") if n] + secure
-            queries.append(
-                f"UPDATE `Property` SET `Value` = '{';'.join(names)}' "
-                "WHERE `Property` = 'SecureCustomProperties'"
-            )
-        # wixl ignores MajorUpgrade/@AllowSameVersionUpgrades; light makes the maximum inclusive
-        # (Attributes is part of the table's key, so the row is replaced, not updated)
-        code = re.search(r'\bUpgradeCode="([0-9A-Fa-f-]+)"', text)
-        if code and re.search(r'<MajorUpgrade\b[^>]*\bAllowSameVersionUpgrades="yes"', text):
-            queries += [
-                "DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'",
-                "INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMax`, `Attributes`, `ActionProperty`) "
-                f"VALUES ('{{{code.group(1).upper()}}}', '{defines['Version']}', 513, 'WIX_UPGRADE_DETECTED')",
-            ]
-        for query in queries:
-            subprocess.run(["msibuild", str(out), "-q", query], check=True)
+        wixl.correct_tables(out, text, conditions, defines["Version"])
     return out
-
-
-def _msi_property(msi: Path, name: str) -> str:
-    table = subprocess.run(["msiinfo", "export", str(msi), "Property"], check=True,
-                           capture_output=True, text=True).stdout
-    for line in table.splitlines()[3:]:
-        key, _, value = line.partition("\t")
-        if key == name:
-            return value
-    return ""
-
-
-_COMPONENT = re.compile(r"(<Component\b[^>]*\bId=\"([^\"]+)\"[^>]*>)(.*?)(</Component>)", re.S)
-_CONDITION = re.compile(r"\s*<Condition>(.*?)</Condition>", re.S)
-
-
-def split_component_conditions(wxs: str) -> tuple[str, dict[str, str]]:
-    """The WiX source without <Component><Condition>, and {component id: condition}."""
-    import html
-
-    conditions: dict[str, str] = {}
-
-    def strip(match: re.Match[str]) -> str:
-        found = _CONDITION.search(match.group(3))
-        if not found:
-            return match.group(0)
-        condition = html.unescape(found.group(1).strip())
-        if "'" in condition:
-            raise ValueError(f"component {match.group(2)}: use double quotes in its condition")
-        conditions[match.group(2)] = condition
-        return match.group(1) + _CONDITION.sub("", match.group(3), count=1) + match.group(4)
-
-    return _COMPONENT.sub(strip, wxs), conditions
 
 
 def build_dmg() -> Path:

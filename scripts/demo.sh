@@ -11,7 +11,7 @@ debs=(
   "${venv_debs[@]}"                    # python3 -m venv
   "${qt_debs[@]}"                      # Qt's xcb platform libraries: without them Qt aborts
 )
-extras=demo
+extras=demo,hub                        # the hub extra: the demo runs a local hub too
 
 setup_debs "${debs[@]}"
 setup_venv "$extras"

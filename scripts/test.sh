@@ -16,6 +16,7 @@ debs=(
   iproute2                             # network namespaces for the cut-cable tests
   xvfb trayer xdotool imagemagick      # a real desktop with a tray host, clicks, screenshots
   msitools wixl                        # wixl builds the MSI, msiinfo/msibuild inspect and patch it
+  wine64                               # Wine's msiexec installs and upgrades the MSI for real
   binutils                             # objdump/strip for the frozen app
   faketime gcc libc6-dev               # shared/tools/shifted-clock (CI's run 400 days ahead)
   postgresql                           # the hub's tests start a private PostgreSQL cluster

@@ -45,3 +45,17 @@ def make_config(tmp_path):
         return config_mod.load(path, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def time_zone(monkeypatch):
+    """time_zone("Asia/Tokyo"): the local time zone is that one until the test ends."""
+    import time
+
+    def use(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()

@@ -35,6 +35,13 @@ def render_table(diagnosis: Diagnosis, width: int | None = None) -> str:
         f"checked: {diagnosis.checked_at}   took: {diagnosis.duration_ms:.0f} ms",
         "",
     ]
+    if diagnosis.discovery:
+        found = diagnosis.discovery
+        if found.get("source") == "none":
+            note = f"servers: discovery found none for this address ({found['at']})"
+        else:
+            note = f"servers: found by discovery ({found['source']}) at {found['at']}"
+        lines[-1:-1] = [note]
     rows = [("STATUS", "CHECK", "CODE", "TIME", "DETAIL")]
     for c in diagnosis.checks:
         rows.append((_MARK.get(c.status, c.status), c.id, c.code, f"{c.duration_ms:.0f} ms", c.detail))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app import jsonio
+from app import jsonio, secrets
 from app.commands.report import NO_CHANNEL, describe, unwritten_message
 from app.config import load
 from app.errors import EX_CONFIG
@@ -14,6 +14,7 @@ from app.report.outbox import Outbox, OutboxError, exit_status
 
 
 def run(args: argparse.Namespace) -> int:
+    secrets.register_known()  # reasons a receiver wrote may quote a token: the scrubber masks it
     outbox = Outbox()
     if args.action == "flush":
         return _flush(args, outbox)

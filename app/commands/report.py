@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app import jsonio
+from app import jsonio, secrets
 from app.config import load
 from app.errors import EX_CONFIG
 from app.report.build import body_bytes, build_report
@@ -44,6 +44,7 @@ def unwritten_message(outbox: Outbox, outcome: Outcome) -> str:
 
 def run(args: argparse.Namespace) -> int:
     config = load(args.config)
+    secrets.register_known()  # a receiver may echo a token back: the scrubber must know them all
     channels = configured(config)
     report = build_report(config, note=args.note or "")
     if args.dry_run:

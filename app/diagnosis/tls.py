@@ -59,15 +59,19 @@ def handshake(
     server_hostname: str,
     *,
     reconnect: Callable[[], socket.socket] | None = None,
+    first_contact: bool = False,
 ) -> ssl.SSLSocket:
     """Wrap `sock` in verified TLS within the deadline; facts go to ctx.data["tls"].
 
     On a certificate failure, `reconnect` (when given) must return a fresh plain socket at the
     same point of the conversation, so the rejected certificate's facts can still be read.
+    `first_contact`: the handshake is the first thing on the connection (implicit TLS), so a
+    server that answers in plain text is told apart: its port expects STARTTLS.
     Raises ProbeFailure: tls_cert_expired, tls_cert_untrusted, tls_hostname_mismatch or
     tls_handshake_failed.
     """
     host = server_hostname.strip("[]")
+    port = _peer_port(sock)
     sock.settimeout(ctx.deadline.timeout())
     try:
         tls_sock = client_context(ctx.config).wrap_socket(sock, server_hostname=host)
@@ -76,7 +80,7 @@ def handshake(
         facts = _facts_after_failure(ctx, host, reconnect)
         if facts:
             ctx.data["tls"] = facts
-        raise classify_verify_error(exc, host, facts) from None
+        raise classify_verify_error(exc, host, facts, ca_file_set=bool(ctx.config.tls.ca_file)) from None
     except TimeoutError:
         sock.close()
         raise ProbeFailure(
@@ -89,10 +93,20 @@ def handshake(
         ) from None
     except (ssl.SSLError, OSError) as exc:
         sock.close()
+        greeting = _plain_text_answer(ctx, reconnect) if first_contact and _not_tls_reply(exc) else None
+        if greeting:
+            from app.words import it
+
+            ctx.data["greeting"] = greeting
+            raise ProbeFailure(
+                "tls_handshake_failed",
+                it.PLAIN_ON_TLS_ENDPOINT.format(where=f"{host} port {port}", first=greeting[:60]),
+            ) from None
         raise ProbeFailure(
             "tls_handshake_failed",
-            f"The secure (TLS) handshake failed: {_ssl_reason(exc)}. The server may not speak TLS "
-            "on this port, or it only accepts settings this computer refuses.",
+            f"The secure (TLS) handshake failed before any certificate was exchanged: "
+            f"{_ssl_reason(exc)}. The server may not speak TLS on this port, or it only accepts "
+            "settings this computer refuses.",
         ) from None
     # a certificate OpenSSL verified is already parsed; the DER parser (cryptography) is only
     # loaded for rejected ones and where the OS verified it (truststore on macOS and Windows)
@@ -108,6 +122,65 @@ def handshake(
     }
     ctx.data["tls"] = facts
     return tls_sock
+
+
+def _not_tls_reply(exc: BaseException) -> bool:
+    """OpenSSL's ways of saying the answer was not TLS at all (text where a record should be)."""
+    reason = str(getattr(exc, "reason", "") or exc).lower()
+    return any(word in reason for word in ("wrong version", "wrong_version", "record layer", "packet length",
+                                            "http request", "unknown protocol"))
+
+
+def _peer_port(sock: socket.socket) -> str:
+    try:
+        return str(sock.getpeername()[1])
+    except OSError:
+        return "?"
+
+
+def _second_look(ctx: ProbeContext, look: Callable[[], Any]) -> Any:
+    """Run `look` (a fresh connection) without it changing what the probe reports."""
+    saved_data, saved_phase = dict(ctx.data), ctx.phase
+    try:
+        return look()
+    except (ProbeFailure, OSError, ValueError):
+        return None
+    finally:
+        ctx.data.clear()
+        ctx.data.update(saved_data)
+        ctx.phase = saved_phase
+
+
+def _plain_text_answer(ctx: ProbeContext, reconnect: Callable[[], socket.socket] | None) -> str | None:
+    """The first line a server says unasked on a fresh plain connection, when it is text (a
+    mail greeting): proof that the port expects STARTTLS rather than implicit TLS."""
+    if reconnect is None or ctx.deadline.expired:
+        return None
+
+    def look() -> str | None:
+        with reconnect() as raw:
+            raw.settimeout(ctx.deadline.timeout(1.5))
+            data = raw.recv(512)
+        line = data.split(b"\n", 1)[0].rstrip(b"\r")
+        if not line or line[:1] in (b"\x15", b"\x16") or not all(32 <= b < 127 or b == 9 for b in line):
+            return None
+        return line.decode("ascii")
+
+    return _second_look(ctx, look)
+
+
+def speaks_tls(ctx: ProbeContext, host: str, reconnect: Callable[[], socket.socket]) -> bool:
+    """Whether a fresh connection completes a TLS handshake (any certificate): asked when a port
+    configured for plain text or STARTTLS stays silent, as an implicit-TLS port does."""
+
+    def look() -> bool:
+        raw = reconnect()
+        raw.settimeout(ctx.deadline.timeout())
+        sni = None if _ip(host.strip("[]")) else host.strip("[]")
+        with _unverified_context().wrap_socket(raw, server_hostname=sni):
+            return True
+
+    return bool(_second_look(ctx, look))
 
 
 def expiry_warning(ctx: ProbeContext) -> Outcome | None:
@@ -209,27 +282,28 @@ def _facts_after_failure(
     """The facts of a certificate that failed verification, from a second, unverified look."""
     if reconnect is None or ctx.deadline.expired:
         return {}
-    saved_data, saved_phase = dict(ctx.data), ctx.phase
-    try:
+
+    def look() -> tuple[bytes | None, str | None, Any]:
         raw = reconnect()
         raw.settimeout(ctx.deadline.timeout())
         sni = None if _ip(host) else host
         with _unverified_context().wrap_socket(raw, server_hostname=sni) as tls_sock:
-            der = tls_sock.getpeercert(binary_form=True)
-            version = tls_sock.version()
-    except (ProbeFailure, OSError, ValueError):
+            return tls_sock.getpeercert(binary_form=True), tls_sock.version(), tls_sock.cipher()
+
+    # the second look must not change what the probe reports about the first
+    seen = _second_look(ctx, look)
+    if not seen:
         return {}
-    finally:
-        # the second look must not change what the probe reports about the first
-        ctx.data.clear()
-        ctx.data.update(saved_data)
-        ctx.phase = saved_phase
+    der, version, cipher = seen
     facts = cert_facts(der) if der else {}
-    return {"version": _VERSION_NAMES.get(version or "", version), **facts} if facts else {}
+    if not facts:
+        return {}
+    # the same keys in the same order as an accepted certificate's facts
+    return {"version": _VERSION_NAMES.get(version or "", version), "cipher": cipher[0] if cipher else None, **facts}
 
 
 def classify_verify_error(
-    exc: ssl.SSLCertVerificationError, host: str, facts: dict[str, Any]
+    exc: ssl.SSLCertVerificationError, host: str, facts: dict[str, Any], *, ca_file_set: bool = True
 ) -> ProbeFailure:
     """Which certificate problem a verification failure is, as a ProbeFailure for IT."""
     code = getattr(exc, "verify_code", None)
@@ -254,10 +328,12 @@ def classify_verify_error(
             kind = "mismatch"
         else:
             kind = "untrusted"
-    return _failure(kind, host, facts, message, code)
+    return _failure(kind, host, facts, message, code, ca_file_set)
 
 
-def _failure(kind: str, host: str, facts: dict[str, Any], message: str, code: Any) -> ProbeFailure:
+def _failure(
+    kind: str, host: str, facts: dict[str, Any], message: str, code: Any, ca_file_set: bool = True
+) -> ProbeFailure:
     subject = facts.get("subject") or "the server's certificate"
     issuer = facts.get("issuer")
     if kind == "expired":
@@ -281,11 +357,17 @@ def _failure(kind: str, host: str, facts: dict[str, Any], message: str, code: An
             "the configured host name or the server's certificate is wrong.",
         )
     by = f" issued by {issuer}" if issuer else ""
+    causes = (
+        "the server may send an incomplete chain, use a private CA missing from tls.ca_file, "
+        "or the connection is being intercepted."
+        if ca_file_set
+        else "tls.ca_file is not set, so only this computer's trust store was used: a company CA "
+        "missing on this computer, an incomplete chain sent by the server, or an intercepted "
+        "connection would each do this."
+    )
     return ProbeFailure(
         "tls_cert_untrusted",
-        f"The server's certificate{by} is not trusted by this computer ({message or 'unknown issuer'}); "
-        "the server may send an incomplete chain, use a private CA missing from tls.ca_file, "
-        "or the connection is being intercepted.",
+        f"The server's certificate{by} is not trusted by this computer ({message or 'unknown issuer'}); {causes}",
     )
 
 

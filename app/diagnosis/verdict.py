@@ -98,6 +98,8 @@ def _down(failing: list[Check], ca_file_set: bool) -> tuple[str, str]:
         c.code == "tls_cert_untrusted" for c in failing if staff.cause(c.code, c.layer) == "certificate"
     ):
         which = "certificate_here"
+    if all(c.kind == "https" for c in failing):
+        return staff.DOWN_WEBMAIL.get(which, staff.DOWN_WEBMAIL["service"])
     return staff.DOWN[which]
 
 

@@ -8,7 +8,7 @@ from urllib.parse import quote, urlsplit
 from xml.etree.ElementTree import Element
 
 from app.discovery.fetch import children, fetch_xml, local, text_of
-from app.discovery.model import Found, endpoint, has_mail, valid_host
+from app.discovery.model import Found, endpoint, has_mail, valid_host, web_url
 
 if TYPE_CHECKING:
     from app.discovery.model import Run
@@ -82,9 +82,8 @@ def read_document(root: Element, address: str, domain: str) -> Found:
     webmail = ""
     for block in children(root, "webMail"):
         for page in children(block, "loginPage"):
-            url = fill((page.get("url") or "").strip())
-            if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname:
-                webmail = url
+            webmail = web_url(fill(page.get("url") or ""))
+            if webmail:
                 break
         if webmail:
             break

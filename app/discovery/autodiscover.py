@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 
 from app.discovery import srv
 from app.discovery.fetch import child, children, descendants, fetch_xml, local, text_of
-from app.discovery.model import IMPLICIT_PORTS, Found, endpoint, has_mail, valid_host
+from app.discovery.model import IMPLICIT_PORTS, Found, endpoint, has_mail, valid_host, web_url
 
 if TYPE_CHECKING:
     from app.discovery.model import Run
@@ -137,9 +137,9 @@ def read_account(account: Element) -> Found:
                 endpoints.append(made)
                 kept.add(kind)
     for owa in descendants(account, "OWAUrl"):
-        url = (owa.text or "").strip()
+        url = web_url(owa.text or "")
         parts = urlsplit(url)
-        if parts.scheme == "https" and parts.hostname and valid_host(parts.hostname):
+        if parts.scheme == "https":
             webmail = url
             endpoints.append(endpoint("https", parts.hostname, parts.port or 443, "implicit", url))
             break

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.discovery.model import Discovery
+from app.errors import UsageError
 from app.jsonio import iso_utc, parse_iso, utc_now
 from app.paths import private_dir
 
@@ -102,7 +103,11 @@ def resolve(
         if entry is None or not _is_fresh(entry, key, moment):
             from app.discovery.run import discover
 
-            fresh = (discover_fn or discover)(key, config)
+            try:
+                fresh = (discover_fn or discover)(key, config)
+            except UsageError as exc:  # the config let through what no mail client could use
+                log.warning("cannot discover servers for %r: %s", key, exc)
+                fresh = Discovery(address="", domain=key.rpartition("@")[2])
             if fresh.found or entry is None or entry.get("key") != key:
                 entry = {"key": key, "at": iso_utc(moment), "failed_at": None, "discovery": fresh}
             else:

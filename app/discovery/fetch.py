@@ -46,6 +46,10 @@ def fetch_xml(
     if resp.status in _NOT_FOUND_STATUS:
         run.record(source, shown, "not_found", f"The server answered HTTP {resp.status} (no document here).")
         return None
+    if resp.status in (401, 403):
+        run.record(source, shown, "error",
+                   f"The server wants a sign-in (HTTP {resp.status}); MailBeacon never sends passwords.")
+        return None
     if resp.status != 200:
         run.record(source, shown, "error", f"The server answered HTTP {resp.status} {resp.reason}.".rstrip())
         return None
@@ -71,7 +75,7 @@ def _sentence(exc: httpio.HttpError) -> str:
     reason = exc.reason
     text = {
         "timeout": "It did not answer in time.",
-        "too_large": f"The answer was refused: {reason}.",
+        "too_large": f"Refused: {reason}.",
         "redirect": f"Not followed: {reason}.",
     }.get(exc.kind)
     return text or f"Could not fetch it: {reason}."

@@ -42,6 +42,23 @@ def valid_host(host: str) -> bool:
     return bool(_HOST.fullmatch(host))
 
 
+def web_url(text: str) -> str:
+    """`text` when it is a plain http(s) URL a person may be shown and sent to, else ""."""
+    from urllib.parse import urlsplit
+
+    text = (text or "").strip()
+    if len(text) > 2048 or _CONTROL.search(text) or any(c.isspace() for c in text):
+        return ""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (a port out of range raises here, not later)
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.hostname or not valid_host(parts.hostname):
+        return ""
+    return text
+
+
 def endpoint(kind: str, host: str, port: int, tls: str, url: str = "") -> dict[str, Any]:
     """One endpoint in the SPEC shape: kind/host/port/tls/name, and url for https."""
     item: dict[str, Any] = {"kind": kind, "host": host.rstrip(".").lower(), "port": int(port),

@@ -55,10 +55,7 @@ def save(result: Discovery, config: Config, *, path: Path | None = None) -> Path
     if "endpoints" not in locked and result.endpoints:
         new = new.rstrip("\n") + ("\n\n" if new.strip() else "") + _endpoint_tables(result) + "\n"
     # what is written must read back: a broken file would stop the next start
-    data = tomllib.loads(new)
-    if "endpoints" in data and not isinstance(data["endpoints"], list):
-        raise ConfigError(str(target), "endpoints", "[[endpoints]] tables (the file uses another form)")
-    config_mod._flatten_toml(data, new, str(target))
+    config_mod.check_text(new, str(target))
     _write_private(target, new)
     return target
 
@@ -91,7 +88,13 @@ def _set_key(text: str, section: str, key: str, value: str) -> str:
         if re.match(rf"^\s*{key}\s*=", lines[i]):
             lines[i] = assignment
             return "".join(lines)
-    lines.insert(start + 1, assignment)
+    # a new key goes after the section's last line, not before the keys already there
+    at = end
+    while at > start + 1 and not lines[at - 1].strip():
+        at -= 1
+    if at > 0 and not lines[at - 1].endswith("\n"):
+        lines[at - 1] += "\n"
+    lines.insert(at, assignment)
     return "".join(lines)
 
 

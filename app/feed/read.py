@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from app import httpio, jsonio
 from app.jsonio import iso_utc, parse_iso, utc_now
+from app.report.redact import scrub_text
 
 if TYPE_CHECKING:
     from app.config import Config
@@ -239,6 +240,8 @@ class FeedReader:
         return f"The IT status feed at {self.url}" if self.is_http else f"The IT status file {_file_path(self.url)}"
 
     def _result(self, error: str | None = None) -> dict[str, Any]:
+        # the sentence names the feed's URL, which may carry a login or a token
+        error = scrub_text(error) if error else error
         with self._lock:
             good, good_at = self._good, self._good_at
         now = utc_now()

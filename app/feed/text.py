@@ -73,9 +73,23 @@ def status_line(it_status: dict[str, Any] | None, now: datetime | None = None) -
     return clip(line, MAX_MENU_LINE)
 
 
-def incident_lines(it_status: dict[str, Any] | None, now: datetime | None = None) -> list[str]:
+NOT_VERIFIED = (
+    "This status came over plain http, so its source is not verified: anyone on the network "
+    "path could have changed it."
+)
+
+
+def is_verified_source(feed_url: str) -> bool:
+    """False for a plain-http feed: nothing proves who wrote what it says."""
+    return not feed_url.strip().lower().startswith("http://")
+
+
+def incident_lines(
+    it_status: dict[str, Any] | None, now: datetime | None = None, *, verified: bool = True
+) -> list[str]:
     """One paragraph per open incident for the Details window: title and status, IT's message,
-    when it was last updated and when the next update is due (local time)."""
+    when it was last updated and when the next update is due (local time); last, when the feed
+    came over plain http (`verified` false), that its source is not verified."""
     if not it_status:
         return []
     now = now or utc_now()
@@ -91,6 +105,8 @@ def incident_lines(it_status: dict[str, Any] | None, now: datetime | None = None
         lines.append(line)
     if it_status.get("error"):
         lines.append(it_status["error"] + (" Showing what IT posted last." if lines else ""))
+    if lines and not verified:
+        lines.append(NOT_VERIFIED)
     return lines
 
 

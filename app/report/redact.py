@@ -29,7 +29,13 @@ _SECRET_KEY = re.compile(
 # "password=xyz", "token: xyz", "api_key=xyz" inside free text
 _LABELLED = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|credentials?"
-    r"|client[_-]?secret|access[_-]?key)(\s*[:=]\s*|\s+is\s+)([\"']?)([^\s\"',;&]+)"
+    r"|client[_-]?secret|access[_-]?key)(\s*[:=]\s*)([\"']?)([^\s\"',;&]+)"
+)
+# "the password is hunter2": after "is" only what looks like a value, not a word of a sentence
+# such as "the password is too short"
+_LABELLED_IS = re.compile(
+    r"(?i)\b(password|passwd|secret|token|api[_-]?key|apikey)(\s+is\s+)([\"']?)"
+    r"((?=[^\s\"',;&]*\d)[^\s\"',;&]+|[^\s\"',;&]{12,})"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+([A-Za-z0-9\-._~+/]{8,}=*)")
 # user:password@host in a URL. The password runs to the last "@" of the word, so characters a
@@ -165,6 +171,7 @@ def scrub_text(text: str, known: Iterable[str] = ()) -> str:
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _LABELLED.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}", text)
+    text = _LABELLED_IS.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}", text)
     text = _TOKEN_SHAPES.sub(REDACTED, text)
     return text
 

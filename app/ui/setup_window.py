@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app import firstrun
 from app.config import Config, Endpoint
+from app.report.redact import scrub_text
 from app.ui import icons
 from app.ui.setup_form import ManualForm
 from app.ui.worker import run_in_background
@@ -40,6 +41,7 @@ _ROW_ICON = {"ok": "ok", "warn": "degraded", "fail": "down", "waiting": "unknown
 
 
 def _default_discover(address: str, config: Config) -> Any:
+    firstrun.warm_up()  # before discovery's deadline starts
     from app import discovery
 
     return discovery.discover(address, config)
@@ -208,6 +210,8 @@ class SetupWindow(QDialog):
             QWidget.setTabOrder(first, second)
         self._set_default(self.find_button)
         self.address.textEdited.connect(self._address_edited)
+        # load discovery and the probes now, while the person types
+        self._start(firstrun.warm_up, on_done=lambda _r: None, on_error=lambda _exc: None)
         if address is None and not self.address.text():
             # asking Windows for the account's name may wait on a domain controller
             self._start(firstrun.os_address, on_done=self._prefill, on_error=lambda _exc: None)
@@ -288,8 +292,10 @@ class SetupWindow(QDialog):
         self._fit()
 
     def _manual_changed(self) -> None:
-        # what was checked is no longer what is typed: check again before saving
-        if self.found is None and self.endpoints:
+        # what was checked (found or typed) is no longer what the form says: check again before
+        # saving, and save what is typed, not what was found
+        if self.form.isVisible() and (self.endpoints or self.found is not None):
+            self.found = None
             self._begin("manual")
             self._set_default(self.check_button)
 
@@ -360,7 +366,7 @@ class SetupWindow(QDialog):
             return
         generation = self._generation
         self.save_button.setEnabled(False)
-        self._start(_save_choice, self._save, self.found, self.address.text().strip(),
+        self._start(firstrun.save_choice, self._save, self.found, self.address.text().strip(),
                     list(self.endpoints), self.config,
                     on_done=lambda path: self._on_saved(generation, path),
                     on_error=lambda exc: self._on_save_failed(generation, exc))
@@ -422,6 +428,12 @@ class SetupWindow(QDialog):
         hint = self.sizeHint()
         if hint.height() > self.height() or hint.width() > self.width():
             self.resize(max(hint.width(), self.width()), max(hint.height(), self.height()))
+        # a window that grew past the bottom of the screen moves up, so its buttons stay reachable
+        screen = self.screen()
+        if screen is not None and self.isVisible():
+            area, frame = screen.availableGeometry(), self.frameGeometry()
+            if frame.bottom() > area.bottom():
+                self.move(frame.x(), max(area.top(), area.bottom() - frame.height()))
 
     def _set_default(self, button: QPushButton) -> None:
         for other in (self.find_button, self.check_button, self.save_button):
@@ -447,23 +459,9 @@ class SetupWindow(QDialog):
             self._jobs.remove(box[0])
 
     def _fill_it_detail(self, result: Any, diagnosis: Any = None) -> None:
-        lines: list[str] = []
-        if result is not None:
-            lines.append(f"Address: {result.address}  domain: {result.domain}  source: {result.source}")
-            for attempt in getattr(result, "tried", []) or []:
-                lines.append(
-                    f"  {attempt.get('source', '')}: {attempt.get('result', '')}  "
-                    f"{attempt.get('url', '')}\n      {attempt.get('detail', '')}"
-                )
-        if diagnosis is not None:
-            lines.append("Check:")
-            from app.words import it
-
-            lines.extend(f"  {it.check_line(check)}" for check in diagnosis.checks)
-        from app.report.redact import scrub_text
-
-        self.it_detail.setPlainText(scrub_text("\n".join(lines)))
-        self.it_button.setVisible(bool(lines))
+        text = words.it_detail(result, diagnosis)
+        self.it_detail.setPlainText(text)
+        self.it_button.setVisible(bool(text))
 
     def _show_it_detail(self, shown: bool) -> None:
         self.it_detail.setVisible(shown)
@@ -485,27 +483,7 @@ class SetupWindow(QDialog):
         super().closeEvent(event)
 
 
-def _save_choice(save: Callable[[Any, Config], Any], found: Any, address: str,
-                 endpoints: list[Endpoint], config: Config) -> Any:
-    """Runs on a worker thread: save what was found, or what was typed in discovery's shape
-    (one writer for both, with --save semantics: never over a value policy sets)."""
-    if found is None:
-        from app import discovery
-
-        found = discovery.Discovery(
-            address=address,
-            domain=address.rpartition("@")[2],
-            source="none",
-            endpoints=[firstrun.endpoint_to_dict(e) for e in endpoints],
-            webmail_url="",
-            tried=[],
-        )
-    return save(found, config)
-
-
 def _reason(exc: BaseException) -> str:
     """One short reason for a failure, without a traceback or a class name."""
-    from app.report.redact import scrub_text
-
     text = str(exc).strip().rstrip(".") or exc.__class__.__name__
     return scrub_text(text.removeprefix("mailbeacon: "))

@@ -70,26 +70,33 @@ def short_path(path: Path) -> str:
     return f"…/{path.name}" if len(path.parts) > 1 else path.name
 
 
-def cannot_start_sentence(exc: BaseException) -> str:
-    """One plain sentence for the menu, tooltip and window; the log keeps the full error."""
+def cannot_start_sentence(exc: BaseException, *, brief: bool = False) -> str:
+    """One plain sentence saying what is wrong: `brief` for the menu and the tooltip (which
+    Windows cuts at 127 characters), in full for the window; the log keeps the whole error."""
     if isinstance(exc, ConfigError):
         path = source_file(exc)
-        where = f"in {short_path(path)}" if path else f"in the {exc.source}"
+        name = short_path(path) if path else exc.source
+        where = f"in {name}" if path else f"in the {exc.source}"
         if exc.line and path:
-            where = f"on line {exc.line} of {short_path(path)}"
+            where = f"on line {exc.line} of {name}"
         expected = exc.expected
         if exc.key:
-            text = f"the setting {exc.key} {where} should be {expected}"
+            text = (f"the setting {exc.key} in {name} is not right" if brief
+                    else f"the setting {exc.key} {where} should be {expected}")
         elif expected.startswith("an existing file"):
-            text = f"the config file {short_path(path) if path else exc.source} was not found"
+            text = f"the config file {name} was not found"
         elif expected.startswith("cannot read the file"):
             reason = expected.removeprefix("cannot read the file").strip(" ()")
-            name = short_path(path) if path else exc.source
-            text = f"the config file {name} cannot be read" + (f" ({reason})" if reason else "")
+            text = f"the config file {name} cannot be read" + (f" ({reason})" if reason and not brief else "")
         elif expected.startswith("not valid TOML"):
-            text = f"the config file has a mistake {where}: {expected.removeprefix('not valid TOML: ')}"
+            text = f"the config file has a mistake {where}"
+            if not brief:
+                text += f": {expected.removeprefix('not valid TOML: ')}"
         else:
-            text = f"the config {where.removeprefix('in ')}: {expected}"
+            text = f"the config {where.removeprefix('in ')} is not right" if brief else (
+                f"the config {where.removeprefix('in ')}: {expected}")
+    elif brief:
+        text = "something went wrong while starting; the log file has the details"
     else:
         detail = str(exc).strip() or type(exc).__name__
         text = f"something went wrong while starting ({detail}); the log file has the details"
@@ -155,7 +162,8 @@ class CannotStart(QObject):
         self.log_dir = log_dir
         self.config_file = config_file
         self.error = exc
-        self.sentence = ""
+        self.sentence = self.brief = ""
+        self._done = False  # recovered or quitting: the window's closing means nothing more
         self.window = CannotStartWindow("")
         self.window.open_config.connect(self.open_config_file)
         self.window.open_logs.connect(self.open_log_folder)
@@ -189,12 +197,13 @@ class CannotStart(QObject):
     def _set_error(self, exc: BaseException) -> None:
         self.error = exc
         self.sentence = cannot_start_sentence(exc)
+        self.brief = cannot_start_sentence(exc, brief=True)
         if isinstance(exc, ConfigError):
             log.error("%s (%s)", self.sentence, _scrub(str(exc)))
         else:
             log.error("%s\n%s", self.sentence, _scrub("".join(traceback.format_exception(exc))))
-        self.sentence_action.setText(self.sentence)
-        self.tray.setToolTip(self.sentence)
+        self.sentence_action.setText(self.brief)
+        self.tray.setToolTip(self.brief)
         self.window.set_sentence(self.sentence)
 
     def watched_files(self) -> list[Path]:
@@ -235,10 +244,17 @@ class CannotStart(QObject):
     # ------------------------------------------------------------ showing
 
     def show(self) -> None:
-        """The grey icon (when there is a tray) and the window, once."""
+        """The grey icon (when there is a tray) and the window, once. Without a tray the
+        window is all there is, so closing it quits, as the normal tray's fallback window does."""
         if self._tray_available():
             self.tray.show()
+        else:
+            self.window.rejected.connect(self._closed_without_tray)
         self.show_window()
+
+    def _closed_without_tray(self) -> None:
+        if not self._done:
+            self.quit()
 
     def show_window(self) -> None:
         self.window.show()
@@ -261,6 +277,7 @@ class CannotStart(QObject):
         self._open_url(QUrl.fromLocalFile(str(self.log_dir)))
 
     def close(self) -> None:
+        self._done = True
         self._settle.stop()
         paths = self.watcher.files() + self.watcher.directories()
         if paths:

@@ -158,6 +158,7 @@ class TrayApp(QObject):
         self._diagnose: Callable[[Config], Diagnosis] = _default_diagnose
         self._plan_feed()
         self._push_state: Callable[[Transition], Any] | None = None
+        self._plan_state()
         self.history = history if history is not None else self._open_history()
         # history work runs off the GUI thread on one thread of its own, in order: a write
         # must not be overtaken by the next pass's write or by the timeline read after it
@@ -166,6 +167,7 @@ class TrayApp(QObject):
         self._tray_available = tray_available
         self._tray_wait_s = tray_wait_s
         self._watch_network = watch_network
+        self._network: Any = None
         self._outbox_dir = user_paths().outbox
         self._job: Any = None
         # (monotonic, wall) ends of a pause: whichever comes first ends it, so a laptop that
@@ -307,8 +309,6 @@ class TrayApp(QObject):
     def start(self) -> None:
         """Show the icon (or the fallback window) and start checking at once."""
         self._tick_timer.start()
-        if self._watch_network:
-            self._watch_network_changes()
         if self.history is not None:
             run_in_background(self.history.prune, 30, pool=self.history_pool)
             run_in_background(
@@ -321,6 +321,8 @@ class TrayApp(QObject):
             self._tray_poll.start()
             if self._tray_wait_s <= 0:
                 self._poll_tray()
+        if self._watch_network:
+            self._watch_network_changes()  # after the icon: nothing here is needed to show it
         if firstrun.needs_setup(self.config):
             self._setup_offered = True
             QTimer.singleShot(0, self.show_setup)
@@ -336,16 +338,11 @@ class TrayApp(QObject):
         self._diagnose = self._given_diagnose or (_diagnose_without_feed if self._feed_job else _default_diagnose)
 
     def _watch_network_changes(self) -> None:
-        try:
-            from PySide6.QtNetwork import QNetworkInformation
+        # polled on the tick instead of Qt's QNetworkInformation: its NetworkManager/GIO backend
+        # cost more idle memory than the rest of the tray's network code (app.netwatch)
+        from app.netwatch import NetworkWatch
 
-            if not QNetworkInformation.loadDefaultBackend():
-                return
-            info = QNetworkInformation.instance()
-            if info is not None:
-                info.reachabilityChanged.connect(lambda *_: self.trigger("network_change"))
-        except Exception:  # no backend on this desktop: wake and interval checks still run
-            log.debug("no network information backend", exc_info=True)
+        self._network = NetworkWatch()
 
     def _poll_tray(self) -> None:
         if self._tray_available():
@@ -387,6 +384,8 @@ class TrayApp(QObject):
             self._refresh_tooltip()
 
     def _on_tick(self) -> None:
+        if self._network is not None and self._network.changed():
+            self.monitor.trigger("network_change")
         self.monitor.tick()
         self._arm()
         if self._paused_until is not None and not self.paused:
@@ -542,6 +541,12 @@ class TrayApp(QObject):
 
     # ------------------------------------------------------------ state pushes (worker)
 
+    def _plan_state(self) -> None:
+        """With [hub] url and share_state, confirmed changes go to the hub (SPEC 8)."""
+        from app import state_share
+
+        self.set_state_pusher(state_share.pusher(self.config))
+
     def set_state_pusher(self, push: Callable[[Transition], Any] | None) -> None:
         """Share confirmed verdict changes: `push(transition)` runs on a worker thread and
         returns True / False, or (ok, retry_after_s); the monitor spreads and retries them."""
@@ -575,9 +580,9 @@ class TrayApp(QObject):
     def _incident_lines(self) -> list[str]:
         if not self._it_status:
             return []
-        from app import feed
+        from app.feed.text import incident_lines, is_verified_source
 
-        return feed.incident_lines(self._it_status)
+        return incident_lines(self._it_status, verified=is_verified_source(self.config.feed.url))
 
     def _update_it_status(self, it_status: dict | None) -> None:
         self._it_status = it_status
@@ -592,6 +597,9 @@ class TrayApp(QObject):
             reader = feed.reader_for(self.config) if self.config.feed.url else None
             closing = reader.closing_words if reader is not None else None
             for event in self._incidents.update(it_status, closing) or []:
+                if event.kind == "summary":  # many changes at once: one notification, not a flood
+                    self.notify("IT posted several updates", event.text)
+                    continue
                 self.notify(*staff.incident_notice(event.kind, event.incident, self.monitor.confirmed_verdict))
             self.report_action.setText(self._call_to_action().button)
         except Exception:  # a bad feed must never break the light
@@ -745,6 +753,7 @@ class TrayApp(QObject):
             return False
         self.config = config
         self._plan_feed()
+        self._plan_state()
         self._arm()
         self.webmail_action.setVisible(bool(config.mail.webmail_url))
         self.setup_action.setVisible(firstrun.setup_allowed(config))

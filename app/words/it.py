@@ -38,7 +38,6 @@ REFUSED_521 = (
     "The mail server at {where} refuses service to this computer ({code} {text}); 521 at connect "
     "means it accepts no mail from this address (RFC 7504), often a blocklist."
 )
-WEBMAIL_DOWN = "The webmail at {where} answered {status} {reason}: the webmail service behind it is not working."
 
 
 # ---------------------------------------------------------------- Details for IT, Copy as text

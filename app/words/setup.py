@@ -154,6 +154,26 @@ def summary_sentence(diagnosis: Any, endpoints: list[Any]) -> str:
         return "Everything answered. Press Save to start watching your mail."
     if diagnosis.verdict == "local":
         return f"{diagnosis.headline.rstrip('.')}. You can save now; MailBeacon checks again once you are connected."
+    if len(failed) == 1 and len(endpoints) > 1:
+        return "One server did not answer. You can save anyway; MailBeacon keeps checking and shows when it works."
     if len(failed) == len(endpoints):
         return "None of these servers answered. Check what you typed, or save anyway if they only work at the office."
     return "Some servers did not answer. You can save anyway; MailBeacon keeps checking and shows when they work."
+
+
+def it_detail(result: Any, diagnosis: Any = None) -> str:
+    """What IT reads behind "Show what was tried": every discovery attempt and each check's
+    technical line, scrubbed of secrets."""
+    from app.report.redact import scrub_text
+    from app.words import it
+
+    lines: list[str] = []
+    if result is not None:
+        lines.append(f"Address: {result.address}  domain: {result.domain}  source: {result.source}")
+        for attempt in getattr(result, "tried", None) or []:
+            lines.append(f"  {attempt.get('source', '')}: {attempt.get('result', '')}  {attempt.get('url', '')}")
+            lines.append(f"      {attempt.get('detail', '')}")
+    if diagnosis is not None:
+        lines.append("Check:")
+        lines.extend(f"  {it.check_line(check)}" for check in diagnosis.checks)
+    return scrub_text("\n".join(lines))

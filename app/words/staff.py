@@ -45,10 +45,14 @@ def since_clock(since: datetime, now: datetime, tz: tzinfo | None = None) -> str
 
 def next_update_clock(when: datetime, now: datetime, tz: tzinfo | None = None) -> str:
     """When IT's next update is due: '17:30', 'tomorrow 09:00', or 'Tue 1 Dec 09:00'."""
-    local, today = when.astimezone(tz), now.astimezone(tz).date()
+    try:
+        local = when.astimezone(tz)
+    except OverflowError:  # 9999-12-31T23:00Z is already year 10000 east of UTC
+        local = when
+    today = now.astimezone(tz).date()
     if local.date() == today:
         return local.strftime("%H:%M")
-    if local.date() == today + timedelta(days=1):
+    if local.date() - today == timedelta(days=1):
         return local.strftime("tomorrow %H:%M")
     return f"{local.strftime('%a')} {local.day} {local.strftime('%b %H:%M')}"
 
@@ -61,7 +65,8 @@ OK = ("Mail is working.", "Nothing to do: you can send and receive mail.")
 UNKNOWN_HEADLINE = "MailBeacon does not know which mail server to check."
 UNKNOWN_OFFLINE_HEADLINE = "This computer is not connected to a network, and no mail server is set up to check."
 UNKNOWN_ADVICE = (
-    "Ask IT to set up MailBeacon: it needs your mail address or the mail servers in its configuration."
+    "Choose \"Set up…\" in the MailBeacon menu and type your email address: MailBeacon finds your "
+    "mail servers. Or ask IT to set it up for you."
 )
 
 LOCAL = {
@@ -113,6 +118,17 @@ DOWN = {
     # no company CA configured: the missing piece may be on this laptop, so no "not your computer"
     "certificate_here": ("This computer does not trust the mail server's security certificate.", CERT_HERE_ADVICE),
     "service": (f"The mail server answers but is not working properly — {IT_SIDE}.", REPORT_ADVICE),
+}
+
+# when webmail is the only thing checked: say webmail, not "the mail server"
+DOWN_WEBMAIL = {
+    "dns": (f"Webmail's address cannot be found — {IT_SIDE}.", REPORT_ADVICE),
+    "server": (f"The webmail server is not answering — {IT_SIDE}.", REPORT_ADVICE),
+    "silent": (f"The webmail server accepts connections but does not respond — {IT_SIDE}.", REPORT_ADVICE),
+    "secure": (f"Webmail cannot set up a secure connection — {IT_SIDE}.", REPORT_ADVICE),
+    "certificate": (f"Webmail's security certificate is not valid — {IT_SIDE}.", CERT_ADVICE),
+    "certificate_here": ("This computer does not trust webmail's security certificate.", CERT_HERE_ADVICE),
+    "service": (f"Webmail answers with an error page — {IT_SIDE}.", REPORT_ADVICE),
 }
 
 # a check's code -> the cause word used by DOWN and by the one-sentence check lines

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop import icon_colours, stop, wait_for_colour
+from tests.desktop import ICON_CENTRE, icon_colours, stop, wait_for_colour
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -28,7 +28,7 @@ def bad_demo(tmp_path):
     pytest.importorskip("aiosmtpd")
     from app.demo import Demo
 
-    d = Demo(tmp_path / "server")
+    d = Demo(tmp_path / "server", hub=False)
     d.config_sections["check"] = {"interval_s": "every minute", "confirm_after_s": 1, "timeout_s": 3}
     d.start()
     yield d
@@ -62,6 +62,10 @@ def test_bad_config_shows_the_problem_then_starts_once_fixed(screen, bad_demo, t
         print(f"\nscreenshot: {shot} {grey}")
         assert grey["green"] == 0 and grey["red"] == 0  # the grey "not working" icon
         assert app.poll() is None  # it did not exit: it waits for the fix
+        screen.xdotool("mousemove", str(ICON_CENTRE[0]), str(ICON_CENTRE[1]), "click", "3")
+        time.sleep(1.0)
+        print(f"screenshot: {screen.shot(ARTIFACTS / 'cannot-start-menu.png')}")
+        screen.xdotool("key", "Escape")
 
         logged = log_file.read_text(encoding="utf-8")
         assert "MailBeacon cannot start: the setting check.interval_s" in logged

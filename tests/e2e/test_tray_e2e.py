@@ -39,7 +39,7 @@ def demo(tmp_path):
     pytest.importorskip("aiosmtpd")
     from app.demo import Demo
 
-    d = Demo(tmp_path / "server")
+    d = Demo(tmp_path / "server", hub=False)
     # a long interval: only "Check now" can explain a change within the test
     d.config_sections["check"] = {"interval_s": 300, "confirm_after_s": 1, "timeout_s": 3}
     d.start()

@@ -20,12 +20,13 @@ USER, PASSWORD = "it-admin", "correct horse battery"
 
 
 def make_hub(tmp_path: Path, *, public_url: str = "", base_url: str = "http://testserver",
-             database: str = "") -> tuple[TestClient, Store]:
-    settings = HubSettings(data_dir=tmp_path, public_url=public_url, database=database)
+             database: str = "", workers: bool = False, **hub_settings) -> tuple[TestClient, Store]:
+    """workers=True runs the hub's grouping and notification loops too (ingest -> groups)."""
+    settings = HubSettings(data_dir=tmp_path, public_url=public_url, database=database, **hub_settings)
     store = Store(settings.database_url)
     store.migrate()
     accounts.add_user(store, USER, PASSWORD)
-    client = TestClient(create_app(settings, store=store, workers=False), base_url=base_url)
+    client = TestClient(create_app(settings, store=store, workers=workers), base_url=base_url)
     return client, store
 
 

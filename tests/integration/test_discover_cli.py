@@ -86,7 +86,7 @@ def test_save_writes_the_user_config_privately_and_keeps_the_rest(corp, tmp_path
     assert [e.id for e in loaded.endpoints] == [
         "smtp smtp.corp.example:587", "imap imap.corp.example:993", "pop3 pop.corp.example:995"]
     assert text.count("[[endpoints]]") == 3 and text.count("found by `mailbeacon discover`") == 1
-    assert loaded.check.timeout_s == 2  # what was there stays
+    assert loaded.check.timeout_s == 5  # what was there stays
 
 
 def test_save_never_writes_over_policy(tmp_path):
@@ -153,6 +153,8 @@ def test_check_discovers_first_and_caches_for_a_day(world, smtp_for, tmp_path, m
     again = json.loads(run_cli("check", "--json", "--config", str(cfg), home=tmp_path / "home").stdout)
     assert _srv_asks(world) == asks  # from the cache
     assert again["discovery"] == doc["discovery"]
+    table = run_cli("check", "--config", str(cfg), home=tmp_path / "home").stdout
+    assert f"servers: found by discovery (srv) at {doc['discovery']['at']}" in table
     entry = json.loads(cached.read_text())
     entry["at"] = iso_utc(utc_now() - timedelta(hours=25))
     cached.write_text(json.dumps(entry))
@@ -190,3 +192,10 @@ def test_configured_endpoints_need_no_discovery(world, make_config, isolated_hom
     assert diagnosis.discovery is None and "discovery" not in diagnosis.to_json()
     assert world.dns.queries == [] or all(kind in ("A", "AAAA") for _, kind in world.dns.queries)
     assert not os.path.exists(discovery_cache.cache_path())
+
+
+def test_an_address_discovery_cannot_use_gives_an_honest_unknown(make_config, isolated_home):
+    cfg = make_config('[network]\ninternet_url = ""\n[mail]\naddress = "jo@mail_server!.example"\n')
+    diagnosis = engine.diagnose(cfg)
+    assert diagnosis.verdict == "unknown"
+    assert diagnosis.discovery["source"] == "none"

@@ -116,7 +116,7 @@ def test_autodiscover_redirects_stop_at_ten(world, make_config):  # noqa: F811
     loop = world.host("corp.example")
     body = fixture("autodiscover_redirect_url.xml").replace(b"{url}", b"https://corp.example/autodiscover/autodiscover.xml")
     loop.https.route(AUTODISCOVER, status=200, body=body)
-    result = discover("jane@corp.example", world.config(make_config, timeout_s=2))
+    result = discover("jane@corp.example", world.config(make_config))
     assert len(loop.https.requests_to(AUTODISCOVER)) == 11  # the first ask and ten redirects
     assert any("more than 10" in t["detail"] for t in result.tried)
     assert result.source == "none"
@@ -250,3 +250,13 @@ def test_the_whole_run_stops_at_three_timeouts(world, make_config):  # noqa: F81
     assert elapsed < 3 * 1 + 1.5
     assert result.source == "none"
     assert any("ran out of time" in t["detail"] for t in result.tried)
+
+
+def test_autodiscover_that_wants_a_password_is_an_error_not_a_login(world, make_config):  # noqa: F811
+    host = world.host("autodiscover.corp.example")
+    host.https.route(AUTODISCOVER, status=401, headers={"WWW-Authenticate": 'Basic realm="corp"'})
+    result = discover("jane@corp.example", world.config(make_config))
+    [asked] = [t for t in result.tried if t["url"] == f"https://autodiscover.corp.example{AUTODISCOVER}"]
+    assert asked["result"] == "error" and "sign-in (HTTP 401)" in asked["detail"]
+    assert all(r.header("Authorization") is None for r in host.https.requests)
+    assert result.source == "none"

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from app import feed
+from app.jsonio import iso_utc, parse_iso, utc_now
 from tests.servers.feed_http import DripServer
 from tests.servers.http import Request, Response, http_server  # noqa: F401 (fixture)
 
@@ -19,6 +21,21 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "feeds"
 
 def fixture_body(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+def native_updated(ago: timedelta) -> bytes:
+    """native.json with every time moved so that the feed was last updated `ago` before now:
+    the reader calls a feed older than a day stale, so a fixed date would rot."""
+    doc = json.loads(fixture_body("native.json"))
+    shift = utc_now() - ago - parse_iso(doc["updated_at"])
+
+    def move(obj):
+        if isinstance(obj, dict):
+            return {k: (iso_utc(parse_iso(v) + shift) if k.endswith("_at") and v else move(v))
+                    for k, v in obj.items()}
+        return [move(v) for v in obj] if isinstance(obj, list) else obj
+
+    return json.dumps(move(doc)).encode()
 
 
 def conditional(body: bytes, etag: str = '"v1"', last_modified: str | None = None):
@@ -81,13 +98,21 @@ def test_last_modified_304(http_server):  # noqa: F811
 
 
 def test_server_error_keeps_last_good_marked_stale(http_server):  # noqa: F811
-    http_server.route("/feed.json", [Response(200, body=fixture_body("native.json")), Response(500)])
+    http_server.route("/feed.json", [Response(200, body=native_updated(timedelta(minutes=10))),
+                                     Response(500)])
     reader = feed.FeedReader(http_server.url("/feed.json"))
     assert reader.read(3)["stale"] is False
     status = reader.read(3)
     assert "HTTP 500" in status["error"]
     assert status["stale"] is True
     assert len(status["incidents"]) == 2
+
+
+def test_a_feed_nobody_updated_for_over_a_day_is_stale_though_readable(http_server):  # noqa: F811
+    http_server.route("/feed.json", Response(200, body=native_updated(timedelta(days=1, hours=1))))
+    status = feed.FeedReader(http_server.url("/feed.json")).read(3)
+    assert status["error"] is None and len(status["incidents"]) == 2
+    assert status["stale"] is True
 
 
 @pytest.mark.parametrize(

@@ -97,12 +97,8 @@ FAR_FUTURE = {
 
 
 @pytest.fixture
-def east_of_utc(monkeypatch):
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def east_of_utc(time_zone):
+    time_zone("Asia/Tokyo")
 
 
 def test_out_of_range_feed_dates_neither_raise_nor_hide_the_incident(tmp_path, east_of_utc):

@@ -148,6 +148,14 @@ def test_redirects_are_bounded(http_server_plain):
     assert httpio.request(srv.url("/r4"), timeout_s=3).redirects == [srv.url("/r4")]
 
 
+@pytest.mark.parametrize("location", ["http://[::1/x", "ftp://files.example/feed.json", "http://:80/"])
+def test_a_redirect_to_garbage_is_an_error(http_server_plain, location):
+    http_server_plain.route("/a", status=302, headers={"Location": location})
+    with pytest.raises(httpio.HttpError) as info:
+        httpio.request(http_server_plain.url("/a"), timeout_s=3)
+    assert info.value.kind == "redirect"
+
+
 def test_not_following_returns_the_redirect(http_server_plain):
     http_server_plain.route("/a", status=302, headers={"Location": "/b"})
     resp = httpio.request(http_server_plain.url("/a"), follow_redirects=False)

@@ -166,3 +166,55 @@ def test_a_temporary_login_failure_is_retried(make_config, relay, monkeypatch):
     outcome = Outbox().submit(build_report(cfg, diag()), configured(cfg))
     assert outcome.queued == ["email"] and not outcome.failed, outcome
     assert "454" in outcome.retry_reasons["email"]
+
+
+# ---------------------------------------------------------------- international addresses
+
+
+def test_an_international_domain_goes_as_idna_through_a_relay_without_smtputf8(make_config, relay):
+    handler = Collect()
+    port = relay(handler, enable_SMTPUTF8=False)  # aiosmtpd's Controller offers it by default
+    cfg = make_config(f"""
+        [mail]
+        address = "jo@bücher.example"
+        [report]
+        email_to = "it@exämple.com, desk@example.com"
+        relay = "127.0.0.1:{port}"
+        relay_tls = "none"
+    """)
+    report = build_report(cfg, diag())
+    outcome = Outbox().submit(report, configured(cfg))
+    assert outcome.delivered == ["email"], outcome
+    (env,) = handler.envelopes
+    assert env.mail_from == "jo@xn--bcher-kva.example"
+    assert env.rcpt_tos == ["it@xn--exmple-cua.com", "desk@example.com"]
+    msg = parse(env)
+    assert msg["From"] == "jo@xn--bcher-kva.example"
+    assert "it@xn--exmple-cua.com" in msg["To"]
+
+
+def to_one_address(make_config, port: int, to: str):
+    return make_config(
+        f'[report]\nemail_to = "{to}"\nemail_from = "mailbeacon@example.com"\n'
+        f'relay = "127.0.0.1:{port}"\nrelay_tls = "none"\n'
+    )
+
+
+def test_a_non_ascii_local_part_without_smtputf8_is_refused_with_the_reason(make_config, relay):
+    handler = Collect()
+    cfg = to_one_address(make_config, relay(handler, enable_SMTPUTF8=False), "jürgen@example.com")
+    outcome = Outbox().submit(build_report(cfg, diag()), configured(cfg))
+    # settled, not retried for ever: the report is kept in failed/ with the reason
+    assert outcome.queued == [] and handler.envelopes == []
+    (failure,) = outcome.failed
+    assert failure["channel"] == "email" and "SMTPUTF8" in failure["reason"]
+    assert "jürgen@example.com" in failure["reason"]
+    assert outcome.path and "failed" in outcome.path
+
+
+def test_a_relay_with_smtputf8_gets_the_addresses_as_written(make_config, relay):
+    handler = Collect()
+    cfg = to_one_address(make_config, relay(handler, enable_SMTPUTF8=True), "jürgen@exämple.com")
+    outcome = Outbox().submit(build_report(cfg, diag()), configured(cfg))
+    assert outcome.delivered == ["email"], outcome
+    assert handler.envelopes[0].rcpt_tos == ["jürgen@exämple.com"]

@@ -10,6 +10,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# the first test that needs the frozen app builds it (PyInstaller: about two minutes on two cores,
+# more on a loaded machine), inside that test's time limit; later tests reuse the build
+FROZEN_BUILD_TIMEOUT_S = 900
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if "frozen_exe" in getattr(item, "fixturenames", ()) and here in Path(item.path).parents:
+            item.add_marker(pytest.mark.timeout(FROZEN_BUILD_TIMEOUT_S))
 
 
 def load_build_module():

@@ -50,7 +50,7 @@ def test_check_json_against_local_server(frozen_exe, frozen_env, tmp_path):
     pytest.importorskip("aiosmtpd")
     from app.demo import Demo
 
-    demo = Demo(tmp_path / "server")
+    demo = Demo(tmp_path / "server", hub=False)
     demo.start()
     try:
         result = run(frozen_exe, "check", "--json", "--config", str(demo.config_path), env=frozen_env)
@@ -88,7 +88,7 @@ def test_frozen_tray_shows_its_icon(frozen_exe, frozen_env, tmp_path):
     from app.demo import Demo
     from tests.desktop import Screen, stop, wait_for_colour
 
-    demo = Demo(tmp_path / "server")
+    demo = Demo(tmp_path / "server", hub=False)
     demo.start()
     screen = Screen()
     env = dict(frozen_env, DISPLAY=screen.display)

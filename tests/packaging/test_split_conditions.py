@@ -12,7 +12,8 @@ def test_every_component_condition_is_moved_out():
     assert "<Condition>" not in text
     assert source.count("<Condition>") == len(conditions) == 14
     assert conditions["Autostart"] == 'AUTOSTART = "1"'
-    assert conditions["CfgEndpointsBoth"] == "NOT ENDPOINTS AND SMTP_HOST AND IMAP_HOST"
+    # a remembered ENDPOINTS gives way to hosts given now; one given now wins over them
+    assert conditions["CfgEndpointsBoth"] == "NOT CMDLINE_ENDPOINTS AND SMTP_HOST AND IMAP_HOST"
 
 
 def test_msi_version_is_three_numbers():

@@ -42,10 +42,10 @@ class MailWorld:
     def zone(self, text: str) -> None:
         self.dns.add_zone(text)
 
-    def config(self, make_config, extra: str = "", timeout_s: float = 2):
+    def config(self, make_config, extra: str = "", timeout_s: float = 5):
         return make_config(self.config_text(extra, timeout_s))
 
-    def config_text(self, extra: str = "", timeout_s: float = 2) -> str:
+    def config_text(self, extra: str = "", timeout_s: float = 5) -> str:
         return (
             f'[dns]\nnameservers = ["{self.dns.nameserver}"]\n'
             f'[tls]\nca_file = "{self.certs.ca_pem}"\n'

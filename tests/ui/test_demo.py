@@ -20,7 +20,7 @@ from tests.ui.conftest import dispose_tray
 def demo(tmp_path):
     pytest.importorskip("aiosmtpd")
     pytest.importorskip("trustme")
-    d = Demo(tmp_path / "demo")
+    d = Demo(tmp_path / "demo", hub=False)  # the demo with its hub: tests/hub/test_demo_hub.py
     d.start()
     yield d
     d.stop()

@@ -186,3 +186,24 @@ def test_when_the_trays_own_discovery_finds_nothing_the_window_opens_once(qtbot,
         assert not tray._setup.isVisible()  # asked once per run, not after every check
     finally:
         dispose_tray(tray)
+
+
+def test_found_servers_can_be_corrected_by_hand_and_what_is_typed_is_saved(qtbot, world, isolated_home):
+    window = open_window(qtbot, load_user_config())
+    find(qtbot, window, world.address)
+    assert [r.state for r in window.rows] == ["ok", "fail"]
+    qtbot.mouseClick(window.manual_button, Qt.MouseButton.LeftButton)
+    form = window.form
+    # the form starts from what was found
+    assert (form.sending.host.text(), form.sending.port.value(), form.sending.tls) == (
+        "smtp.corp.test", world.smtp.port, "starttls")
+    assert (form.receiving.host.text(), form.receiving.port.value()) == ("imap.corp.test", world.imap_port)
+    assert window.save_button.isEnabled()  # nothing changed yet: what was found can still be saved
+    form.receiving.host.clear()  # this person has no IMAP account
+    assert not window.save_button.isEnabled() and window.found is None and window.rows == []
+    qtbot.keyClick(form.sending.host, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.state == "manual_checked", timeout=15000)
+    assert [r.state for r in window.rows] == ["ok"] and window.save_button.text() == SAVE_TEXT
+    with qtbot.waitSignal(window.saved, timeout=10000):
+        qtbot.keyClick(form.sending.host, Qt.Key.Key_Return)
+    assert [(e.kind, e.host) for e in load_user_config().endpoints] == [("smtp", "smtp.corp.test")]

@@ -87,6 +87,9 @@ def test_sentences_name_the_setting_and_the_file(tmp_path, config_file):
                               registry=False).value
     assert "MAILBEACON_CHECK_INTERVAL_S" in cannot_start_sentence(env_error)
 
+    assert cannot_start_sentence(failure(broken), brief=True) == (
+        "MailBeacon cannot start: the config file has a mistake on line 1 of …/broken.toml.")
+
     crash = cannot_start_sentence(RuntimeError("history database is locked"))
     assert crash.startswith("MailBeacon cannot start: something went wrong")
     assert "history database is locked" in crash and "log file" in crash
@@ -120,9 +123,12 @@ def test_bad_config_shows_grey_icon_menu_tooltip_and_window(make_problem, config
     assert problem.tray.isVisible()
     assert same_icon(problem.tray.icon(), icons.icon("unknown"))
     assert not same_icon(problem.tray.icon(), icons.icon("ok"))
-    assert problem.tray.toolTip() == sentence
+    # menu and tooltip: which setting in which file, short enough for a menu and Windows' tooltip
+    brief = "MailBeacon cannot start: the setting check.interval_s in …/mailbeacon.toml is not right."
+    assert problem.brief == brief and len(brief) <= 127
+    assert problem.tray.toolTip() == brief
     texts = [a.text() for a in problem.menu.actions() if not a.isSeparator()]
-    assert texts == [sentence, "Open the config file", "Open the log folder", "Quit"]
+    assert texts == [brief, "Open the config file", "Open the log folder", "Quit"]
     assert problem.window.isVisible() and problem.window.label.text() == sentence
     assert [b.text() for b in (problem.window.config_button, problem.window.logs_button,
                                 problem.window.quit_button)] == [
@@ -142,7 +148,7 @@ def test_window_opens_once_and_the_sentence_follows_the_next_mistake(make_proble
     config_file.write_text(BAD.replace('"soon"', "5"), encoding="utf-8")
     qtbot.waitUntil(lambda: "not 'soon'" not in problem.sentence, timeout=5000)
     assert "check.interval_s" in problem.sentence and "5" in problem.sentence
-    assert problem.tray.toolTip() == problem.sentence
+    assert problem.window.label.text() == problem.sentence
     assert not problem.window.isVisible()  # once: a second mistake does not pop it up again
     problem.sentence_action.trigger()  # the menu's sentence opens it on request
     assert problem.window.isVisible()
@@ -205,7 +211,8 @@ def test_an_exception_while_starting_is_logged_with_its_traceback(make_problem, 
         problem = make_problem(config_file, retry=explode, exc=exc)
     assert "something went wrong while starting (history database is locked)" in problem.sentence
     assert "Traceback" in caplog.text and "in explode" in caplog.text
-    assert problem.tray.toolTip() == problem.sentence
+    assert problem.tray.toolTip() == (
+        "MailBeacon cannot start: something went wrong while starting; the log file has the details.")
 
 
 @pytest.mark.qt_no_exception_capture
@@ -232,3 +239,18 @@ def test_later_exceptions_are_logged_and_shown_once_never_an_abort(qtbot, caplog
     assert len(shown) == 1 and shown[0][0] == UnexpectedErrors.TITLE
     assert caplog.text.count("Traceback") == 3
     assert "ValueError: a bug in a slot" in caplog.text and "ZeroDivisionError" in caplog.text
+
+
+def test_without_a_tray_closing_the_window_quits(qtbot, tmp_path, config_file, monkeypatch):
+    from PySide6.QtCore import QCoreApplication
+
+    quits = []
+    monkeypatch.setattr(QCoreApplication, "quit", staticmethod(lambda: quits.append(1)))
+    problem = CannotStart(failure(config_file), retry=lambda: load(config_file), config_file=config_file,
+                          log_dir=tmp_path / "logs", open_url=lambda url: None,
+                          tray_available=lambda: False)
+    qtbot.addWidget(problem.window)
+    problem.show()
+    assert not problem.tray.isVisible() and problem.window.isVisible()
+    problem.window.close()  # the only thing on screen: closing it must not leave a ghost process
+    assert quits == [1]

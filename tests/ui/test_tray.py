@@ -741,3 +741,21 @@ def test_confirmed_changes_are_pushed_off_the_gui_thread_and_retried(make_tray, 
     tray._on_due()
     qtbot.waitUntil(lambda: len(pushed) == 2 and not monitor.state_running, timeout=5000)
     assert pushed[1][0] == "ok"
+
+
+def test_a_network_change_seen_on_the_tick_brings_one_spread_check(make_tray):
+    from app.monitor import NETWORK_DELAY_S
+
+    clock = [1000.0]
+    monitor = Monitor(60, 5, clock=lambda: clock[0], flush_interval_s=None)
+    tray = make_tray(monitor=monitor)
+    confirm(tray, "ok")
+    tray._network = types.SimpleNamespace(changed=lambda: False)
+    tray._on_tick()
+    assert monitor.trigger("check_now") and monitor.due() == ["check"]  # nothing was pending
+    monitor.finished(make_diagnosis("ok"))
+    tray._network = types.SimpleNamespace(changed=lambda: True)
+    tray._on_tick()
+    assert monitor.trigger("network_change") is False  # the tick's change is already coming
+    assert monitor.seconds_until_due() <= NETWORK_DELAY_S[1]
+    assert tray._due_timer.remainingTime() <= NETWORK_DELAY_S[1] * 1000

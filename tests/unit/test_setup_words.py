@@ -69,7 +69,10 @@ def test_summary_says_what_to_do_next():
     good = Check(smtp.id, "smtp", smtp.target, "ok", "ok", "fine")
     bad = Check(imap.id, "imap", imap.target, "fail", "tcp_refused", "refused")
     assert "Press Save" in words.summary_sentence(_diagnosis([good]), [smtp])
-    assert "Some servers" in words.summary_sentence(_diagnosis([good, bad]), [smtp, imap])
+    assert words.summary_sentence(_diagnosis([good, bad]), [smtp, imap]).startswith("One server did not answer.")
+    pop = Endpoint("pop3", "h", 995, "implicit")
+    bad_pop = Check(pop.id, "pop3", pop.target, "fail", "tcp_refused", "refused")
+    assert "Some servers" in words.summary_sentence(_diagnosis([good, bad, bad_pop]), [smtp, imap, pop])
     assert "None of these" in words.summary_sentence(_diagnosis([bad]), [imap])
     offline = _diagnosis([bad], verdict="local", headline="This computer is not connected to any network.")
     assert words.summary_sentence(offline, [imap]).startswith("This computer is not connected")
@@ -85,3 +88,18 @@ def test_endpoint_words():
 def _diagnosis(checks, verdict="ok", headline="Mail works."):
     return Diagnosis(verdict=verdict, layer="none", headline=headline, advice="", checked_at="",
                      duration_ms=1.0, checks=checks)
+
+
+def test_it_detail_lists_every_attempt_and_check_without_secrets():
+    result = _result("autoconfig", [SMTP], [
+        {"source": "autoconfig", "url": "https://autoconfig.corp.example/x?token=s3cr3tvalue",
+         "result": "error", "detail": "It did not answer in time."},
+        {"source": "autoconfig", "url": "https://corp.example/.well-known/x", "result": "found",
+         "detail": "A clientConfig document lists smtp."}])
+    check = Check("smtp smtp.office365.com:587", "smtp", "smtp.office365.com:587", "fail", "tcp_refused",
+                  "The server at smtp.office365.com:587 refused the connection.")
+    text = words.it_detail(result, _diagnosis([check]))
+    assert "s3cr3tvalue" not in text
+    assert "It did not answer in time." in text and "A clientConfig document lists smtp." in text
+    assert "tcp_refused" in text and "smtp.office365.com:587" in text
+    assert words.it_detail(None) == ""

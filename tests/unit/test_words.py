@@ -201,3 +201,10 @@ def test_every_catalogue_string_is_a_sentence_or_a_label():
     for headline, advice in (*staff.LOCAL.values(), *staff.DOWN.values(), staff.OK):
         plain(headline)
         plain(advice)
+
+
+@pytest.mark.parametrize("code", ["http_status", "http_timeout", "tcp_refused", "dns_nxdomain", "tls_cert_expired"])
+def test_webmail_only_outage_says_webmail(code):
+    headline = decide([*BASE, check("https", code)]).headline
+    assert "ebmail" in headline and "mail server" not in headline.replace("webmail server", ""), headline
+    plain(headline)

@@ -30,6 +30,11 @@ class Conversation:
         self._buffer = b""
         self._received = 0
         self.cap: float | None = None  # a shorter wait than the deadline, e.g. for QUIT
+        # greeting lines as they arrive: a greeting begun but never finished is still evidence
+        self.banner_lines: list[str] = []
+        # for a plain-text endpoint: would this port complete a TLS handshake instead? Asked
+        # when the server stays silent, with a little time kept back for it
+        self.sniff_tls: Callable[[], bool] | None = None
 
     def upgrade(self, sock: socket.socket) -> None:
         """Continue over `sock` (after STARTTLS); bytes sent before the handshake are dropped,
@@ -71,7 +76,7 @@ class Conversation:
         while b"\n" not in self._buffer:
             if len(self._buffer) > MAX_LINE:
                 raise self._garbage(self._buffer[:80])
-            self.sock.settimeout(self.ctx.deadline.timeout(self.cap))
+            self.sock.settimeout(self.ctx.deadline.timeout(self._read_cap()))
             try:
                 chunk = self.sock.recv(4096)
             except TimeoutError:
@@ -93,14 +98,42 @@ class Conversation:
                 )
             self._buffer += chunk
         raw, _, self._buffer = self._buffer.partition(b"\n")
-        return raw.rstrip(b"\r").decode("utf-8", "replace")
+        line = raw.rstrip(b"\r").decode("utf-8", "replace")
+        if self.ctx.phase == "banner":
+            self.banner_lines.append(line)
+        return line
+
+    def _read_cap(self) -> float | None:
+        if self.ctx.phase == "banner" and self.sniff_tls is not None and not self._received:
+            # keep time back to ask whether the silent port speaks TLS instead
+            remaining = self.ctx.deadline.remaining()
+            reserve = 1.0 if remaining > 2.5 else remaining * 0.3
+            return max(0.05, remaining - reserve) if self.cap is None else min(self.cap, remaining - reserve)
+        return self.cap
 
     def _timeout(self) -> ProbeFailure:
         phase = self.ctx.phase
+        if phase == "banner":
+            return self._banner_timeout()
         return ProbeFailure(
             TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"),
             TIMEOUT_DETAIL_BY_PHASE.get(phase, "The server stopped answering."),
         )
+
+    def _banner_timeout(self) -> ProbeFailure:
+        from app.words import it
+
+        partial = [*self.banner_lines]
+        if self._buffer:
+            partial.append(self._buffer[:512].decode("utf-8", "replace").rstrip("\r\n"))
+        if partial:
+            self.ctx.data["greeting"] = "\n".join(partial)
+            return ProbeFailure(
+                "banner_timeout", it.PARTIAL_GREETING.format(where=self.where, first=shorten(partial[0], 60))
+            )
+        if self.sniff_tls is not None and self.ctx.deadline.remaining() > 0.05 and self.sniff_tls():
+            return ProbeFailure("banner_timeout", it.TLS_ON_PLAIN_ENDPOINT.format(where=self.where))
+        return ProbeFailure("banner_timeout", it.NO_GREETING)
 
     def _reset(self) -> ProbeFailure:
         return ProbeFailure(
@@ -110,6 +143,13 @@ class Conversation:
         )
 
     def _closed(self) -> ProbeFailure:
+        if self.ctx.phase == "banner" and self.banner_lines:
+            self.ctx.data["greeting"] = "\n".join(self.banner_lines)
+            return ProbeFailure(
+                "bad_greeting",
+                f"The server at {self.where} began a greeting ({shorten(self.banner_lines[0], 60)!r}) "
+                "and closed the connection before finishing it.",
+            )
         if self.ctx.phase == "banner":
             return ProbeFailure(
                 "bad_greeting",
@@ -134,12 +174,14 @@ def open_conversation(ctx: ProbeContext, endpoint: Endpoint) -> Conversation:
     from app.diagnosis.net import connect
 
     sock = connect(ctx, endpoint.host, endpoint.port)
+    reconnect = lambda: connect(ctx, endpoint.host, endpoint.port)  # noqa: E731
     if endpoint.tls == "implicit":
         ctx.enter("tls")
-        sock = tls.handshake(
-            ctx, sock, endpoint.host, reconnect=lambda: connect(ctx, endpoint.host, endpoint.port)
-        )
-    return Conversation(ctx, sock, f"{endpoint.host} port {endpoint.port}")
+        sock = tls.handshake(ctx, sock, endpoint.host, reconnect=reconnect, first_contact=True)
+    conv = Conversation(ctx, sock, f"{endpoint.host} port {endpoint.port}")
+    if endpoint.tls != "implicit":
+        conv.sniff_tls = lambda: tls.speaks_tls(ctx, endpoint.host, reconnect)
+    return conv
 
 
 def converse(

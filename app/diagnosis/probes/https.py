@@ -31,7 +31,7 @@ def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
     sock = connect(ctx, endpoint.host, endpoint.port)
     ctx.enter("tls")
     sock = tls.handshake(
-        ctx, sock, endpoint.host, reconnect=lambda: connect(ctx, endpoint.host, endpoint.port)
+        ctx, sock, endpoint.host, reconnect=lambda: connect(ctx, endpoint.host, endpoint.port), first_contact=True
     )
     conv = Conversation(ctx, sock, where)
     try:
@@ -61,7 +61,7 @@ def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
         if status == 404:
             why = "the page does not exist (check the webmail address)"
         elif status >= 500:
-            why = "the service behind it is not working"
+            why = "the webmail service behind it is not working (the web server itself answers)"
         else:
             why = "it refuses the request"
         raise ProbeFailure(

@@ -47,9 +47,10 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
         ctx.enter("protocol")
         caps = capa(conv)
         ctx.data["capabilities"] = caps
-    mechanisms = sasl_mechanisms(caps)
-    ctx.data["auth_mechanisms"] = mechanisms
     user_pass = any(c.split()[:1] == ["USER"] for c in caps)
+    # USER/PASS is a way to sign in like any SASL mechanism: data lists what the detail lists
+    mechanisms = sasl_mechanisms(caps) + (["USER"] if user_pass else [])
+    ctx.data["auth_mechanisms"] = mechanisms
     conv.goodbye("QUIT", Conversation.readline)
 
     warning = tls.expiry_warning(ctx)
@@ -61,7 +62,7 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
             f"The POP3 server at {conv.where} answers but advertises no way to sign in "
             "(no SASL mechanism and no USER), so mail programs cannot fetch mail.",
         )
-    ways = ", ".join(mechanisms + (["USER"] if user_pass else []))
+    ways = ", ".join(mechanisms)
     version = (ctx.data.get("tls") or {}).get("version")
     secure = f" over {version}" if version else ""
     return Outcome("ok", f"The POP3 server at {conv.where} answers{secure} and offers sign-in ({ways}).")
@@ -72,6 +73,7 @@ def read_greeting(conv: Conversation) -> str:
     if line.startswith("+OK"):
         return line
     if line.startswith("-ERR"):
+        conv.ctx.data["greeting"] = line
         raise ProbeFailure(
             "service_unavailable",
             f"The POP3 server at {conv.where} refuses service: {shorten(line[4:])!r}.",

@@ -12,6 +12,7 @@ from app.diagnosis import tls
 from app.diagnosis.net import connect
 from app.diagnosis.probes.base import Outcome, ProbeFailure
 from app.diagnosis.probes.conversation import Conversation, converse, shorten
+from app.words import it
 
 if TYPE_CHECKING:
     from app.config import Endpoint
@@ -46,11 +47,17 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
         ctx.data["ehlo"] = ehlo
     mechanisms = auth_mechanisms(ehlo)
     ctx.data["auth_mechanisms"] = mechanisms
+    after_tls = _auth_after_starttls(ctx, endpoint, conv) if not mechanisms and offered and endpoint.tls == "none" else None
     conv.goodbye("QUIT", read_reply)
 
     warning = tls.expiry_warning(ctx)
     if warning:
         return warning
+    if after_tls:
+        return Outcome(
+            "auth_not_offered",
+            it.AUTH_AFTER_STARTTLS.format(where=conv.where) + f" After STARTTLS it offers {', '.join(after_tls)}.",
+        )
     if not mechanisms:
         secured = " after TLS" if endpoint.tls != "none" else ""
         return Outcome(
@@ -83,17 +90,17 @@ def read_reply(conv: Conversation) -> tuple[int, list[str]]:
 
 
 def read_greeting(conv: Conversation) -> str:
-    """The 220 greeting; service_unavailable for 421/554, bad_greeting for anything else."""
+    """The 220 greeting; service_unavailable for 421/521/554 (RFC 5321, RFC 7504), bad_greeting
+    for anything else."""
     code, lines = read_reply(conv)
     text = " ".join(lines)
     if code == 220:
         return f"220 {text}".strip()
-    if code in (421, 554):
+    if code in (421, 521, 554):
         conv.ctx.data["reply_code"] = code  # 421 is "busy, come back later": the monitor slows down
-        raise ProbeFailure(
-            "service_unavailable",
-            f"The mail server at {conv.where} refuses service ({code} {shorten(text)}).",
-        )
+        conv.ctx.data["greeting"] = f"{code} {text}".strip()  # what the server said is kept
+        template = it.REFUSED_521 if code == 521 else it.REFUSED_GREETING
+        raise ProbeFailure("service_unavailable", template.format(where=conv.where, code=code, text=shorten(text)))
     raise ProbeFailure(
         "bad_greeting",
         f"The server at {conv.where} greeted with {code} {shorten(text)} instead of 220.",
@@ -149,6 +156,28 @@ def auth_mechanisms(ehlo: list[str]) -> list[str]:
                 if mech.upper() not in found:
                     found.append(mech.upper())
     return found
+
+
+def _auth_after_starttls(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> list[str] | None:
+    """A plain-text endpoint whose server offers STARTTLS but no sign-in before it (Postfix's
+    smtpd_tls_auth_only): look once past STARTTLS, so the detail can say sign-in is there.
+    The probe's verdict stays about the configured, plain session; None when the look fails."""
+    saved = {k: ctx.data.get(k) for k in ("tls", "ehlo")}
+    try:
+        _starttls(ctx, endpoint, conv)
+        ctx.enter("protocol")
+        mechanisms = auth_mechanisms(_ehlo(conv))
+    except ProbeFailure:
+        return None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                ctx.data.pop(key, None)
+            else:
+                ctx.data[key] = value
+        ctx.phase = "protocol"
+    ctx.data["auth_after_starttls"] = mechanisms
+    return mechanisms or None
 
 
 def _starttls(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> None:

@@ -48,19 +48,9 @@
       status.className = "live-status" + (stale ? " stale" : "");
     }
 
-    function openDetails(root) {
-      var open = {};
-      var items = root.querySelectorAll("[data-group] details[open]");
-      for (var i = 0; i < items.length; i++) {
-        open[items[i].closest("[data-group]").getAttribute("data-group")] = true;
-      }
-      return open;
-    }
-
     function apply(parts) {
       var groups = document.getElementById("live-groups");
       var before = groups ? laptopsByGroup(groups) : {};
-      var wasOpen = groups ? openDetails(groups) : {};
       var names = ["groups", "fleet", "incidents"];
       for (var i = 0; i < names.length; i++) {
         var target = document.getElementById("live-" + names[i]);
@@ -77,8 +67,6 @@
           if (before[id] !== items[j].getAttribute("data-laptops")) {
             items[j].classList.add("flash");
           }
-          var details = items[j].querySelector("details");
-          if (details && wasOpen[id]) { details.open = true; }
         }
       }
     }

@@ -20,6 +20,7 @@ def routes(hub: Any) -> list[BaseRoute]:
 
 
 def middleware(hub: Any) -> list[Middleware]:
+    from app.hub.web.fleet import FleetLifespan
     from app.hub.web.security import SecurityHeaders
 
-    return [Middleware(SecurityHeaders)]
+    return [Middleware(SecurityHeaders), Middleware(FleetLifespan, hub=hub)]

@@ -5,11 +5,14 @@ the fields, with what was typed kept."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from app.errors import MailBeaconError
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
 MAX_TITLE = 200
@@ -63,6 +66,12 @@ def prefill(store: Any, group: str | None) -> dict[str, str] | None:
             "message": "We know about this and are working on it."}
 
 
+def _iso(when: datetime | None) -> str | None:
+    from app.jsonio import iso_utc
+
+    return iso_utc(when) if when is not None else None
+
+
 def post(store: Any, form: dict[str, Any], user: str) -> Result:
     from app.hub import incidents
 
@@ -77,15 +86,18 @@ def post(store: Any, form: dict[str, Any], user: str) -> Result:
     group = _text(form, "group", 20)
     if errors:
         return Result(False, form_id="new", errors=errors)
+    body: dict[str, Any] = {"title": title, "message": message, "next_update_at": _iso(next_update)}
+    if group.isdigit():
+        body["group"] = int(group)
     try:
-        incident = incidents.create(store, title=title, message=message, next_update_at=next_update,
-                                    group_id=int(group) if group.isdigit() else None, by=user)
-    except MailBeaconError as exc:
-        return Result(False, form_id="new", errors={"form": str(exc)})
+        incident = incidents.post_incident(store, body)
+    except incidents.IncidentError as exc:
+        return Result(False, form_id="new", errors={"form": _sentence(exc)})
+    log.info("%s posted incident %s", user, incident["id"])
     return Result(True, incident_id=str(incident["id"]))
 
 
-def change(store: Any, incident_id: str, form: dict[str, Any], user: str) -> Result:
+def change(store: Any, settings: Any, incident_id: str, form: dict[str, Any], user: str) -> Result:
     from app.hub import incidents
 
     errors: dict[str, str] = {}
@@ -104,13 +116,19 @@ def change(store: Any, incident_id: str, form: dict[str, Any], user: str) -> Res
         changes["title"] = title
     given, next_update = _next_update(form, errors)
     if given and "next_update" not in errors and status != "resolved":
-        changes["next_update_at"] = next_update
+        changes["next_update_at"] = _iso(next_update)
     if errors:
         return Result(False, form_id=incident_id, errors=errors)
     if not changes:
         return Result(False, form_id=incident_id, errors={"form": "Nothing was changed."})
     try:
-        incidents.update(store, incident_id, changes, by=user)
-    except MailBeaconError as exc:
-        return Result(False, form_id=incident_id, errors={"form": str(exc)})
+        incidents.update_incident(store, settings, incident_id, changes)
+    except incidents.IncidentError as exc:
+        return Result(False, form_id=incident_id, errors={"form": _sentence(exc)})
+    log.info("%s changed incident %s: %s", user, incident_id, ", ".join(sorted(changes)))
     return Result(True, incident_id=incident_id)
+
+
+def _sentence(exc: Exception) -> str:
+    text = str(exc).strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."

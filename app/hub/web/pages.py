@@ -5,7 +5,6 @@ script polls. Every page needs a session; every change needs the session's CSRF 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,11 +15,11 @@ from starlette.routing import Route
 
 from app.hub.clock import utc_now
 from app.hub.web import auth, incident_forms, queries
+from app.hub.web.fleet import counts_for
 from app.hub.web.render import fragment, render
 
 log = logging.getLogger(__name__)
 
-FLEET_CACHE_S = 10.0  # the fleet counts scan every laptop seen today: not on every poll
 POLL_MS = 2000  # the page asks for changes this often (SPEC: new members within 5 s)
 
 
@@ -30,26 +29,26 @@ def _store(request: Request):
     return hub_of(request).store
 
 
-def _fleet(request: Request, conn) -> dict[str, Any]:
+def _fleet(request: Request) -> dict[str, Any] | None:
+    """The counts kept by the background counter; None right after start-up (the page says
+    "counting" and the live update fills them in)."""
     from app.hub.app import hub_of
 
-    extra = hub_of(request).extra
-    cached = extra.get("web_fleet")
-    now = time.monotonic()
-    if cached is None or now - cached[0] > FLEET_CACHE_S:
-        cached = (now, queries.fleet(conn, utc_now()))
-        extra["web_fleet"] = cached
-    return cached[1]
+    return counts_for(hub_of(request)).value
 
 
 def _overview(request: Request) -> dict[str, Any]:
+    from app.hub.app import hub_of
+
     now = utc_now()
+    counted = counts_for(hub_of(request)).counted
     with _store(request).read() as conn:
         return {
-            "version": queries.version(conn),
+            # the fleet counts change the page too, each time the counter has run
+            "version": f"{queries.version(conn)}|{counted}",
             "groups": queries.open_groups(conn),
             "resolved": queries.recent_resolved(conn, now - timedelta(hours=24)),
-            "fleet": _fleet(request, conn),
+            "fleet": _fleet(request),
             "incidents": queries.incidents(conn, resolved_since=now - timedelta(hours=24)),
             "now": now,
         }
@@ -150,8 +149,10 @@ async def incident_change(request: Request) -> Response:
     if not await auth.csrf_ok(request, form):
         return auth.forbidden(request)
     incident_id = request.path_params["incident_id"][:200]
-    result = await run_in_threadpool(incident_forms.change, _store(request), incident_id, form,
-                                     request.state.session.user.name)
+    from app.hub.app import hub_of
+
+    result = await run_in_threadpool(incident_forms.change, _store(request), hub_of(request).settings,
+                                     incident_id, form, request.state.session.user.name)
     return await _after(request, result, form)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from app.hub import schema as t
 
@@ -37,6 +37,8 @@ class Group:
     last_at: datetime
     resolved_at: datetime | None
     incident: dict[str, Any] | None
+    notified_at: datetime | None = None
+    notified_laptops: int = 0
     notes: list[dict[str, Any]] = field(default_factory=list)
     reports: int = 0
 
@@ -50,11 +52,8 @@ def _failing(text: str) -> list[dict[str, str]]:
 
 
 def _reports_of(row: Any):
-    """Reports belonging to a group: the same key, received while it was open."""
-    conds = [t.reports.c.group_key == row.key, t.reports.c.received_at >= row.first_at]
-    if row.resolved_at is not None:
-        conds.append(t.reports.c.received_at <= row.resolved_at)
-    return and_(*conds)
+    """Reports the hub counted in this group (indexed by group)."""
+    return t.reports.c.group_id == row.id
 
 
 def _incident_row(conn: Connection, incident_id: str | None) -> dict[str, Any] | None:
@@ -70,6 +69,7 @@ def _group(conn: Connection, row: Any, *, notes: int = NOTES_PER_GROUP) -> Group
         failing=_failing(row.failing), laptops=row.laptops, people=row.people, networks=row.networks,
         first_at=row.first_at, last_at=row.last_at, resolved_at=row.resolved_at,
         incident=_incident_row(conn, row.incident_id),
+        notified_at=row.notified_at, notified_laptops=row.notified_laptops,
     )
     where = _reports_of(row)
     group.reports = conn.execute(select(func.count()).select_from(t.reports).where(where)).scalar() or 0
@@ -77,7 +77,7 @@ def _group(conn: Connection, row: Any, *, notes: int = NOTES_PER_GROUP) -> Group
         rows = conn.execute(
             select(t.reports.c.id, t.reports.c.created_at, t.reports.c.username, t.reports.c.note)
             .where(where, t.reports.c.note != "")
-            .order_by(t.reports.c.seq.desc())
+            .order_by(t.reports.c.created_at.desc())
             .limit(notes)
         )
         group.notes = [dict(r._mapping) for r in rows]
@@ -123,7 +123,7 @@ def group_detail(conn: Connection, group_id: int) -> dict[str, Any] | None:
             select(t.reports.c.id, t.reports.c.laptop, t.reports.c.created_at, t.reports.c.username,
                    t.reports.c.network, t.reports.c.note)
             .where(_reports_of(row))
-            .order_by(t.reports.c.seq.desc())
+            .order_by(t.reports.c.created_at.desc())
             .limit(TIMELINE_LIMIT)
         )
     ]
@@ -144,7 +144,9 @@ def group_detail(conn: Connection, group_id: int) -> dict[str, Any] | None:
 def timeline(group: Group, members: list[dict], reports: list[dict], notifications: list[dict]) -> list[dict]:
     """What happened to one group, oldest first: it opened, laptops joined and left, people
     reported (with their words), IT was told, the incident, and the end."""
-    events: list[dict[str, Any]] = [{"at": group.first_at, "kind": "opened", "text": "The outage group opened"}]
+    # a member may have been seen a moment before the group was written: it opened with them
+    opened = min([group.first_at, *(m["since"] for m in members)])
+    events: list[dict[str, Any]] = [{"at": opened, "kind": "opened", "text": "The outage group opened"}]
     for m in members:
         who = m["username"] or f"laptop {m['laptop'][:8]}"
         how = "its shared state" if m["by_state"] else "a report"
@@ -163,36 +165,38 @@ def timeline(group: Group, members: list[dict], reports: list[dict], notificatio
                        "text": f"Incident {group.incident['id']} posted: {group.incident['title']}"})
     if group.resolved_at is not None:
         events.append({"at": group.resolved_at, "kind": "resolved", "text": "The outage group resolved"})
-    events.sort(key=lambda e: e["at"])
+    for e in events:
+        e.setdefault("note", "")
+        e.setdefault("report", "")
+    order = {"opened": 0, "resolved": 9}
+    events.sort(key=lambda e: (e["at"], order.get(e["kind"], 5)))
     return events[-TIMELINE_LIMIT:]
 
 
 def fleet(conn: Connection, now: datetime) -> dict[str, Any]:
-    """Laptops seen in the last 24 h, by verdict and by network (the biggest networks first)."""
-    since = now - FLEET_WINDOW
-    recent = t.laptops.c.last_seen >= since
-    by_verdict = {
-        (r.verdict or ""): r.n
-        for r in conn.execute(
-            select(t.laptops.c.verdict, func.count().label("n")).where(recent).group_by(t.laptops.c.verdict)
-        )
+    """Laptops seen in the last 24 h, by verdict and by network (the biggest networks first).
+    One pass over the day's laptops, grouped by (verdict, network); the rest is arithmetic."""
+    recent = t.laptops.c.last_seen >= now - FLEET_WINDOW
+    rows = conn.execute(
+        select(t.laptops.c.verdict, t.laptops.c.network, func.count())
+        .where(recent)
+        .group_by(t.laptops.c.verdict, t.laptops.c.network)
+    ).all()
+    by_verdict: dict[str, int] = {}
+    per_network: dict[str, list[int]] = {}
+    for verdict, network, n in rows:
+        by_verdict[verdict or ""] = by_verdict.get(verdict or "", 0) + n
+        counts = per_network.setdefault(network or "", [0, 0])
+        counts[0] += n
+        if verdict not in ("ok", ""):
+            counts[1] += n
+    biggest = sorted(per_network.items(), key=lambda kv: (-kv[1][0], kv[0]))[:TOP_NETWORKS]
+    return {
+        "total": sum(by_verdict.values()),
+        "by_verdict": by_verdict,
+        "networks": [{"network": k, "laptops": v[0], "affected": v[1]} for k, v in biggest],
+        "network_count": sum(1 for k in per_network if k),
     }
-    bad = func.sum(case((t.laptops.c.verdict.notin_(["ok", ""]), 1), else_=0))
-    networks = [
-        {"network": r.network, "laptops": r.n, "affected": int(r.bad or 0)}
-        for r in conn.execute(
-            select(t.laptops.c.network, func.count().label("n"), bad.label("bad"))
-            .where(recent)
-            .group_by(t.laptops.c.network)
-            .order_by(func.count().desc(), t.laptops.c.network)
-            .limit(TOP_NETWORKS)
-        )
-    ]
-    network_count = conn.execute(
-        select(func.count(func.distinct(t.laptops.c.network))).where(recent, t.laptops.c.network != "")
-    ).scalar() or 0
-    return {"total": sum(by_verdict.values()), "by_verdict": by_verdict, "networks": networks,
-            "network_count": network_count}
 
 
 def incidents(conn: Connection, *, resolved_since: datetime) -> dict[str, list[dict[str, Any]]]:

@@ -109,7 +109,13 @@ class EmailChannel(Channel):
                     refusal = _login(smtp, username, password)
                     if refusal:
                         return Result(REFUSED, refusal)
-                refused = smtp.send_message(msg)
+                envelope = self._envelope(smtp, msg)
+                if isinstance(envelope, Result):
+                    return envelope
+                refused = smtp.send_message(msg, from_addr=envelope[0], to_addrs=envelope[1])
+        except smtplib.SMTPNotSupportedError as exc:
+            # what the relay lacks stays lacking: retrying would retry for ever
+            return Result(REFUSED, f"the relay {self.config.report.relay} cannot take this message: {exc}")
         except smtplib.SMTPRecipientsRefused as exc:
             return _recipients(exc.recipients)
         except smtplib.SMTPAuthenticationError as exc:
@@ -124,6 +130,43 @@ class EmailChannel(Channel):
         if refused:
             return _recipients(refused)
         return Result("delivered", "250 accepted by the relay")
+
+
+    def _envelope(self, smtp: smtplib.SMTP, msg: EmailMessage) -> tuple[str, list[str]] | Result:
+        """Sender and recipients in a form this relay takes. Without SMTPUTF8 an international
+        domain goes as IDNA (xn--…), in the envelope and the headers alike; an address whose
+        local part is not ASCII cannot be written for such a relay, which is a refusal that
+        says so rather than a retry that can never succeed."""
+        sender_addr = sender(self.config)
+        recipients = [a.strip() for a in self.config.report.email_to.split(",") if a.strip()]
+        if smtp.has_extn("smtputf8") or all(a.isascii() for a in (sender_addr, *recipients)):
+            return sender_addr, recipients
+        converted = {a: ascii_address(a) for a in (sender_addr, *recipients)}
+        impossible = [a for a, ascii_form in converted.items() if ascii_form is None]
+        if impossible:
+            return Result(
+                REFUSED,
+                f"the relay {self.config.report.relay} does not accept international addresses "
+                f"(no SMTPUTF8) and {', '.join(impossible)} has no ASCII form; use an ASCII address "
+                "in report.email_from or report.email_to, or a relay that offers SMTPUTF8",
+            )
+        del msg["From"], msg["To"]
+        msg["From"] = converted[sender_addr]
+        msg["To"] = ", ".join(converted[a] for a in recipients)
+        return converted[sender_addr], [converted[a] for a in recipients]  # type: ignore[misc]
+
+
+def ascii_address(address: str) -> str | None:
+    """local@domain with the domain in IDNA when it is not ASCII; None when the local part is
+    not ASCII (that needs SMTPUTF8) or the domain has no IDNA form."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local.isascii():
+        return None
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return f"{local}@{domain}"
 
 
 def _login(smtp: smtplib.SMTP, username: str, password: str) -> str:

@@ -1,0 +1,50 @@
+"""Noticing that the laptop's network changed, without a platform backend: a fingerprint of the
+interfaces that are up and their addresses, compared on the tray's tick. Qt's
+QNetworkInformation did the same through a NetworkManager/GIO plugin that cost the idle tray
+more memory than the rest of its network code; the check a change brings waits a random
+delay of seconds anyway (app.monitor), so a tick's latency adds nothing a person sees."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint() -> tuple[tuple[str, bool, tuple[str, ...]], ...] | None:
+    """(name, is up, sorted addresses) for every interface but loopback; None when it cannot
+    be read (then nothing is compared, nothing triggers)."""
+    try:
+        import psutil
+
+        stats = psutil.net_if_stats()
+        addrs = psutil.net_if_addrs()
+    except Exception:  # an odd platform or a sandbox: the interval checks still run
+        log.debug("could not read the network interfaces", exc_info=True)
+        return None
+    rows = []
+    for name, entries in addrs.items():
+        ips = tuple(sorted(str(e.address).split("%")[0] for e in entries
+                           if e.family in (socket.AF_INET, socket.AF_INET6)))
+        if ips and all(ip.startswith("127.") or ip == "::1" for ip in ips):
+            continue  # loopback
+        stat = stats.get(name)
+        rows.append((name, bool(stat is not None and stat.isup), ips))
+    return tuple(sorted(rows))
+
+
+class NetworkWatch:
+    """Compares the fingerprint with the last one; `changed()` is True once per change."""
+
+    def __init__(self, read: Callable[[], object] = fingerprint) -> None:
+        self._read = read
+        self._last = read()
+
+    def changed(self) -> bool:
+        now = self._read()
+        if now is None:
+            return False
+        last, self._last = self._last, now
+        return last is not None and now != last
