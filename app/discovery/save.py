@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 _HEADER = re.compile(r"^\s*\[")
 _ENDPOINTS_HEADER = re.compile(r"^\s*\[\[\s*endpoints\s*\]\]")
 _MARK = "# found by `mailbeacon discover`"
+# servers a person typed into the set-up window (a result with no source) are not "found"
+_TYPED = "# entered in the set-up window"
 
 
 def locked_keys(config: Config) -> list[str]:
@@ -67,7 +69,7 @@ def _without_endpoint_tables(text: str) -> str:
         if _ENDPOINTS_HEADER.match(line):
             skipping = True
             continue
-        if line.startswith(_MARK):
+        if line.startswith((_MARK, _TYPED)):
             continue
         if skipping and _HEADER.match(line):
             skipping = False
@@ -99,7 +101,7 @@ def _set_key(text: str, section: str, key: str, value: str) -> str:
 
 
 def _endpoint_tables(result: Discovery) -> str:
-    blocks = [f"{_MARK} ({result.source})"]
+    blocks = [_TYPED if result.source == "none" else f"{_MARK} ({result.source})"]
     for ep in result.endpoints:
         rows = ["[[endpoints]]"]
         for key in ("kind", "host", "port", "tls", "name", "url"):

@@ -71,6 +71,7 @@ def test_finds_checks_and_saves_the_servers_of_an_address(qtbot, world, isolated
     assert not window.isVisible()
     path = isolated_home / "mailbeacon.toml"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "# found by `mailbeacon discover` (autoconfig)" in path.read_text(encoding="utf-8")
     saved = load_user_config()
     assert saved.mail.address == "jane@corp.test"
     assert [(e.kind, e.host, e.port, e.tls) for e in saved.endpoints] == [
@@ -97,6 +98,8 @@ def test_nothing_found_offers_the_manual_form_which_is_checked_and_saved(qtbot, 
     with qtbot.waitSignal(window.saved, timeout=10000):
         window.save_button.click()
     saved = load_user_config()
+    text = (isolated_home / "mailbeacon.toml").read_text(encoding="utf-8")
+    assert "# entered in the set-up window" in text and "found by" not in text
     assert saved.mail.address == "sam@nowhere.test"
     assert [(e.kind, e.host, e.port, e.tls) for e in saved.endpoints] == [
         ("smtp", "smtp.corp.test", world.smtp.port, "starttls")]

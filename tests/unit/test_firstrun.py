@@ -138,3 +138,22 @@ def test_check_config_keeps_dns_ca_and_timeouts(make_config):
 def _diagnosis(checks, verdict="ok", headline="Mail works."):
     return Diagnosis(verdict=verdict, layer="none", headline=headline, advice="", checked_at="",
                      duration_ms=1.0, checks=checks)
+
+
+def test_typed_servers_replace_found_ones_in_the_user_file_and_say_so(isolated_home):
+    from app import config as config_mod
+    from app.discovery import Discovery, save
+
+    config = config_mod.load(system_file=None, policy_file=None, registry=False,
+                             env={"MAILBEACON_HOME": str(isolated_home)})
+    found = Discovery("jane@corp.example", "corp.example", "srv",
+                      [{"kind": "smtp", "host": "mx.corp.example", "port": 465, "tls": "implicit"}])
+    path = firstrun.save_choice(save, found, "", [], config)
+    typed = [Endpoint("smtp", "smtp.corp.example", 587, "starttls")]
+    assert firstrun.save_choice(save, None, "jane@corp.example", typed, config) == path
+    text = path.read_text(encoding="utf-8")
+    assert text.count("# entered in the set-up window") == 1 and "found by" not in text
+    assert "mx.corp.example" not in text
+    reread = config_mod.load(system_file=None, policy_file=None, registry=False,
+                             env={"MAILBEACON_HOME": str(isolated_home)})
+    assert reread.endpoints == typed and reread.mail.address == "jane@corp.example"
