@@ -42,7 +42,9 @@ def _read(path: Path) -> str | None:
 def _create(path: Path) -> str:
     value = _new()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from app.paths import private_dir
+
+        private_dir(path.parent)  # missing parents too are 0700, whatever the umask
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

@@ -12,6 +12,10 @@ stands still while the laptop sleeps) and shares the wall clock, as real laptops
 
 The tray's tick timer is modelled by calling tick() within TICK_S after each resume (the only
 time a tick can change anything); all other monitor calls are the tray's.
+
+`--before REV` runs the same events against app/monitor.py as it was at REV (git), driven the
+way app/ui/tray.py drove it then (its scheduling glue re-created in LegacySeam), for the
+before/after comparison.
 """
 
 from __future__ import annotations
@@ -98,7 +102,10 @@ class World:
 
     def start_laptop(self, idx: int) -> None:
         lap = self.laptops[idx]
-        lap.mon = Monitor(INTERVAL, CONFIRM, feed_interval_s=FEED, clock=lap.mono, wall=self.wall, rng=self.rng)
+        if LEGACY is not None:
+            lap.mon = LegacySeam(LEGACY, lap.mono, self.wall, self.rng)  # type: ignore[assignment]
+        else:
+            lap.mon = Monitor(INTERVAL, CONFIRM, feed_interval_s=FEED, clock=lap.mono, wall=self.wall, rng=self.rng)
         self.resched(idx)
 
     def resched(self, idx: int) -> None:
@@ -174,6 +181,71 @@ class World:
                 continue
             self.resched(idx)
         self.t = until
+
+
+LEGACY = None  # the old monitor module, with --before
+
+
+class LegacySeam:
+    """The old tray's scheduling glue around the old Monitor, behind the new seam: a check when
+    seconds_until_due() ran out (started(), and the check read the feed as well), the feed on
+    its own unjittered QTimer from the tray's start, tick() on the tick timer."""
+
+    def __init__(self, module, clock, wall, rng) -> None:
+        self.m = module.Monitor(INTERVAL, CONFIRM, clock=clock, wall=wall, rng=rng)
+        self.clock = clock
+        self.feed_due = clock() + FEED
+
+    @property
+    def running(self) -> bool:
+        return self.m.running
+
+    def next_due(self) -> float:
+        due = math.inf if self.m.running else self.m.next_due()
+        return min(due, self.feed_due)
+
+    def due(self) -> list[str]:
+        jobs = []
+        if not self.m.running and self.m.seconds_until_due() <= 0.05:
+            self.m.started()
+            jobs += ["check", "feed"]  # the engine read the feed within every check
+        now = self.clock()
+        while now >= self.feed_due:
+            self.feed_due += FEED
+            jobs.append("feed")
+        return jobs
+
+    def finished(self, diagnosis):
+        return self.m.finished(diagnosis)
+
+    def feed_finished(self, changed: bool = False) -> None:
+        pass
+
+    def flush_finished(self) -> None:
+        pass
+
+    def state_finished(self, ok: bool, retry_after_s: float | None = None) -> None:
+        pass
+
+    def trigger(self, reason: str) -> bool:
+        return self.m.trigger(reason)
+
+    def tick(self) -> None:
+        self.m.tick()
+
+
+def load_legacy(rev: str):
+    import subprocess
+    import types
+
+    root = Path(__file__).resolve().parents[1]
+    source = subprocess.run(["git", "-C", str(root), "show", f"{rev}:app/monitor.py"], check=True,
+                            capture_output=True, text=True).stdout
+    module = types.ModuleType("legacy_monitor")
+    module.__file__ = f"{rev}:app/monitor.py"
+    sys.modules["legacy_monitor"] = module  # dataclasses look their module up
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module
 
 
 def warm_world(n: int, seed: int) -> World:
@@ -364,8 +436,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="events run in parallel, each on a copy of the warmed-up fleet (fork)")
+    parser.add_argument("--before", metavar="REV", help="the monitor (and tray glue) as it was at this git revision")
     args = parser.parse_args()
     n = args.laptops
+    global LEGACY
+    if args.before:
+        LEGACY = load_legacy(args.before)
+        print(f"BEFORE: app/monitor.py at {args.before}, driven as app/ui/tray.py drove it then")
     wall_started = time.monotonic()
     world = warm_world(n, args.seed)
     warm_cpu = time.process_time()
@@ -375,7 +452,7 @@ def main() -> int:
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")  # children inherit the warmed-up fleet
-        global _WORLD
+        global _WORLD  # noqa: PLW0603
         _WORLD = world
         # one fresh fork per event: a worker must not carry one event's fleet into the next
         with ctx.Pool(args.jobs, maxtasksperchild=1) as pool:

@@ -34,5 +34,7 @@ else
 fi
 
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
+# as if .venv/ were activated: tests that run tools by name (check-jsonschema) find its copies
+export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/python -m ruff check app tests benchmarks
 exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

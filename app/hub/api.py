@@ -208,6 +208,17 @@ async def incident_item(request: Request) -> Response:
     return json_response(changed)
 
 
+async def stats(request: Request) -> Response:
+    """Where this process's ingest time went (seconds summed over requests), for IT and the
+    benchmark; admin only."""
+    authorize(request, admin=True)
+    hub = hub_of(request)
+    return json_response({
+        "ingest": hub.writer.timings.as_dict() if hub.writer else None,
+        "grouper_passes": hub.grouper.passes if hub.grouper else 0,
+    })
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return (text[:1].upper() + text[1:]).rstrip(".") + "."
@@ -225,4 +236,5 @@ def routes(hub) -> list[BaseRoute]:
         Route("/api/v1/groups/{group_id}", group, methods=["GET"]),
         Route("/api/v1/incidents", incidents_collection, methods=["GET", "POST"]),
         Route("/api/v1/incidents/{incident_id}", incident_item, methods=["PATCH"]),
+        Route("/api/v1/stats", stats, methods=["GET"]),
     ]

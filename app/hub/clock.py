@@ -1,11 +1,10 @@
-"""The hub's one clock. Tests move it by setting `offset_s`; the hub never reads time elsewhere."""
+"""The hub's one clock: every time the hub stores or compares comes from here. The grouping
+rules take `now` as an argument, so tests drive them through hours without sleeping."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-offset_s = 0.0
+from datetime import UTC, datetime
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=offset_s) if offset_s else datetime.now(UTC)
+    return datetime.now(UTC)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH = 5000
+BATCH = 2000  # events per pass: the pass holds the write lock, so keep it short
 REPORT_MEMBER_TTL = timedelta(hours=1)
 _CHUNK = 500  # IN (...) lists stay well under every database's parameter limit
 

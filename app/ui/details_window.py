@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -216,6 +216,15 @@ class DetailsWindow(QWidget):
     def _show_it(self, shown: bool) -> None:
         self.it_text.setVisible(shown)
         self.it_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        QTimer.singleShot(0, self._fit_height)
+
+    def _fit_height(self) -> None:
+        """Grow to what the open disclosure needs (within the screen), so nothing overlaps."""
+        screen = self.screen()
+        limit = screen.availableGeometry().height() - 40 if screen is not None else 900
+        wanted = min(limit, max(self.height(), self.layout().totalSizeHint().height()))
+        if wanted > self.height():
+            self.resize(self.width(), wanted)
 
     # ------------------------------------------------------------ text for IT and for a chat
 
@@ -228,9 +237,10 @@ class DetailsWindow(QWidget):
 
     @staticmethod
     def _change_line(change: dict) -> str:
+        """'17:02  The mail server is not answering — …': the headline says it all; the verdict
+        word stands in only when a change has none."""
         verdict = VERDICT_WORD.get(change.get("verdict", ""), change.get("verdict", ""))
-        headline = change.get("headline") or ""
-        return f"{_local_time(change.get('at', ''))}  {verdict}" + (f" — {headline}" if headline else "")
+        return f"{_local_time(change.get('at', ''))}  {change.get('headline') or verdict}"
 
     def as_text(self) -> str:
         lines: list[str] = []

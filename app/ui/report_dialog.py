@@ -82,6 +82,7 @@ class ReportDialog(QDialog):
         self.setMinimumWidth(520)
 
         self.known_label = QLabel()
+        self.known_label.setTextFormat(Qt.TextFormat.PlainText)  # IT's words, never markup
         self.known_label.setWordWrap(True)
         self.known_label.setStyleSheet(
             "background: #fff4ce; color: #3b2f00; padding: 8px; border-radius: 4px;"
@@ -99,7 +100,9 @@ class ReportDialog(QDialog):
         self.headline.setStyleSheet("font-weight: bold; font-size: 14px;")
         self.contents = QLabel()
         self.contents.setWordWrap(True)
-        self.contents.setTextFormat(Qt.TextFormat.RichText)
+        # plain text: a rich-text list is measured too short and its last lines were cut off,
+        # and outside words (the headline, host names) are never read as markup
+        self.contents.setTextFormat(Qt.TextFormat.PlainText)
         # its own label: QLabel measures rich text after a list too short and cuts the last line
         self.no_secrets = QLabel(WORDS["no_secrets"])
         self.note = QPlainTextEdit()
@@ -118,6 +121,7 @@ class ReportDialog(QDialog):
         self.preview.setMinimumHeight(260)
         self.preview.hide()
         self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
 
         self.copy_button = QPushButton(WORDS["copy"])
@@ -211,7 +215,13 @@ class ReportDialog(QDialog):
         self.headline.setText(self.report["diagnosis"].get("headline", ""))
         self.contents.setText(self.describe(self.report))
         self._show_known_incident(self.report)
-        self.adjustSize()  # the list and the banner arrive after the dialog was first laid out
+        # the list and the banner arrive after the dialog was first laid out; a wrapped label
+        # gets the height its lines need at this width, or the layout squeezes its first and
+        # last lines away
+        width = max(self.contents.width(), self.width() - 24)
+        for label in (self.contents, self.known_label, self.no_channel_label, self.headline):
+            label.setMinimumHeight(label.heightForWidth(width) if label.isVisibleTo(self) else 0)
+        self.adjustSize()
         self._set_report_actions(True)
         self._refresh_preview()
         self.status.setText("")
@@ -225,7 +235,7 @@ class ReportDialog(QDialog):
         from app import feed
 
         line = feed.status_line((report.get("diagnosis") or {}).get("it_status")) or WORDS["known_fallback"]
-        self.known_label.setText(_esc(WORDS["known"].format(line=line)).replace("\n", "<br>"))
+        self.known_label.setText(WORDS["known"].format(line=line))
         self.known_label.show()
         if self.outcome is None:
             self.send_button.setText(KNOWN_SEND_TEXT)
@@ -239,21 +249,20 @@ class ReportDialog(QDialog):
         r = report.get("reporter") or {}
         d = report.get("diagnosis") or {}
         w = staff.REPORT_ITEMS
-        items = [w["found"].format(headline=_esc(d.get("headline", ""))),
+        items = [w["found"].format(headline=d.get("headline", "")),
                  w["checks"].format(n=len(d.get("checks", [])))]
         history = report.get("history") or []
         if history:
             items.append(w["changes_one" if len(history) == 1 else "changes"].format(n=len(history)))
         who = [x for x in (r.get("username"), r.get("email")) if x]
-        items.append(w["who"].format(who=_esc(", ".join(who))) if who else w["no_who"])
-        items.append(w["host"].format(host=_esc(r["hostname"])) if r.get("hostname") else w["no_host"])
+        items.append(w["who"].format(who=", ".join(who)) if who else w["no_who"])
+        items.append(w["host"].format(host=r["hostname"]) if r.get("hostname") else w["no_host"])
         items.append(w["device"])
         items.append(w["network_masked" if self.config.report.redact_addresses else "network"])
         items.append(w["note"])
         channels = [_CHANNEL_WORDS[c] for c in configured(self.config)]
-        items.append(w["to"].format(where=_esc(", ".join(channels))) if channels else w["nowhere"])
-        bullets = "".join(f"<li>{i}</li>" for i in items)
-        return f"<ul>{bullets}</ul>"
+        items.append(w["to"].format(where=", ".join(channels)) if channels else w["nowhere"])
+        return "\n".join(f"•  {item}" for item in items)
 
     # ------------------------------------------------------------ what will be sent
 
@@ -363,7 +372,3 @@ class ReportDialog(QDialog):
             return SAVED_MESSAGE
         reasons = "; ".join(f"{f['channel']}: {f['reason']}" for f in outcome.failed)
         return f"IT's system refused the report ({reasons}). It is kept in {outcome.path}"
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

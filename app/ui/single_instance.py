@@ -172,6 +172,7 @@ class SingleInstance(QObject):
         super().__init__(parent)
         self.name = name or server_name()
         self._server: QLocalServer | None = None
+        self._peers: set[QLocalSocket] = set()
 
     def _connect(self, timeout_ms: int) -> QLocalSocket | None:
         """A connection to a tray of this same user, or None (nobody, or somebody else)."""
@@ -225,15 +226,22 @@ class SingleInstance(QObject):
         assert self._server is not None
         while self._server.hasPendingConnections():
             qsocket = self._server.nextPendingConnection()
+            # Python owns each connection from here on: Qt would otherwise delete it twice, once
+            # through disconnected -> deleteLater and once with the server it was a child of
+            qsocket.setParent(None)
             if not _same_user(qsocket):
                 log.warning("single instance: a process of another user connected; ignored")
                 qsocket.abort()
-                qsocket.deleteLater()
                 continue
+            self._peers.add(qsocket)
             qsocket.readyRead.connect(lambda s=qsocket: self._on_ready(s))
-            qsocket.disconnected.connect(qsocket.deleteLater)
+            qsocket.disconnected.connect(lambda s=qsocket: self._drop(s))
             if qsocket.bytesAvailable():
                 self._on_ready(qsocket)
+
+    def _drop(self, qsocket: QLocalSocket) -> None:
+        self._peers.discard(qsocket)
+        qsocket.deleteLater()
 
     def _on_ready(self, qsocket: QLocalSocket) -> None:
         data = bytes(qsocket.readAll().data())
@@ -241,6 +249,10 @@ class SingleInstance(QObject):
             self.show_requested.emit()
 
     def close(self) -> None:
+        for qsocket in list(self._peers):
+            qsocket.abort()
+            qsocket.deleteLater()
+        self._peers.clear()
         if self._server is not None:
             self._server.close()
             self._server = None

@@ -18,29 +18,19 @@ from PySide6.QtCore import (
     QCoreApplication,
     QFileSystemWatcher,
     QObject,
-    Qt,
     QTimer,
     QUrl,
     Signal,
     qInstallMessageHandler,
 )
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (
-    QDialog,
-    QHBoxLayout,
-    QLabel,
-    QMenu,
-    QPushButton,
-    QSystemTrayIcon,
-    QVBoxLayout,
-)
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.errors import ConfigError
 from app.ui import icons
 
 log = logging.getLogger(__name__)
 
-WINDOW_TITLE = "MailBeacon cannot start"
 # a save is often several events (truncate, write, rename): read the file once they settle
 SETTLE_MS = 300
 _LABEL_PREFIXES = ("system file ", "policy ")
@@ -103,40 +93,6 @@ def cannot_start_sentence(exc: BaseException, *, brief: bool = False) -> str:
     return _scrub(f"MailBeacon cannot start: {text.rstrip('.')}.")
 
 
-class CannotStartWindow(QDialog):
-    """The sentence, and the three things a person can do about it."""
-
-    open_config = Signal()
-    open_logs = Signal()
-    quit_requested = Signal()
-
-    def __init__(self, sentence: str) -> None:
-        super().__init__(None)
-        self.setWindowTitle(WINDOW_TITLE)
-        self.setMinimumWidth(460)
-        layout = QVBoxLayout(self)
-        self.label = QLabel(sentence)
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.label)
-        self.hint = QLabel("MailBeacon starts by itself as soon as the file is fixed and saved.")
-        self.hint.setWordWrap(True)
-        layout.addWidget(self.hint)
-        buttons = QHBoxLayout()
-        self.config_button = QPushButton("Open the config file")
-        self.logs_button = QPushButton("Open the log folder")
-        self.quit_button = QPushButton("Quit")
-        for button, signal in ((self.config_button, self.open_config), (self.logs_button, self.open_logs),
-                               (self.quit_button, self.quit_requested)):
-            button.clicked.connect(signal.emit)
-            buttons.addWidget(button)
-        buttons.insertStretch(2)
-        layout.addLayout(buttons)
-
-    def set_sentence(self, sentence: str) -> None:
-        self.label.setText(sentence)
-
-
 class CannotStart(QObject):
     """The grey icon, menu, tooltip and window of a tray that could not start, watching the
     config file; `recovered` carries the value `retry` returned once it stops failing."""
@@ -164,6 +120,9 @@ class CannotStart(QObject):
         self.error = exc
         self.sentence = self.brief = ""
         self._done = False  # recovered or quitting: the window's closing means nothing more
+        # the dialog's widget classes cost the idle tray memory when merely imported: only here
+        from app.ui.startup_window import CannotStartWindow
+
         self.window = CannotStartWindow("")
         self.window.open_config.connect(self.open_config_file)
         self.window.open_logs.connect(self.open_log_folder)

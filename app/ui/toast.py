@@ -95,11 +95,12 @@ class Toast(QFrame):
     def show_message(self, title: str, text: str, icon_rect: QRect, msecs: int = 10000) -> None:
         self.title.setText(title)
         self.text.setText(text)
-        self.adjustSize()
+        # wrapped text: the height follows from the fixed width, not from a one-line guess
+        self.setFixedHeight(self.layout().totalHeightForWidth(self.width()))
         screen = QGuiApplication.screenAt(icon_rect.center()) if not icon_rect.isEmpty() else None
         screen = screen or QGuiApplication.primaryScreen()
         area = screen.availableGeometry() if screen is not None else QRect(0, 0, 1024, 768)
-        rect = placement((self.width(), self.sizeHint().height()), icon_rect, area)
+        rect = placement((self.width(), self.height()), icon_rect, area)
         self.move(QPoint(rect.x(), rect.y()))
         self.show()
         self.raise_()

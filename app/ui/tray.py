@@ -159,7 +159,9 @@ class TrayApp(QObject):
         self._plan_feed()
         self._push_state: Callable[[Transition], Any] | None = None
         self._plan_state()
-        self.history = history if history is not None else self._open_history()
+        # the history database (sqlite) opens once the icon is up: it is not needed to show it
+        self.history = history
+        self._history_pending = history is None
         # history work runs off the GUI thread on one thread of its own, in order: a write
         # must not be overtaken by the next pass's write or by the timeline read after it
         self.history_pool = QThreadPool(self)
@@ -213,13 +215,16 @@ class TrayApp(QObject):
 
     # ------------------------------------------------------------ setup
 
+    def _ensure_history(self) -> None:
+        if self._history_pending:
+            self._history_pending = False
+            self.history = self._open_history()
+
     def _open_history(self) -> Any:
         try:
             from app.history import History
 
-            path = user_paths().history_db
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return History(path)
+            return History(user_paths().history_db)  # it makes its folder, private
         except ImportError:
             log.info("history module not available; the timeline stays empty")
         except Exception:  # a broken database must not keep the light off
@@ -309,11 +314,6 @@ class TrayApp(QObject):
     def start(self) -> None:
         """Show the icon (or the fallback window) and start checking at once."""
         self._tick_timer.start()
-        if self.history is not None:
-            run_in_background(self.history.prune, 30, pool=self.history_pool)
-            run_in_background(
-                stored_state, self.history, on_done=self._on_stored_state, pool=self.history_pool
-            )
         if self._tray_available():
             self.tray.show()
         else:
@@ -321,6 +321,12 @@ class TrayApp(QObject):
             self._tray_poll.start()
             if self._tray_wait_s <= 0:
                 self._poll_tray()
+        self._ensure_history()
+        if self.history is not None:
+            run_in_background(self.history.prune, 30, pool=self.history_pool)
+            run_in_background(
+                stored_state, self.history, on_done=self._on_stored_state, pool=self.history_pool
+            )
         if self._watch_network:
             self._watch_network_changes()  # after the icon: nothing here is needed to show it
         if firstrun.needs_setup(self.config):
@@ -432,6 +438,7 @@ class TrayApp(QObject):
     def apply_diagnosis(self, diagnosis: Diagnosis) -> Transition | None:
         """One finished pass: let the monitor judge it, record it, render, maybe notify."""
         transition = self.monitor.finished(diagnosis)
+        self._ensure_history()
         if self.history is not None:
             run_in_background(
                 self.history.record,
@@ -702,6 +709,7 @@ class TrayApp(QObject):
         diagnosis = self.monitor.latest or self.monitor.confirmed
         window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict, action=self._call_to_action())
         window.set_it_lines(self._incident_lines())
+        self._ensure_history()
         if self.history is not None:
             since = datetime.now(UTC) - timedelta(hours=24)
             run_in_background(

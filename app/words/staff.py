@@ -195,7 +195,7 @@ def partly_headline(broken: list[str], partial: list[str], working: list[str], *
     if working:
         text += f", but {join(working)} still {'works' if len(set(working)) == 1 else 'work'}"
     whose = (
-        "the mail server or the network you are on blocks it, not your computer"
+        "the cause is the mail server or the network you are on, not your computer"
         if network_maybe
         else IT_SIDE
     )

@@ -29,7 +29,9 @@ def bad_demo(tmp_path):
     from app.demo import Demo
 
     d = Demo(tmp_path / "server", hub=False)
-    d.config_sections["check"] = {"interval_s": "every minute", "confirm_after_s": 1, "timeout_s": 3}
+    # slow_ms high: on a busy machine a slow answer would turn the fixed tray amber, not green
+    d.config_sections["check"] = {"interval_s": "every minute", "confirm_after_s": 1, "timeout_s": 10,
+                                  "slow_ms": 60000}
     d.start()
     yield d
     d.stop()
@@ -54,9 +56,10 @@ def test_bad_config_shows_the_problem_then_starts_once_fixed(screen, bad_demo, t
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        window = screen.find_window("MailBeacon cannot start", timeout=20)
+        # generous bounds: a loaded machine (or the shifted-clock run) starts Python slowly
+        window = screen.find_window("MailBeacon cannot start", timeout=90)
         assert window, "the cannot-start window never opened"
-        assert wait_until(screen.icon_visible, 10, "the tray icon")
+        assert wait_until(screen.icon_visible, 30, "the tray icon")
         shot = screen.shot(ARTIFACTS / "cannot-start.png")
         grey = icon_colours(shot)
         print(f"\nscreenshot: {shot} {grey}")
@@ -79,10 +82,10 @@ def test_bad_config_shows_the_problem_then_starts_once_fixed(screen, bad_demo, t
         os.replace(new, bad_demo.config_path)
 
         green_png = ARTIFACTS / "cannot-start-fixed.png"
-        counts = wait_for_colour(screen, "green", green_png, timeout=30)
+        counts = wait_for_colour(screen, "green", green_png, timeout=90)
         print(f"screenshot: {green_png} {counts}")
         assert screen.find_window("MailBeacon cannot start", timeout=1) is None
-        assert wait_until(lambda: "tray running" in log_file.read_text(encoding="utf-8"), 10,
+        assert wait_until(lambda: "tray running" in log_file.read_text(encoding="utf-8"), 30,
                           "the tray's start in the log")
         assert app.poll() is None
     finally:

@@ -44,6 +44,14 @@ def write_hub_toml(path: Path, *, listen: str, database: str = "", hub: str = ""
     return path
 
 
+def _die_with_parent() -> None:
+    # PR_SET_PDEATHSIG: a killed or timed-out test run leaves no hub serving behind
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
 class HubProcess:
     """`python -m app hub serve --config FILE` as a real process on a free loopback port."""
 
@@ -60,7 +68,7 @@ class HubProcess:
         self._log_fh = self.log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "hub", "serve", "--config", str(self.config), "--listen", f"127.0.0.1:{self.port}"],
-            stdout=self._log_fh, stderr=subprocess.STDOUT, env=self.env,
+            stdout=self._log_fh, stderr=subprocess.STDOUT, env=self.env, preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

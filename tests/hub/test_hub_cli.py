@@ -29,7 +29,29 @@ def test_migrate_on_postgresql_never_shows_the_password(tmp_path, isolated_home,
     assert made.returncode == 0 and made.stdout.splitlines()[-1].startswith("mbh_")
 
 
-def test_migrate_users_and_tokens(tmp_path, isolated_home):
+class _Done:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def test_migrate_users_and_tokens(tmp_path, isolated_home, capsys, monkeypatch):
+    """The same commands in this process (app.cli.main), so the many steps stay quick."""
+    import io
+
+    from app import cli
+
+    def hub(*args: str, config, home, stdin: str = "") -> _Done:  # noqa: F811
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        umask = os.umask(0o022)  # `hub` makes its files private through the umask: keep ours
+        os.umask(umask)
+        try:
+            status = cli.main(["hub", *args, "--config", str(config)])
+        finally:
+            os.umask(umask)
+        out = capsys.readouterr()
+        return _Done(status, out.out, out.err)
+
     config = write_hub_toml(tmp_path / "hub.toml", listen="127.0.0.1:8425")
     done = hub("migrate", config=config, home=isolated_home)
     assert done.returncode == 0, done.stderr

@@ -20,7 +20,7 @@ from tests.servers.receiver import Receiver
 ROOT = Path(__file__).resolve().parents[2]
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 DEEP_OBJECT = '{"incidents": ' + "[" * 100_000 + "]" * 100_000 + ', "schema": 1}'
-BASE = '[network]\ninternet_url = ""\n[dns]\ncontrol_name = "localhost"\n[check]\ntimeout_s = 2\n'
+BASE = '[network]\ninternet_url = ""\n[dns]\ncontrol_name = "localhost"\n[check]\ntimeout_s = 8\n'
 
 
 def cli(*args: str, config: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

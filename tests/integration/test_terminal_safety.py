@@ -33,7 +33,7 @@ def test_check_and_outbox_neutralise_control_characters_from_outside(tmp_path, i
     with HostileServer([send(greeting), close()]) as server:
         config = tmp_path / "mb.toml"
         config.write_text(
-            '[network]\ninternet_url = ""\n[dns]\ncontrol_name = "localhost"\n[check]\ntimeout_s = 2\n'
+            '[network]\ninternet_url = ""\n[dns]\ncontrol_name = "localhost"\n[check]\ntimeout_s = 8\n'
             f'[feed]\nurl = "{status}"\n'
             f'[[endpoints]]\nkind = "smtp"\nhost = "127.0.0.1"\nport = {server.port}\ntls = "none"\n'
         )

@@ -314,7 +314,8 @@ def test_details_window_shows_checks_timeline_it_status_and_copies_text(make_tra
     assert "[Failed] smtp 127.0.0.1:2525 — tcp_refused (12 ms): Server said down." in window.it_text.toPlainText()
     qtbot.waitUntil(lambda: window.timeline.count() == 2, timeout=5000)
     timeline = [window.timeline.item(i).text() for i in range(2)]
-    assert "Mail works" in timeline[0] and "Mail server problem" in timeline[1]
+    # each change shows its headline once, never "Mail works — Mail works."
+    assert timeline[0].endswith(f"  {HEADLINES['ok']}") and timeline[1].endswith(f"  {HEADLINES['down']}")
     assert window.it_label.text().startswith("IT is aware: Mail server outage (investigating). We are on it.")
     assert "Last updated" in window.it_label.text()
     assert "IT is aware: Mail server outage" in tray.tray.toolTip()
