@@ -276,6 +276,9 @@ class Config:
     endpoints: list[Endpoint] = field(default_factory=list)
     files_read: list[str] = field(default_factory=list)
     policy_keys: set[str] = field(default_factory=set)
+    # the file this configuration's user layer is read from and saved to: --config when given,
+    # else the user config file (None when a test left the user layer out)
+    user_file: str | None = None
 
     def __post_init__(self) -> None:
         for section in SCHEMA:
@@ -743,14 +746,17 @@ def load(
             apply(*_flatten_flat(reg, label), label)
 
     # 3. user file, or --config
+    layer_file: str | None = None
     if config_file is not None:
         path = Path(config_file).expanduser()
         apply_file(path, str(path), required=True)
+        layer_file = str(path)
     else:
         if user_file is _UNSET:
             user_file = _paths.user_paths(env).user_config
         if user_file is not None:
             apply_file(Path(user_file), str(user_file), required=False)
+            layer_file = str(user_file)
 
     # 4. environment
     flat, eps, env_sources = env_values(env)
@@ -791,6 +797,7 @@ def load(
         endpoints=endpoints,
         files_read=files_read,
         policy_keys=policy_keys,
+        user_file=layer_file,
     )
 
 

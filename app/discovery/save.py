@@ -32,12 +32,18 @@ def locked_keys(config: Config) -> list[str]:
 
 
 def save(result: Discovery, config: Config, *, path: Path | None = None) -> Path:
-    """Write the discovery into `path` (default: the user config file) and return it.
+    """Write the discovery into `path` (default: the file the configuration's user layer came
+    from, which is --config when the tray or a command was given one) and return it.
     WriteError (exit 73) when it cannot be written; ConfigError when the file is not TOML."""
     from app import config as config_mod
     from app import paths
 
-    target = Path(path) if path is not None else paths.user_paths().user_config
+    if path is not None:
+        target = Path(path)
+    elif config.user_file:
+        target = Path(config.user_file)
+    else:
+        target = paths.user_paths().user_config
     try:
         text = target.read_text(encoding="utf-8") if target.exists() else ""
     except (OSError, UnicodeError) as exc:

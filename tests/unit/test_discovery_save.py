@@ -66,3 +66,17 @@ def test_a_file_that_is_not_toml_is_left_alone(tmp_path):
     with pytest.raises(ConfigError):
         save(FOUND, config_mod.defaults(), path=path)
     assert path.read_text() == "this is = = not toml\n"
+
+
+def test_save_goes_to_the_file_the_config_was_read_from(tmp_path, monkeypatch):
+    """A tray started with --config re-reads that file after the set-up window saves, so the
+    found servers must land there, not in the default user file."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("MAILBEACON_HOME", str(home))
+    given = tmp_path / "given.toml"
+    given.write_text(BEFORE)
+    cfg = _load(given)
+    assert cfg.user_file == str(given)
+    assert save(FOUND, cfg) == given
+    assert _load(given).mail.address == "jane@corp.example"
+    assert not list(home.rglob("mailbeacon.toml"))
