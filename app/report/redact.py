@@ -126,11 +126,23 @@ def register_url_secrets(url: str | None, *, path_is_secret: bool = False) -> No
         register_secret(parts.path)
 
 
+def _env_secrets(prefix: str) -> set[str]:
+    """The values of the MAILBEACON_SECRET_* variables. Another thread may change the
+    environment while this one iterates it (RuntimeError, or KeyError for a name removed
+    between listing and reading it): read it again."""
+    for _attempt in range(10):
+        try:
+            return {v for k, v in list(os.environ.items()) if k.startswith(prefix) and v}
+        except (RuntimeError, KeyError):
+            continue
+    return {v for k in list(os.environ) if k.startswith(prefix) and (v := os.environ.get(k))}
+
+
 def known_secrets(extra: Iterable[str] = ()) -> set[str]:
     """Every secret value known now: registered ones, MAILBEACON_SECRET_* and `extra`."""
     from app.secrets import ENV_PREFIX  # light: no keyring import until a value is asked for
 
-    values = {v for k, v in os.environ.items() if k.startswith(ENV_PREFIX) and v}
+    values = _env_secrets(ENV_PREFIX)
     with _registered_lock:
         values |= _registered
     values.update(v for v in extra if v)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import stat
 
 import pytest
@@ -147,3 +148,38 @@ def test_deeply_nested_json_is_a_value_error():
 def test_out_of_range_times_are_value_errors():
     with pytest.raises(ValueError):
         jsonio.parse_iso("9999-12-31T23:00:00-05:00")
+
+
+def test_scrubbing_while_another_thread_changes_the_environment(monkeypatch):
+    """A worker logs (and so scrubs) while the main thread changes os.environ: iterating the
+    environment then raises RuntimeError or KeyError, which must not escape the scrubber."""
+    import threading
+
+    from app.report.redact import scrub_text
+
+    monkeypatch.setenv("MAILBEACON_SECRET_REPORT_WEBHOOK_TOKEN", "canary-env-secret-123")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            os.environ[f"MB_CHURN_{i % 50}"] = "x"
+            os.environ.pop(f"MB_CHURN_{(i + 25) % 50}", None)
+            i += 1
+
+    worker = threading.Thread(target=churn, daemon=True)
+    worker.start()
+    try:
+        for _ in range(3000):
+            try:
+                assert "canary-env-secret-123" not in scrub_text("token canary-env-secret-123 sent")
+            except (RuntimeError, KeyError) as exc:
+                errors.append(exc)
+                break
+    finally:
+        stop.set()
+        worker.join()
+        for i in range(50):
+            os.environ.pop(f"MB_CHURN_{i}", None)
+    assert errors == []
