@@ -21,6 +21,7 @@ debs=(
   faketime gcc libc6-dev               # shared/tools/shifted-clock (CI's run 400 days ahead)
   postgresql                           # the hub's tests start a private PostgreSQL cluster
   chromium                             # the dashboard's browser tests (Playwright drives it)
+  wrk prometheus-alertmanager          # benchmarks/hub_ingest.py: the load and the reference
 )
 # Python extras installed into .venv/; add yours here.
 extras=test,demo,packaging,hub
