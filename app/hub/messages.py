@@ -89,20 +89,9 @@ def teams_card(event: str, group: dict[str, Any], url: str) -> dict[str, Any]:
         body.append({"type": "TextBlock", "text": "Failing checks: " + "; ".join(failing[:20])[:2000], "wrap": True})
     for note in notes(group):
         body.append({"type": "TextBlock", "text": f"“{note}”", "wrap": True, "isSubtle": True})
-    return {
-        "type": "message",
-        "attachments": [{
-            "contentType": "application/vnd.microsoft.card.adaptive",
-            "contentUrl": None,
-            "content": {
-                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "type": "AdaptiveCard",
-                "version": "1.4",
-                "body": body,
-                "actions": [{"type": "Action.OpenUrl", "title": "Open the dashboard", "url": url}],
-            },
-        }],
-    }
+    from app.report.channels.teams import adaptive_card
+
+    return adaptive_card(body, [{"type": "Action.OpenUrl", "title": "Open the dashboard", "url": url}])
 
 
 def slack_message(event: str, group: dict[str, Any], url: str) -> dict[str, Any]:

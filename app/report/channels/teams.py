@@ -24,6 +24,24 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
+def adaptive_card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The Teams message that carries one Adaptive Card (1.4) with `body` and `actions`."""
+    content: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    if actions:
+        content["actions"] = actions
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": content}
+        ],
+    }
+
+
 def card_message(report: dict[str, Any], max_bytes: int = MAX_BYTES) -> dict[str, Any]:
     diagnosis = report.get("diagnosis", {})
     failing = build.failing_checks(report)
@@ -56,21 +74,7 @@ def card_message(report: dict[str, Any], max_bytes: int = MAX_BYTES) -> dict[str
             body.append({"type": "TextBlock", "text": "Failing checks", "weight": "Bolder", "wrap": True})
             body.append({"type": "FactSet", "facts": checks})
         body.append({"type": "TextBlock", "text": f"Report {report.get('id', '')} · fingerprint {report.get('fingerprint', '')[:16]}", "size": "Small", "isSubtle": True, "wrap": True})
-        return {
-            "type": "message",
-            "attachments": [
-                {
-                    "contentType": "application/vnd.microsoft.card.adaptive",
-                    "contentUrl": None,
-                    "content": {
-                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                        "type": "AdaptiveCard",
-                        "version": "1.4",
-                        "body": body,
-                    },
-                }
-            ],
-        }
+        return adaptive_card(body)
 
     keep = len(failing)
     for detail_limit in _DETAIL_STEPS:
