@@ -328,7 +328,6 @@ def test_details_window_shows_checks_timeline_it_status_and_copies_text(make_tra
     assert "[Failed] smtp 127.0.0.1:2525 — tcp_refused (12 ms): Server said down." in text
     assert "IT is aware: Mail server outage" in text
     assert "Changes in the last 24 hours:" in text
-    history.close()
 
 
 def test_details_has_a_title_a_close_button_and_esc_closes_it(make_tray, qtbot):
@@ -561,7 +560,6 @@ def test_tooltip_keeps_since_when_across_a_restart(make_tray, qtbot):
     qtbot.waitUntil(lambda: ", 2 h 5 min)." in tray.tray.toolTip(), timeout=5000)
     local = two_hours_ago.astimezone().strftime("%H:%M")
     assert f"since {local}" in tray.tray.toolTip() or "yesterday" in tray.tray.toolTip()
-    history.close()
 
 
 def test_pause_ends_after_an_hour_of_wall_time_even_across_sleep(make_tray, monkeypatch):
