@@ -259,6 +259,10 @@ class Monitor:
     def seconds_until_due(self) -> float:
         return max(0.0, self.next_due() - self._clock())
 
+    def seconds_until_check(self) -> float:
+        """Until the next mail check alone (other jobs, such as an outbox flush, may come first)."""
+        return max(0.0, self._check_due() - self._clock())
+
     def _stuck_after(self) -> float:
         return 2 * self.interval_s + 60.0
 

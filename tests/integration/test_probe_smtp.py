@@ -220,9 +220,10 @@ def test_plain_text_server_where_implicit_tls_expected(config):
 # ---------------------------------------------------------------- `mailbeacon check --json`
 
 
-def check_json(tmp_path, certs, endpoints: list[tuple[str, int, str]], timeout_s: int = 2):  # noqa: F811
+def check_json(tmp_path, certs, endpoints: list[tuple[str, int, str]], timeout_s: int = 10):  # noqa: F811
     """Run `python -m app check --json` on loopback endpoints [(kind, port, tls)];
-    (exit status, the JSON object, seconds taken)."""
+    (exit status, the JSON object, seconds taken). A server that answers is done long before
+    timeout_s; a generous one keeps a busy machine from turning "ok" into a timeout."""
     text = f'[network]\ninternet_url = ""\n[tls]\nca_file = "{certs.ca_pem}"\n'
     text += f"[check]\ntimeout_s = {timeout_s}\n"
     for kind, port, tls in endpoints:
@@ -255,7 +256,7 @@ def test_check_json_ok(tmp_path, certs):  # noqa: F811
 def test_check_json_degraded_by_silent_server_within_deadline(tmp_path, certs):  # noqa: F811
     with SMTPServer("implicit", certs.server_context("good")) as srv, HostileServer([hang()]) as bad:
         status, result, elapsed = check_json(
-            tmp_path, certs, [("smtp", srv.port, "implicit"), ("imap", bad.port, "starttls")]
+            tmp_path, certs, [("smtp", srv.port, "implicit"), ("imap", bad.port, "starttls")], timeout_s=2
         )
     assert (status, result["verdict"], result["layer"]) == (1, "degraded", "service")
     checks = by_kind(result)

@@ -767,3 +767,15 @@ def test_a_feed_set_up_later_gets_its_own_schedule(clock):
     assert 9 <= len(feeds) <= 11
     mon.set_feed_interval(None)
     assert not [j for _, j in jobs_until(mon, clock, clock.mono + 600) if j == "feed"]
+
+
+def test_seconds_until_check_is_the_checks_own_wait_beside_other_jobs():
+    clock = [1000.0]
+    mon = mod.Monitor(60, 30, clock=lambda: clock[0], flush_interval_s=300, rng=random.Random(3))
+    mon.started()
+    mon.failed()  # the pass crashed: the check comes back after the confirmation delay (30 s ± 10 %)
+    assert 27 <= mon.seconds_until_check() <= 33
+    assert mon.seconds_until_due() <= mod.FLUSH_START_S[1]  # leftover reports go sooner
+    clock[0] += mod.FLUSH_START_S[1]
+    assert mon.due() == ["flush"]
+    assert 27 - mod.FLUSH_START_S[1] <= mon.seconds_until_check() <= 33 - mod.FLUSH_START_S[1]
