@@ -82,7 +82,11 @@ def _serve(args, settings, store) -> int:
     revision = store.migrate()
     host, port = settings.host_port
     logging.getLogger(__name__).info("hub on %s:%s, database %s (schema %s)", host, port, store.where, revision)
-    app = create_app(settings, store=store)
+    from app.hub.runtime import BackgroundProcess
+
+    # grouping and notifications run in a child process: a burst being grouped never holds up
+    # the answers to the next requests (one interpreter runs one thread at a time)
+    app = create_app(settings, store=store, workers=BackgroundProcess(settings, args.verbose))
     options: dict[str, Any] = {"host": host, "port": port, "access_log": False, "log_config": None,
                                "server_header": False, "lifespan": "on"}
     try:

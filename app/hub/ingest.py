@@ -9,6 +9,7 @@ Grouping happens afterwards, in the grouper, from the stored rows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -323,6 +324,14 @@ class IngestEndpoint:
         self._validate = validate_report if self.kind == "report" else validate_state
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        try:
+            await self._handle(scope, receive, send)
+        except Exception:  # answered before the framework's error handling: never a bare crash
+            log.exception("a %s could not be taken in", self.kind)
+            with contextlib.suppress(Exception):  # unless the answer had already begun
+                await _answer(send, 500, b'{"error":"The hub failed to take this in; try again later."}')
+
+    async def _handle(self, scope: dict, receive: Any, send: Any) -> None:
         timings = self.hub.writer.timings
         t0 = time.perf_counter()
         if scope["method"] != "POST":
@@ -390,7 +399,11 @@ def _reason(exc: Exception) -> str:
     return scrub_text(str(getattr(exc, "orig", None) or exc).splitlines()[0][:300])
 
 
+# what SecurityHeaders gives every other API answer (these two bypass the middleware)
+_API_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"))
+
+
 async def _answer(send: Any, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *_API_HEADERS, *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
