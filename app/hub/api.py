@@ -211,11 +211,16 @@ async def incident_item(request: Request) -> Response:
 async def stats(request: Request) -> Response:
     """Where this process's ingest time went (seconds summed over requests), for IT and the
     benchmark; admin only."""
+    from starlette.concurrency import run_in_threadpool
+
+    from app.hub import queries
+
     authorize(request, admin=True)
     hub = hub_of(request)
     return json_response({
         "ingest": hub.writer.timings.as_dict() if hub.writer else None,
-        "grouper_passes": hub.grouper.passes if hub.grouper else 0,
+        # stored but not yet grouped (any process groups them): how far grouping lags behind
+        "ungrouped": await run_in_threadpool(queries.ungrouped, hub.store),
     })
 
 

@@ -67,7 +67,7 @@ def test_grouping_runs_in_a_child_that_comes_back_when_killed_and_ends_with_the_
 
 def test_the_ingest_endpoints_keep_the_api_headers_and_errors(start_hub, hub_tokens):
     hub = start_hub(hub=HUB)
-    laptop, _admin = hub_tokens()
+    laptop, admin = hub_tokens()
     ok = httpx.post(hub.url + "/api/v1/state", json=lp.state("h-1"), headers={"Authorization": f"Bearer {laptop}"})
     assert ok.status_code == 201 and ok.json()["stored"] == "new"
     assert ok.headers["x-content-type-options"] == "nosniff" and ok.headers["referrer-policy"] == "same-origin"
@@ -78,3 +78,13 @@ def test_the_ingest_endpoints_keep_the_api_headers_and_errors(start_hub, hub_tok
     anonymous = httpx.post(hub.url + "/api/v1/state", json=lp.state("h-2"))
     assert anonymous.status_code == 401 and anonymous.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(hub.url + "/healthz").status_code == 200  # everything else still goes through the app
+
+    # what IT (and the benchmark) read: this process's ingest counters and how far grouping lags
+    def stats():
+        return httpx.get(hub.url + "/api/v1/stats", headers={"Authorization": f"Bearer {admin}"}).json()
+
+    first = stats()
+    assert "ingest" in first, first
+    assert first["ingest"]["requests"] == 1, first  # only the stored one is counted
+    wait_for(lambda: stats()["ungrouped"] == {"reports": 0, "states": 0}, what="grouping to catch up")
+    assert httpx.get(hub.url + "/api/v1/stats", headers={"Authorization": f"Bearer {laptop}"}).status_code == 403
