@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 GROUPER_EVERY_S = 0.25  # bounds how late a due notification is queued
 RETENTION_EVERY_S = 3600.0
+CHECKPOINT_EVERY_S = 1.0  # SQLite: the write-ahead log is copied back by the grouper, not by requests
 
 
 class FeedCache:
@@ -72,6 +73,7 @@ class Grouper:
         self._stopping = False
         self._task: asyncio.Task | None = None
         self._pruned = 0.0
+        self._checkpointed = 0.0
         self.passes = 0
         from app.hub.grouping import Pacing
 
@@ -100,6 +102,9 @@ class Grouper:
                     self.hub.wake_sender()
                 if result.touched:
                     self.hub.feed_cache.invalidate()
+                if time.monotonic() - self._checkpointed > CHECKPOINT_EVERY_S:
+                    self._checkpointed = time.monotonic()
+                    await asyncio.to_thread(self.hub.store.checkpoint)
                 if time.monotonic() - self._pruned > RETENTION_EVERY_S:
                     self._pruned = time.monotonic()
                     await asyncio.to_thread(retention.prune, self.hub.store, self.hub.settings, utc_now())
