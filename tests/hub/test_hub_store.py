@@ -62,3 +62,35 @@ def test_the_request_process_leaves_checkpoints_to_the_background(tmp_path):
     assert frames_before > 1000 * 4096 and log_frames == checkpointed  # everything was copied back
     web.dispose()
     background.dispose()
+
+
+def test_batches_committed_side_by_side_store_each_report_once(database_url, tmp_path):
+    """On PostgreSQL several batches commit at once; a report sent twice at the same moment
+    (a laptop's retry racing its first try) is still stored once and called new once."""
+    import asyncio
+
+    import orjson
+
+    from app.hub.ingest import BatchWriter, parse_report
+    from app.hub.settings import HubSettings
+    from tests.hub import laptops as lp
+
+    store = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
+    store.migrate()
+    rows = [parse_report(orjson.dumps(lp.report(f"laptop-{i:03d}", note=f"n{i}")), utc_now()) for i in range(120)]
+
+    async def run() -> list[bool]:
+        writer = BatchWriter(store, max_batch=7)
+        writer.start()
+        try:
+            return await asyncio.gather(*(writer.submit("report", dict(row)) for row in rows + rows))
+        finally:
+            await writer.stop()
+
+    news = asyncio.run(run())
+    assert BatchWriter(store).concurrent == (1 if store.dialect == "sqlite" else 4)
+    assert sum(news) == len(rows)  # each id once new, once "already stored"
+    assert [a or b for a, b in zip(news[: len(rows)], news[len(rows):], strict=True)] == [True] * len(rows)
+    with store.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM reports")).scalar() == len(rows)
+    store.dispose()
