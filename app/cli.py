@@ -185,7 +185,7 @@ class _CappedFileHandler(logging.FileHandler):
         self.stream = self._open()
 
 
-def _setup_logging(verbose: int, *, to_file: bool) -> None:
+def setup_logging(verbose: int, *, to_file: bool) -> None:
     """stderr at WARNING (INFO with -v, DEBUG with -vv); the tray also keeps a rotating log file
     in the log folder, which is what IT reads when a windowed app has no console."""
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -237,7 +237,7 @@ def _main(argv: list[str] | None) -> int:
     args.command = args.command or "tray"
     args.config = getattr(args, "config", None)
     args.verbose = getattr(args, "verbose", 0)
-    _setup_logging(args.verbose, to_file=args.command in ("tray", "demo"))
+    setup_logging(args.verbose, to_file=args.command in ("tray", "demo"))
     try:
         module = importlib.import_module(_MODULES[args.command])
         return int(module.run(args) or 0)

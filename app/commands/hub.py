@@ -82,7 +82,16 @@ def _serve(args, settings, store) -> int:
     revision = store.migrate()
     host, port = settings.host_port
     logging.getLogger(__name__).info("hub on %s:%s, database %s (schema %s)", host, port, store.where, revision)
-    app = create_app(settings, store=store)
+    from app.hub.runtime import BackgroundProcess
+    from app.hub.store import Store
+
+    # grouping and notifications run in a child process: a burst being grouped never holds up
+    # the answers to the next requests (one interpreter runs one thread at a time)
+    # that process also copies SQLite's write-ahead log into the database file, so no commit
+    # of a request waits for that copy
+    store.dispose()
+    store = Store(settings.database_url, checkpoints_elsewhere=True)
+    app = create_app(settings, store=store, workers=BackgroundProcess(settings, args.verbose))
     options: dict[str, Any] = {"host": host, "port": port, "access_log": False, "log_config": None,
                                "server_header": False, "lifespan": "on"}
     try:

@@ -80,10 +80,27 @@ async def _no_dashboard(request: Request) -> Response:
     return Response("MailBeacon hub: the dashboard is not installed.\n", media_type="text/plain")
 
 
-def create_app(settings: HubSettings, *, store: Store | None = None, workers: bool = True) -> Starlette:
+class HubApp(Starlette):
+    """Starlette, except that the two ingest endpoints (every laptop posts there; in an outage,
+    thousands a second) are answered before the middleware stack and the router: they are bare
+    ASGI apps that set their own headers and never raise."""
+
+    def __init__(self, *, ingest: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ingest = ingest
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            endpoint = self._ingest.get(scope["path"])
+            if endpoint is not None:
+                return await endpoint(scope, receive, send)
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: HubSettings, *, store: Store | None = None, workers: Any = True) -> Starlette:
     """The hub as an ASGI app. `store` defaults to the settings' database (migrated by the
     caller: `serve` and `migrate` do it); `workers=False` leaves out the background loops, for
-    a process that only answers requests."""
+    a process that only answers requests; a runtime.BackgroundProcess runs them in a child."""
     from app.hub import api
 
     store = store or Store(settings.database_url)
@@ -103,7 +120,8 @@ def create_app(settings: HubSettings, *, store: Store | None = None, workers: bo
         finally:
             await runtime.stop(hub)
 
-    app = Starlette(
+    app = HubApp(
+        ingest=api.ingest_endpoints(hub),
         routes=api.routes(hub) + web_routes,
         middleware=web_middleware,
         lifespan=lifespan,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH = 2000  # events per pass: the pass holds the write lock, so keep it short
+BATCH = 500  # events per pass: the pass holds the write lock, so keep it short
 REPORT_MEMBER_TTL = timedelta(hours=1)
 _CHUNK = 500  # IN (...) lists stay well under every database's parameter limit
 
@@ -39,6 +39,51 @@ class PassResult:
     touched: set[int] = field(default_factory=set)
     queued: int = 0
     more: bool = False  # more ungrouped events wait: run again at once
+
+
+@dataclass
+class Pacing:
+    """What a long-running grouper does less often than every pass, so that a pass stays short
+    however large an outage grows: recounting a group costs time in proportion to its members,
+    and letting report-only members go (an hour's rule) scans the open groups' members.
+
+    A group of `big_group` laptops or more is recounted at most every `recount_every_s` (its
+    counts are then at most that late; smaller groups are recounted on every pass that touches
+    them), and report-only members are let go every `expire_every_s`. Without a Pacing, a pass
+    does everything (tests, one-off passes)."""
+
+    recount_every_s: float = 1.0
+    big_group: int = 500
+    expire_every_s: float = 30.0
+    pending: set[int] = field(default_factory=set)  # touched big groups waiting for their recount
+    recounted: dict[int, datetime] = field(default_factory=dict)
+    expired_at: datetime | None = None
+    # a new grouper (or one whose last pass failed, so what it deferred may be lost) recounts
+    # every open group once
+    recount_all: bool = True
+
+    def expire_due(self, now: datetime) -> bool:
+        if self.expired_at is not None and (now - self.expired_at).total_seconds() < self.expire_every_s:
+            return False
+        self.expired_at = now
+        return True
+
+    def recount_now(self, touched: set[int], open_groups: dict[int, dict[str, Any]], now: datetime) -> set[int]:
+        """Of the touched groups and those waiting, the ones to recount in this pass."""
+        now_ids: set[int] = set(open_groups) if self.recount_all else set()
+        self.recount_all = False
+        for gid in touched | self.pending:
+            group = open_groups.get(gid)
+            last = self.recounted.get(gid)
+            if group is None or group["laptops"] < self.big_group or last is None \
+                    or (now - last).total_seconds() >= self.recount_every_s:
+                now_ids.add(gid)
+        self.pending = (touched | self.pending) - now_ids
+        for gid in now_ids:
+            self.recounted[gid] = now
+        for gid in [g for g in self.recounted if g not in open_groups and g not in now_ids]:
+            del self.recounted[gid]  # resolved: forget it
+        return now_ids
 
 
 def _chunks(items: list, size: int = _CHUNK):
@@ -269,8 +314,9 @@ def _save_groups(conn: Connection, work: _Pass) -> None:
         )
 
 
-def run_pass(store: Store, settings: HubSettings, now: datetime) -> PassResult:
-    """One grouping pass; does nothing (locked=False) while another process runs one."""
+def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing | None = None) -> PassResult:
+    """One grouping pass; does nothing (locked=False) while another process runs one. The
+    grouper loop passes its Pacing; without one, the pass recounts and expires everything."""
     result = PassResult()
     with store.begin() as conn:
         if not store.try_lock(conn, GROUPER_LOCK):
@@ -295,7 +341,11 @@ def run_pass(store: Store, settings: HubSettings, now: datetime) -> PassResult:
             _save_groups(conn, work)
             _mark_grouped(conn, t.states, [e["seq"] for e in states])
             _mark_grouped(conn, t.reports, [e["seq"] for e in reports])
-        touched = work.touched | _expire_report_members(conn, now)
+        touched = set(work.touched)
+        if pacing is None or pacing.expire_due(now):
+            touched |= _expire_report_members(conn, now)
+        if pacing is not None:
+            touched = pacing.recount_now(touched, work.groups_by_id, now)
         if touched:
             recount(conn, touched, now)
             _after_recount(conn, settings, touched, now)

@@ -9,6 +9,7 @@ Grouping happens afterwards, in the grouper, from the stored rows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -236,9 +237,13 @@ class BatchWriter:
     """Commits what concurrent requests hand in as one transaction per round; each request is
     answered when its round has committed (durable), with whether its row was new."""
 
-    def __init__(self, store: Store, *, max_batch: int = 1000, on_commit: Any = None) -> None:
+    def __init__(self, store: Store, *, max_batch: int = 1000, on_commit: Any = None,
+                 concurrent: int | None = None) -> None:
         self.store = store
         self.max_batch = max_batch
+        # SQLite has one writer at a time; PostgreSQL commits several transactions at once (and
+        # flushes their log together), so a batch need not wait for the one before it
+        self.concurrent = concurrent or (1 if store.dialect == "sqlite" else 4)
         self.on_commit = on_commit
         self.timings = Timings()
         self._queue: list[_Pending] = []
@@ -262,29 +267,41 @@ class BatchWriter:
         return await future
 
     async def _run(self) -> None:
+        slots = asyncio.Semaphore(self.concurrent)
+        in_flight: set[asyncio.Task] = set()
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
+                await slots.acquire()  # while every slot commits, the next batch grows
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-                started = time.perf_counter()
-                try:
-                    await asyncio.to_thread(self._commit, batch)
-                except Exception as exc:  # the database is down or refused: each request hears it
-                    for item in batch:
-                        if not item.future.done():
-                            item.future.set_exception(exc)
-                    continue
-                self.timings.commit += time.perf_counter() - started
-                self.timings.batches += 1
-                self.timings.batched_rows += len(batch)
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_result(item.new)
-                if self.on_commit is not None:
-                    self.on_commit()
+                task = asyncio.get_running_loop().create_task(self._commit_batch(batch, slots))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
             if self._closing:
+                if in_flight:
+                    await asyncio.gather(*in_flight, return_exceptions=True)
                 return
+
+    async def _commit_batch(self, batch: list[_Pending], slots: asyncio.Semaphore) -> None:
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(self._commit, batch)
+        except Exception as exc:  # the database is down or refused: each request hears it
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        finally:
+            slots.release()
+        self.timings.commit += time.perf_counter() - started
+        self.timings.batches += 1
+        self.timings.batched_rows += len(batch)
+        for item in batch:
+            if not item.future.done():
+                item.future.set_result(item.new)
+        if self.on_commit is not None:
+            self.on_commit()
 
     def _commit(self, batch: list[_Pending]) -> None:
         reports: dict[str, _Pending] = {}
@@ -323,6 +340,14 @@ class IngestEndpoint:
         self._validate = validate_report if self.kind == "report" else validate_state
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        try:
+            await self._handle(scope, receive, send)
+        except Exception:  # answered before the framework's error handling: never a bare crash
+            log.exception("a %s could not be taken in", self.kind)
+            with contextlib.suppress(Exception):  # unless the answer had already begun
+                await _answer(send, 500, b'{"error":"The hub failed to take this in; try again later."}')
+
+    async def _handle(self, scope: dict, receive: Any, send: Any) -> None:
         timings = self.hub.writer.timings
         t0 = time.perf_counter()
         if scope["method"] != "POST":
@@ -390,7 +415,11 @@ def _reason(exc: Exception) -> str:
     return scrub_text(str(getattr(exc, "orig", None) or exc).splitlines()[0][:300])
 
 
+# what SecurityHeaders gives every other API answer (these two bypass the middleware)
+_API_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"))
+
+
 async def _answer(send: Any, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *_API_HEADERS, *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, literal, select
 
 from app.hub import schema as t
 from app.hub.clock import utc_now
@@ -142,3 +142,12 @@ def changes_since(store: Store, cursor: str | None) -> tuple[str | None, list[in
             rows = conn.execute(select(g.id, g.changed_at).where(and_(g.changed_at > after))).all()
             newest = max((r.changed_at for r in rows), default=after)
     return (newest.isoformat() if newest is not None else cursor), [r.id for r in rows]
+
+
+def ungrouped(store: Store) -> dict[str, int]:
+    """Reports and state events stored but not yet grouped (read through their partial index)."""
+    out = {}
+    with store.read() as conn:
+        for name, table in (("reports", t.reports), ("states", t.states)):
+            out[name] = conn.execute(select(func.count()).where(table.c.grouped == literal(False))).scalar_one()
+    return out

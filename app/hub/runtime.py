@@ -1,11 +1,20 @@
-"""The hub's background work inside a `serve` process: the batched writer, the grouper loop
-(grouping, notification scheduling, retention) and the notification sender; plus the feed cache.
+"""The hub's background work: the batched writer (in the process that answers requests), the
+grouper loop (grouping, notification scheduling, retention) and the notification sender; plus
+the feed cache.
+
+`serve` runs the grouper and the sender in a child process of their own (BackgroundProcess), so
+grouping a burst of events never competes with answering the next requests for one
+interpreter's lock; the child is restarted if it dies and ends with its parent. Embedded uses
+(tests, the demo's in-process variant) keep everything in one process with `background=True`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -21,6 +30,7 @@ log = logging.getLogger(__name__)
 
 GROUPER_EVERY_S = 0.25  # bounds how late a due notification is queued
 RETENTION_EVERY_S = 3600.0
+CHECKPOINT_EVERY_S = 1.0  # SQLite: the write-ahead log is copied back by the grouper, not by requests
 
 
 class FeedCache:
@@ -63,7 +73,11 @@ class Grouper:
         self._stopping = False
         self._task: asyncio.Task | None = None
         self._pruned = 0.0
+        self._checkpointed = 0.0
         self.passes = 0
+        from app.hub.grouping import Pacing
+
+        self.pacing = Pacing()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="hub-grouper")
@@ -80,17 +94,23 @@ class Grouper:
         while not self._stopping:
             more = False
             try:
-                result = await asyncio.to_thread(grouping.run_pass, self.hub.store, self.hub.settings, utc_now())
+                result = await asyncio.to_thread(grouping.run_pass, self.hub.store, self.hub.settings, utc_now(),
+                                                 self.pacing)
                 self.passes += 1
                 more = result.more
                 if result.queued:
                     self.hub.wake_sender()
                 if result.touched:
                     self.hub.feed_cache.invalidate()
+                if time.monotonic() - self._checkpointed > CHECKPOINT_EVERY_S:
+                    self._checkpointed = time.monotonic()
+                    await asyncio.to_thread(self.hub.store.checkpoint)
                 if time.monotonic() - self._pruned > RETENTION_EVERY_S:
                     self._pruned = time.monotonic()
                     await asyncio.to_thread(retention.prune, self.hub.store, self.hub.settings, utc_now())
             except Exception as exc:  # the database is away: keep trying, say so once per pass
+                self.pacing.recount_all = True  # what the failed pass deferred is not lost
+                self.pacing.expired_at = None
                 log.warning("grouping pass failed: %s", scrub_text(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__))
                 log.debug("grouping pass failed", exc_info=True)
             if more:
@@ -102,7 +122,7 @@ class Grouper:
                 pass
 
 
-async def start(hub: Hub, *, background: bool = True) -> None:
+async def start(hub: Hub, *, background: bool | BackgroundProcess = True) -> None:
     from app.hub.ingest import BatchWriter
 
     hub.extra["revision"] = hub.store.revision()
@@ -111,7 +131,10 @@ async def start(hub: Hub, *, background: bool = True) -> None:
     hub.writer = BatchWriter(hub.store)
     hub.writer.start()
     hub.workers.append(hub.writer)
-    if background:
+    if isinstance(background, BackgroundProcess):
+        background.start()
+        hub.workers.append(background)
+    elif background:
         from app.hub.notify import Sender
 
         hub.grouper = Grouper(hub)
@@ -126,3 +149,89 @@ async def stop(hub: Hub) -> None:
         await worker.stop()
     hub.workers.clear()
     hub.grouper = hub.sender = None
+
+
+# ---------------------------------------------------------------- the background process
+
+RESTART_AFTER_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # a child that keeps dying is restarted ever more slowly
+
+
+def _background_main(settings: Any, verbose: int, parent: int) -> None:
+    """The child: grouper and sender on their own event loop until SIGTERM or the parent is gone."""
+    from app import cli
+    from app.hub import accounts
+    from app.hub.app import Hub
+    from app.hub.store import Store
+
+    cli.setup_logging(verbose, to_file=False)
+    os.umask(0o077)
+    store = Store(settings.database_url)
+    hub = Hub(settings=settings, store=store, tokens=accounts.TokenCache(store))
+    hub.feed_cache = FeedCache(store)
+
+    async def run() -> None:
+        from app.hub.notify import Sender
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        hub.grouper, hub.sender = Grouper(hub), Sender(hub)
+        hub.grouper.start()
+        hub.sender.start()
+        while not stop.is_set() and os.getppid() == parent:
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
+        await hub.grouper.stop()
+        await hub.sender.stop()
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.dispose()
+
+
+class BackgroundProcess:
+    """Starts the grouper and sender child, restarts it when it dies, stops it with the app."""
+
+    def __init__(self, settings: Any, verbose: int = 0) -> None:
+        self.settings, self.verbose = settings, verbose
+        self.process: Any = None
+        self.restarts = 0
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    def _spawn(self) -> None:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter, not a fork of the loop
+        self.process = context.Process(target=_background_main, name="mailbeacon-hub-background",
+                                       args=(self.settings, self.verbose, os.getpid()), daemon=True)
+        self.process.start()
+
+    def start(self) -> None:
+        self._spawn()
+        self._task = asyncio.get_running_loop().create_task(self._watch(), name="hub-background-watch")
+
+    async def _watch(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(0.5)
+            if self._stopping or self.process.is_alive():
+                continue
+            wait = RESTART_AFTER_S[min(self.restarts, len(RESTART_AFTER_S) - 1)]
+            log.warning("the hub's grouping and notification process ended (exit status %s); starting it again in %g s",
+                        self.process.exitcode, wait)
+            self.restarts += 1
+            await asyncio.sleep(wait)
+            if not self._stopping:
+                self._spawn()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task:
+            self._task.cancel()
+        if self.process is not None and self.process.is_alive():
+            self.process.terminate()
+            await asyncio.to_thread(self.process.join, 20)
+            if self.process.is_alive():
+                self.process.kill()

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -23,6 +25,7 @@ from app.errors import MailBeaconError
 log = logging.getLogger(__name__)
 
 EX_UNAVAILABLE = 69
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for SQLite's lock before it fails
 HEAD = "0002"  # the newest migration; `serve` refuses a database newer than the code knows
 
 
@@ -44,7 +47,10 @@ def _private_sqlite_file(path: Path) -> None:
 class Store:
     """The engine plus what differs between SQLite and PostgreSQL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, checkpoints_elsewhere: bool = False) -> None:
+        """checkpoints_elsewhere: on SQLite, this process's commits never copy the write-ahead
+        log back into the database file (a commit that does waits for it); another process
+        calls checkpoint() instead — `serve`'s background process does, about once a second."""
         self.url = url
         try:
             parsed = make_url(url)
@@ -62,7 +68,8 @@ class Store:
             self.engine: Engine = create_engine(
                 url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=8, max_overflow=8
             )
-            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "connect", _sqlite_connect_without_checkpoints if checkpoints_elsewhere
+                         else _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         elif self.dialect == "postgresql":
             self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -142,6 +149,13 @@ class Store:
         except SQLAlchemyError:
             return None
 
+    def checkpoint(self) -> None:
+        """Copy what the write-ahead log holds back into the database file, as far as readers
+        allow, without waiting for anyone (SQLite; nothing to do on PostgreSQL)."""
+        if self.dialect == "sqlite":
+            with self.engine.connect() as conn:
+                conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -163,12 +177,42 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")  # a report acknowledged is on disk
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     cur.close()
 
 
+def _sqlite_connect_without_checkpoints(dbapi_conn: Any, record: Any) -> None:
+    _sqlite_connect(dbapi_conn, record)
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
+WRITE_LOCK_POLL_S = (0.0005, 0.002)  # first and longest pause between tries for the write lock
+
+
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("mb_read") else "BEGIN IMMEDIATE")
+    """BEGIN for a read; BEGIN IMMEDIATE for a write, tried again every millisecond or two while
+    another process holds the write lock. SQLite's own busy wait sleeps in growing steps (up to
+    100 ms), so a writer would often sleep on long after the lock was free."""
+    if conn.get_execution_options().get("mb_read"):
+        conn.exec_driver_sql("BEGIN")
+        return
+    driver = conn.connection.dbapi_connection
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = WRITE_LOCK_POLL_S[0]
+        while time.monotonic() < deadline:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    break  # not a wait: let SQLAlchemy raise it below, wrapped as usual
+            time.sleep(pause)
+            pause = min(pause * 2, WRITE_LOCK_POLL_S[1])
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try, with SQLite's own wait and error
 
 
 def open_store(url: str, *, migrate: bool = False) -> Store:

@@ -169,3 +169,58 @@ def test_auto_incident_resolves_itself_when_the_outage_ends(hub_db):
     [incident] = incidents.list_incidents(store)
     assert incident["status"] == "resolved" and "works again" in incident["message"]
     assert queued(store) == []  # over before group_wait_s: IT was never paged, so no "resolved" either
+
+
+def test_a_paced_grouper_recounts_big_groups_at_most_every_second_and_never_forgets_one(hub_db):
+    """The grouper loop's passes stay short as an outage grows: a big group's recount waits up to
+    recount_every_s (with no new event it still comes), a small group is recounted every pass."""
+    store, settings = hub_db
+    t0 = lp.now()
+    pacing = grouping.Pacing(recount_every_s=1.0, big_group=5, expire_every_s=30.0)
+    for i in range(6):
+        feed(store, "state", lp.state(f"big-{i}", network=f"{i:012x}"), t0)
+    feed(store, "state", lp.state("small-0", failing=lp.IMAP_DOWN), t0)
+    grouping.run_pass(store, settings, t0, pacing)
+    counts = {g["failing"][0]["kind"]: g["laptops"] for g in open_groups(store)}
+    assert counts == {"smtp": 6, "imap": 1}
+
+    later = t0 + timedelta(milliseconds=300)
+    feed(store, "state", lp.state("big-6"), later)
+    feed(store, "state", lp.state("small-1", failing=lp.IMAP_DOWN), later)
+    grouping.run_pass(store, settings, later, pacing)
+    counts = {g["failing"][0]["kind"]: g["laptops"] for g in open_groups(store)}
+    assert counts == {"smtp": 6, "imap": 2}  # the big group waits, the small one does not
+    assert pacing.pending
+
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=1.1), pacing)  # no new event
+    counts = {g["failing"][0]["kind"]: g["laptops"] for g in open_groups(store)}
+    assert counts == {"smtp": 7, "imap": 2} and not pacing.pending
+
+    # a grouper that starts afresh (or whose pass failed) recounts every open group once
+    with store.begin() as conn:
+        conn.execute(t.groups.update().values(laptops=0, people=0, networks=0))
+    fresh = grouping.Pacing(big_group=5)
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=1.2), fresh)
+    assert {g["failing"][0]["kind"]: (g["laptops"], g["networks"]) for g in open_groups(store)} == {
+        "smtp": (7, 7), "imap": (2, 1)}
+
+
+def test_a_paced_grouper_lets_report_only_members_go_on_its_own_slower_clock(hub_db):
+    store, settings = hub_db
+    t0 = lp.now()
+    pacing = grouping.Pacing(expire_every_s=30.0)
+    feed(store, "report", lp.report("r1"), t0)
+    feed(store, "state", lp.state("s1"), t0)
+    grouping.run_pass(store, settings, t0, pacing)
+    assert open_groups(store)[0]["laptops"] == 2
+    hour_later = t0 + timedelta(minutes=61)
+    grouping.run_pass(store, settings, hour_later, pacing)
+    assert open_groups(store)[0]["laptops"] == 1  # the first pass past the hour lets r1 go
+    feed(store, "report", lp.report("r2"), hour_later)
+    grouping.run_pass(store, settings, hour_later, pacing)
+    two_hours = t0 + timedelta(minutes=122)
+    feed(store, "state", lp.state("s2"), two_hours)
+    grouping.run_pass(store, settings, two_hours, pacing)
+    assert open_groups(store)[0]["laptops"] == 2  # r2 was let go, s2 joined
+    grouping.run_pass(store, settings, two_hours + timedelta(seconds=10), pacing)
+    assert open_groups(store)[0]["laptops"] == 2

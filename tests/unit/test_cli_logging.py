@@ -22,7 +22,7 @@ def clean_root_logger():
 
 
 def test_tray_logs_to_a_file_with_tracebacks_and_stderr_gets_one_line(clean_root_logger, capsys):
-    cli._setup_logging(0, to_file=True)
+    cli.setup_logging(0, to_file=True)
     log = logging.getLogger("app.test")
     try:
         raise ValueError("boom")
@@ -39,7 +39,7 @@ def test_tray_logs_to_a_file_with_tracebacks_and_stderr_gets_one_line(clean_root
 
 
 def test_commands_other_than_the_tray_write_no_log_file(clean_root_logger):
-    cli._setup_logging(0, to_file=False)
+    cli.setup_logging(0, to_file=False)
     logging.getLogger("app.test").warning("hello")
     assert not user_paths().log_file.exists()
 

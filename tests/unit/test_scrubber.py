@@ -98,7 +98,7 @@ def test_the_log_filter_scrubs_messages_arguments_and_tracebacks(monkeypatch, ca
     root.handlers = []
     old = __import__("os").umask(0o022)
     try:
-        cli._setup_logging(2, to_file=True)
+        cli.setup_logging(2, to_file=True)
         log = logging.getLogger("app.test")
         log.warning("proxy %s", f"user:{CANARY}@proxy:3128")
         try:

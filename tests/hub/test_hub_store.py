@@ -1,0 +1,96 @@
+"""The SQLite side of the hub's store: a write waits for another process's write lock and gets
+it once free; `serve`'s request process leaves the write-ahead log's copying to its background
+process, which does it with checkpoint()."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+from sqlalchemy import insert, text
+
+from app.hub import schema as t
+from app.hub.clock import utc_now
+from app.hub.store import BUSY_TIMEOUT_S, Store
+
+
+def test_a_write_waits_for_another_connections_lock_and_then_goes_through(tmp_path):
+    path = tmp_path / "hub.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    other = sqlite3.connect(path, isolation_level=None)  # another process's connection, as SQLite sees it
+    other.execute("BEGIN IMMEDIATE")
+    done = threading.Event()
+
+    def write() -> None:
+        with store.begin() as conn:
+            conn.execute(insert(t.tokens).values(name="waited", hash="x" * 64, admin=False, created_at=utc_now()))
+        done.set()
+
+    worker = threading.Thread(target=write)
+    worker.start()
+    time.sleep(0.3)
+    assert not done.is_set()  # it waits while the lock is held ...
+    other.execute("COMMIT")
+    worker.join(10)
+    assert done.is_set()  # ... and goes through once it is free
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM tokens")).scalars().all() == ["waited"]
+        # the wait did not leave the connection without SQLite's own busy wait for later statements
+        assert conn.connection.dbapi_connection.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_S * 1000
+    other.close()
+    store.dispose()
+
+
+def test_the_request_process_leaves_checkpoints_to_the_background(tmp_path):
+    path = tmp_path / "hub.sqlite3"
+    Store(f"sqlite:///{path}").migrate()
+    web = Store(f"sqlite:///{path}", checkpoints_elsewhere=True)
+    with web.engine.connect() as conn:
+        assert conn.connection.dbapi_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    for i in range(300):  # well past SQLite's own checkpoint threshold of 1000 pages
+        with web.begin() as conn:
+            conn.execute(text("INSERT INTO tokens (name, hash, admin, created_at) VALUES (:n, :h, 0, '2026-01-01')"),
+                         {"n": f"t{i}", "h": f"{i}-" + "y" * 4000})
+    wal = path.with_name(path.name + "-wal")
+    frames_before = wal.stat().st_size
+    background = Store(f"sqlite:///{path}")
+    background.checkpoint()
+    with background.engine.connect() as conn:
+        busy, log_frames, checkpointed = conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames_before > 1000 * 4096 and log_frames == checkpointed  # everything was copied back
+    web.dispose()
+    background.dispose()
+
+
+def test_batches_committed_side_by_side_store_each_report_once(database_url, tmp_path):
+    """On PostgreSQL several batches commit at once; a report sent twice at the same moment
+    (a laptop's retry racing its first try) is still stored once and called new once."""
+    import asyncio
+
+    import orjson
+
+    from app.hub.ingest import BatchWriter, parse_report
+    from app.hub.settings import HubSettings
+    from tests.hub import laptops as lp
+
+    store = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
+    store.migrate()
+    rows = [parse_report(orjson.dumps(lp.report(f"laptop-{i:03d}", note=f"n{i}")), utc_now()) for i in range(120)]
+
+    async def run() -> list[bool]:
+        writer = BatchWriter(store, max_batch=7)
+        writer.start()
+        try:
+            return await asyncio.gather(*(writer.submit("report", dict(row)) for row in rows + rows))
+        finally:
+            await writer.stop()
+
+    news = asyncio.run(run())
+    assert BatchWriter(store).concurrent == (1 if store.dialect == "sqlite" else 4)
+    assert sum(news) == len(rows)  # each id once new, once "already stored"
+    assert [a or b for a, b in zip(news[: len(rows)], news[len(rows):], strict=True)] == [True] * len(rows)
+    with store.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM reports")).scalar() == len(rows)
+    store.dispose()
