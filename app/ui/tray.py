@@ -28,7 +28,7 @@ from app.report.redact import scrub_text
 from app.ui import icons
 from app.ui import toast as toast_mod
 from app.ui.worker import run_in_background
-from app.words import staff
+from app.words import it, staff
 
 log = logging.getLogger(__name__)
 
@@ -605,7 +605,7 @@ class TrayApp(QObject):
             closing = reader.closing_words if reader is not None else None
             for event in self._incidents.update(it_status, closing) or []:
                 if event.kind == "summary":  # many changes at once: one notification, not a flood
-                    self.notify("IT posted several updates", event.text)
+                    self.notify(event.title, event.text)
                     continue
                 self.notify(*staff.incident_notice(event.kind, event.incident, self.monitor.confirmed_verdict))
             self.report_action.setText(self._call_to_action().button)
@@ -708,7 +708,7 @@ class TrayApp(QObject):
         window = self._details
         diagnosis = self.monitor.latest or self.monitor.confirmed
         window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict, action=self._call_to_action())
-        window.set_it_lines(self._incident_lines())
+        window.set_it_lines(self._incident_lines(), it.feed_line(self._it_status))
         self._ensure_history()
         if self.history is not None:
             since = datetime.now(UTC) - timedelta(hours=24)
