@@ -8,7 +8,7 @@ import logging
 import sys
 
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QMouseEvent
+from PySide6.QtGui import QGuiApplication, QMouseEvent, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,21 @@ def notification_service_present() -> bool:
     except Exception:  # no D-Bus module in this build: the small window is always safe
         log.debug("could not ask the session bus for a notification service", exc_info=True)
         return False
+
+
+# (background, border, text) for a light and a dark desktop: text contrast above 12:1 on both
+COLOURS = {False: ("#ffffff", "#8a8f94", "#1f1f1f"), True: ("#2b2d30", "#6b7178", "#f2f2f2")}
+
+
+def desktop_is_dark() -> bool:
+    """The desktop's colour scheme (Qt 6.5+), else whether the palette's window is dark."""
+    hints = QGuiApplication.styleHints()
+    scheme = hints.colorScheme() if hasattr(hints, "colorScheme") else Qt.ColorScheme.Unknown
+    if scheme == Qt.ColorScheme.Dark:
+        return True
+    if scheme == Qt.ColorScheme.Light:
+        return False
+    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
 def placement(size: tuple[int, int], icon: QRect, screen: QRect) -> QRect:
@@ -71,10 +86,7 @@ class Toast(QFrame):
         )
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.setObjectName("toast")
-        self.setStyleSheet(
-            "#toast { background: #ffffff; border: 1px solid #8a8f94; border-radius: 6px; }"
-            "QLabel { color: #1f1f1f; }"
-        )
+        self.follow_scheme()
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         font = self.title.font()
@@ -92,7 +104,16 @@ class Toast(QFrame):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.hide)
 
+    def follow_scheme(self) -> None:
+        """Light or dark like the desktop, decided again before each message."""
+        background, border, text = COLOURS[desktop_is_dark()]
+        self.setStyleSheet(
+            f"#toast {{ background: {background}; border: 1px solid {border}; border-radius: 6px; }}"
+            f"QLabel {{ color: {text}; }}"
+        )
+
     def show_message(self, title: str, text: str, icon_rect: QRect, msecs: int = 10000) -> None:
+        self.follow_scheme()
         self.title.setText(title)
         self.text.setText(text)
         # wrapped text: the height follows from the fixed width, not from a one-line guess

@@ -66,3 +66,41 @@ def test_with_a_daemon_qt_sends_the_notification(make_config, monkeypatch):
         assert sent and sent[0][0] == "Mail works again" and tray._toast is None
     finally:
         dispose_tray(tray)
+
+
+def _luminance(c) -> float:
+    def channel(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+    return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+
+
+def _contrast(a, b) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+@pytest.mark.parametrize(("window", "dark"), [("#f0f0f0", False), ("#202020", True)])
+def test_the_window_follows_a_light_or_dark_desktop_and_stays_readable(qapp, qtbot, window, dark):
+    from PySide6.QtGui import QColor, QPalette
+
+    before = qapp.palette()
+    palette = QPalette(before)
+    palette.setColor(QPalette.ColorRole.Window, QColor(window))
+    palette.setColor(QPalette.ColorRole.WindowText, QColor("#f0f0f0" if dark else "#202020"))
+    qapp.setPalette(palette)
+    try:
+        assert toast.desktop_is_dark() is dark
+        window_ = toast.Toast()
+        qtbot.addWidget(window_)
+        window_.show_message("Mail is down", "The mail server is not answering.", QRect())
+        image = window_.grab().toImage()
+        background = image.pixelColor(image.width() // 2, image.height() - 3)
+        assert (background.lightness() < 80) is dark, background.name()
+        # the text actually drawn: the pixel of the title furthest from the background
+        area = window_.title.geometry()
+        drawn = [image.pixelColor(x, y) for y in range(area.top(), area.bottom())
+                 for x in range(area.left(), min(area.right(), area.left() + 120))]
+        text = max(drawn, key=lambda c: abs(c.lightness() - background.lightness()))
+        assert _contrast(text, background) >= 7, (text.name(), background.name())
+    finally:
+        qapp.setPalette(before)
