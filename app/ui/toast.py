@@ -1,11 +1,10 @@
-"""Notifications where the desktop has no notification service: a small window in a screen corner,
-never over the tray icon. Qt's own fallback (a balloon tip) points at the icon, covers it and
-takes the next click meant for it."""
+"""Notifications where the desktop has no notification daemon (app.ui.desktop_notify finds out):
+a small window in a screen corner, never over the tray icon. Qt's own fallback (a balloon tip)
+points at the icon, covers it and takes the next click meant for it."""
 
 from __future__ import annotations
 
 import logging
-import sys
 
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QMouseEvent, QPalette
@@ -14,26 +13,6 @@ from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 log = logging.getLogger(__name__)
 
 MARGIN = 12
-NOTIFICATIONS_SERVICE = "org.freedesktop.Notifications"
-
-
-def notification_service_present() -> bool:
-    """Whether notifications have somewhere to go besides Qt's balloon: always outside Linux;
-    on Linux, when a notification daemon owns its name on the session bus."""
-    if not sys.platform.startswith("linux"):
-        return True
-    try:
-        from PySide6.QtDBus import QDBusConnection
-
-        bus = QDBusConnection.sessionBus()
-        if not bus.isConnected():
-            return False
-        interface = bus.interface()
-        return bool(interface is not None and interface.isServiceRegistered(NOTIFICATIONS_SERVICE).value())
-    except Exception:  # no D-Bus module in this build: the small window is always safe
-        log.debug("could not ask the session bus for a notification service", exc_info=True)
-        return False
-
 
 # (background, border, text) for a light and a dark desktop: text contrast above 12:1 on both
 COLOURS = {False: ("#ffffff", "#8a8f94", "#1f1f1f"), True: ("#2b2d30", "#6b7178", "#f2f2f2")}
