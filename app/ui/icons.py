@@ -25,7 +25,7 @@ SIZES = (16, 20, 22, 24, 32, 40, 44, 48, 64)
 # light tells states apart in greyscale and for people who do not see red and green apart
 COLORS = {
     "ok": "#247c39",
-    "degraded": "#ffcb2e",
+    "degraded": "#ffe14d",
     "down": "#74120e",
     "local": "#d5e6fa",
     "unknown": "#6f757b",
