@@ -15,6 +15,7 @@ debs=(
   dovecot-imapd dovecot-pop3d          # the real IMAP/POP3 server the probes are tested against
   iproute2                             # network namespaces for the cut-cable tests
   xvfb trayer xdotool imagemagick      # a real desktop with a tray host, clicks, screenshots
+  dbus                                 # a private session bus for the desktop notification tests
   msitools wixl                        # wixl builds the MSI, msiinfo/msibuild inspect and patch it
   wine64                               # Wine's msiexec installs and upgrades the MSI for real
   binutils                             # objdump/strip for the frozen app

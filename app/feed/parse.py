@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from app.bounds import MAX_ID, MAX_INCIDENTS, MAX_MESSAGE, MAX_TITLE, clip, one_line
 from app.errors import MailBeaconError
 from app.jsonio import iso_utc, parse_iso
+from app.words.staff import UNTITLED_INCIDENT
 
 if TYPE_CHECKING:
     pass
@@ -96,7 +97,7 @@ def _parse_native(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str |
         incidents.append(
             {
                 "id": _line(item.get("id"), MAX_ID),
-                "title": _line(item.get("title"), MAX_TITLE) or "Untitled incident",
+                "title": _line(item.get("title"), MAX_TITLE) or UNTITLED_INCIDENT,
                 "status": status,
                 "message": _text(item.get("message")),
                 "updated_at": _time(item.get("updated_at")) or _time(item.get("started_at")),
@@ -128,7 +129,7 @@ def _parse_statuspage(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]], s
         incidents.append(
             {
                 "id": _line(item.get("id"), MAX_ID),
-                "title": _line(item.get("name"), MAX_TITLE) or "Untitled incident",
+                "title": _line(item.get("name"), MAX_TITLE) or UNTITLED_INCIDENT,
                 "status": status or "investigating",
                 "message": _text(newest.get("body")) if newest else "",
                 "updated_at": _time(item.get("updated_at")) or _time(item.get("created_at")),

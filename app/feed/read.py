@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 from app import httpio, jsonio
 from app.jsonio import iso_utc, parse_iso, utc_now
 from app.report.redact import scrub_text
+from app.words import it
 
 if TYPE_CHECKING:
     from app.config import Config
@@ -59,7 +60,7 @@ def _http_fetch(
     ca_file: str,
     config: Config | None,
 ) -> _Fetched:
-    where = f"The IT status feed at {url}"
+    where = it.FEED_AT.format(url=url)
     headers = {"Accept": "application/json", "Cache-Control": "no-cache"}
     token = _hub_token_for(config, url)
     if token:
@@ -78,14 +79,14 @@ def _http_fetch(
         )
     except httpio.HttpError as exc:
         if exc.kind == "timeout":
-            return _Fetched(error=f"{where} did not answer in time.")
+            return _Fetched(error=it.feed_error("timeout", where=where))
         if exc.kind == "too_large":
-            return _Fetched(error=f"{where} is larger than {_megabytes(max_bytes)}.")
-        return _Fetched(error=f"Could not read the IT status feed at {url}: {exc.reason}.")
+            return _Fetched(error=it.feed_error("too_large", where=where, size=_megabytes(max_bytes)))
+        return _Fetched(error=it.feed_error("http_error", url=url, reason=exc.reason))
     if resp.status == 304:
         return _Fetched(not_modified=True)
     if resp.status != 200:
-        return _Fetched(error=f"{where} answered HTTP {resp.status} {resp.reason}.".rstrip())
+        return _Fetched(error=it.feed_error("http_status", where=where, status=resp.status, reason=resp.reason))
     return _Fetched(body=resp.body, etag=resp.header("ETag"), last_modified=resp.header("Last-Modified"))
 
 
@@ -119,7 +120,7 @@ def _file_path(url: str) -> Path:
 
 
 def _file_fetch(path: Path, known_mtime: tuple[int, ...] | None, max_bytes: int) -> _Fetched:
-    where = f"The IT status file {path}"
+    where = it.FILE_AT.format(path=path)
     try:
         info = path.stat()
         # the inode and ctime too: each atomic write is a new file, while mtime may tick only
@@ -128,15 +129,15 @@ def _file_fetch(path: Path, known_mtime: tuple[int, ...] | None, max_bytes: int)
         if known_mtime is not None and mtime == known_mtime:
             return _Fetched(not_modified=True)
         if info.st_size > max_bytes:
-            return _Fetched(error=f"{where} is larger than {_megabytes(max_bytes)}.")
+            return _Fetched(error=it.feed_error("too_large", where=where, size=_megabytes(max_bytes)))
         with path.open("rb") as fh:
             body = fh.read(max_bytes + 1)
     except FileNotFoundError:
-        return _Fetched(error=f"{where} was not found.")
+        return _Fetched(error=it.feed_error("not_found", where=where))
     except OSError as exc:
-        return _Fetched(error=f"{where} could not be read: {_describe_os_error(exc)}.")
+        return _Fetched(error=it.feed_error("os_error", where=where, reason=_describe_os_error(exc)))
     if len(body) > max_bytes:
-        return _Fetched(error=f"{where} is larger than {_megabytes(max_bytes)}.")
+        return _Fetched(error=it.feed_error("too_large", where=where, size=_megabytes(max_bytes)))
     return _Fetched(body=body, mtime=mtime)
 
 
@@ -149,7 +150,7 @@ def _run_bounded(fn: Callable[[], _Fetched], timeout: float) -> _Fetched | None:
         try:
             box.append(fn())
         except Exception as exc:  # a reader must never raise: the feed never breaks a check
-            box.append(_Fetched(error=f"The IT status feed could not be read: {exc}."))
+            box.append(_Fetched(error=it.feed_error("unexpected", reason=exc)))
 
     thread = threading.Thread(target=work, name="feed read", daemon=True)
     thread.start()
@@ -192,7 +193,7 @@ class FeedReader:
         try:
             return self._read(timeout)
         except Exception as exc:  # a last line of defence: the feed never crashes a check
-            return self._result(error=f"The IT status feed could not be read: {exc}.")
+            return self._result(error=it.feed_error("unexpected", reason=exc))
 
     def _read(self, timeout: float) -> dict[str, Any]:
         with self._lock:
@@ -212,23 +213,23 @@ class FeedReader:
             path = _file_path(self.url)
             got = _run_bounded(lambda: _file_fetch(path, mtime if have_good else None, self.max_bytes), timeout)
             if got is None:
-                return self._result(error=f"The IT status file {path} could not be read within {timeout:.3g} s.")
+                return self._result(error=it.feed_error("file_timeout", where=it.FILE_AT.format(path=path), timeout=timeout))
         if got.error:
             return self._result(error=got.error)
         if got.not_modified:
             if self._good is None:
-                return self._result(error=f"The IT status feed at {self.url} said 'not modified' to a first read.")
+                return self._result(error=it.feed_error("not_modified_first", where=self._what()))
             with self._lock:
                 self._good_at = iso_utc(utc_now())  # the last good feed is confirmed current
             return self._result()
         try:
             doc = jsonio.loads((got.body or b"").decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
-            return self._result(error=f"{self._what()} is not valid JSON.")
+            return self._result(error=it.feed_error("not_json", where=self._what()))
         try:
             parsed = parse_feed(doc)
         except _BadFeed as exc:
-            return self._result(error=f"{self._what()} {exc}.")
+            return self._result(error=it.feed_error("bad_feed", where=self._what(), reason=exc))
         with self._lock:
             self._good = parsed
             self._closing = closing_words(doc)
@@ -237,7 +238,7 @@ class FeedReader:
         return self._result()
 
     def _what(self) -> str:
-        return f"The IT status feed at {self.url}" if self.is_http else f"The IT status file {_file_path(self.url)}"
+        return it.FEED_AT.format(url=self.url) if self.is_http else it.FILE_AT.format(path=_file_path(self.url))
 
     def _result(self, error: str | None = None) -> dict[str, Any]:
         # the sentence names the feed's URL, which may carry a login or a token

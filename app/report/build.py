@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from app import jsonio, version
 from app.diagnosis.model import FAIL, Diagnosis
 from app.report import redact
+from app.words import staff
 
 if TYPE_CHECKING:
     from app.config import Config
@@ -70,8 +71,8 @@ def run_diagnosis(config: Config) -> Diagnosis:
         return Diagnosis(
             verdict="unknown",
             layer="none",
-            headline="MailBeacon could not run a diagnosis on this computer.",
-            advice="Describe the problem in your note; IT will look into it.",
+            headline=staff.NO_DIAGNOSIS[0],
+            advice=staff.NO_DIAGNOSIS[1],
             checked_at=jsonio.iso_utc(jsonio.utc_now()),
             duration_ms=0.0,
             checks=[],

@@ -68,6 +68,7 @@ class DetailsWindow(QWidget):
         self._diagnosis: Diagnosis | None = None
         self._changes: list[dict] = []
         self._it_lines: list[str] = []
+        self._feed_line: str | None = None
         self._rows: list[tuple[str, str]] = []
 
         self.notice = _plain_label()
@@ -165,7 +166,7 @@ class DetailsWindow(QWidget):
             self.headline.setText(VERDICT_WORD.get(verdict or "checking", staff.MENU["checking"]))
             self.advice.setText("")
             self.checked_at.setText("")
-            self.it_text.setPlainText("")
+            self.it_text.setPlainText(self.it_details())
             return
         self.headline.setText(diagnosis.headline)
         advice = action.text if action is not None else diagnosis.advice
@@ -208,10 +209,13 @@ class DetailsWindow(QWidget):
         for change in changes:
             self.timeline.addItem(self._change_line(change))
 
-    def set_it_lines(self, lines: list[str]) -> None:
+    def set_it_lines(self, lines: list[str], feed_line: str | None = None) -> None:
+        """What IT posted, for staff; `feed_line`: why the feed could not be read, for IT."""
         self._it_lines = [line for line in lines if line]
         self.it_label.setText("\n".join(self._it_lines))
         self.it_label.setVisible(bool(self._it_lines))
+        self._feed_line = feed_line or None
+        self.it_text.setPlainText(self.it_details())
 
     def _show_it(self, shown: bool) -> None:
         self.it_text.setVisible(shown)
@@ -231,9 +235,8 @@ class DetailsWindow(QWidget):
     def it_details(self) -> str:
         """The technical lines: verdict and layer, then each check's code, target, detail, facts."""
         diagnosis = self._diagnosis
-        if diagnosis is None:
-            return ""
-        return "\n".join([it.verdict_line(diagnosis), *(it.check_line(c) for c in diagnosis.checks)])
+        lines = [it.verdict_line(diagnosis), *(it.check_line(c) for c in diagnosis.checks)] if diagnosis else []
+        return "\n".join([*lines, self._feed_line] if self._feed_line else lines)
 
     @staticmethod
     def _change_line(change: dict) -> str:
@@ -246,15 +249,17 @@ class DetailsWindow(QWidget):
         lines: list[str] = []
         diagnosis = self._diagnosis
         if diagnosis is None:
-            lines.append("MailBeacon: no check has finished yet.")
+            lines.append(staff.DETAILS["copy_no_check"])
+            if self._feed_line:
+                lines += ["", f"{staff.DETAILS['it_show']}:", self._feed_line]
         else:
-            lines.append(f"MailBeacon: {diagnosis.headline}")
+            lines.append(staff.DETAILS["copy_headline"].format(headline=diagnosis.headline))
             if self.advice.text():
                 lines.append(self.advice.text())
             lines.append("")
             lines.extend(f"{title}: {sentence}" for title, sentence in self._rows)
             lines.append("")
-            lines.append("Details for IT:")
+            lines.append(f"{staff.DETAILS['it_show']}:")
             lines.extend(self.it_details().splitlines())
         if self._it_lines:
             lines.append("")

@@ -10,6 +10,7 @@ import logging
 import sys
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
@@ -24,7 +25,7 @@ SIZES = (16, 20, 22, 24, 32, 40, 44, 48, 64)
 # light tells states apart in greyscale and for people who do not see red and green apart
 COLORS = {
     "ok": "#247c39",
-    "degraded": "#ffcb2e",
+    "degraded": "#ffe14d",
     "down": "#74120e",
     "local": "#d5e6fa",
     "unknown": "#6f757b",
@@ -92,3 +93,15 @@ def icon(state: str, *, template: bool | None = None) -> QIcon:
 def pixmap(state: str, size: int = 16) -> QPixmap:
     """A small pixmap of the state's icon, for rows in the Details window."""
     return icon(state, template=False).pixmap(size, size)
+
+
+def icon_file(state: str) -> str:
+    """The path of the state's SVG on disk, for programs outside this process (the desktop's
+    notification daemon); "" when the resources are not plain files."""
+    try:
+        path = resources.files("app.resources") / "icons" / f"{state_for(state)}.svg"
+        if isinstance(path, Path) and path.is_file():
+            return str(path.resolve())
+    except (FileNotFoundError, ModuleNotFoundError, OSError, TypeError):
+        pass
+    return ""

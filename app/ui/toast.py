@@ -1,38 +1,32 @@
-"""Notifications where the desktop has no notification service: a small window in a screen corner,
-never over the tray icon. Qt's own fallback (a balloon tip) points at the icon, covers it and
-takes the next click meant for it."""
+"""Notifications where the desktop has no notification daemon (app.ui.desktop_notify finds out):
+a small window in a screen corner, never over the tray icon. Qt's own fallback (a balloon tip)
+points at the icon, covers it and takes the next click meant for it."""
 
 from __future__ import annotations
 
 import logging
-import sys
 
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QMouseEvent
+from PySide6.QtGui import QGuiApplication, QMouseEvent, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 log = logging.getLogger(__name__)
 
 MARGIN = 12
-NOTIFICATIONS_SERVICE = "org.freedesktop.Notifications"
+
+# (background, border, text) for a light and a dark desktop: text contrast above 12:1 on both
+COLOURS = {False: ("#ffffff", "#8a8f94", "#1f1f1f"), True: ("#2b2d30", "#6b7178", "#f2f2f2")}
 
 
-def notification_service_present() -> bool:
-    """Whether notifications have somewhere to go besides Qt's balloon: always outside Linux;
-    on Linux, when a notification daemon owns its name on the session bus."""
-    if not sys.platform.startswith("linux"):
+def desktop_is_dark() -> bool:
+    """The desktop's colour scheme (Qt 6.5+), else whether the palette's window is dark."""
+    hints = QGuiApplication.styleHints()
+    scheme = hints.colorScheme() if hasattr(hints, "colorScheme") else Qt.ColorScheme.Unknown
+    if scheme == Qt.ColorScheme.Dark:
         return True
-    try:
-        from PySide6.QtDBus import QDBusConnection
-
-        bus = QDBusConnection.sessionBus()
-        if not bus.isConnected():
-            return False
-        interface = bus.interface()
-        return bool(interface is not None and interface.isServiceRegistered(NOTIFICATIONS_SERVICE).value())
-    except Exception:  # no D-Bus module in this build: the small window is always safe
-        log.debug("could not ask the session bus for a notification service", exc_info=True)
+    if scheme == Qt.ColorScheme.Light:
         return False
+    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
 def placement(size: tuple[int, int], icon: QRect, screen: QRect) -> QRect:
@@ -71,10 +65,7 @@ class Toast(QFrame):
         )
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.setObjectName("toast")
-        self.setStyleSheet(
-            "#toast { background: #ffffff; border: 1px solid #8a8f94; border-radius: 6px; }"
-            "QLabel { color: #1f1f1f; }"
-        )
+        self.follow_scheme()
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         font = self.title.font()
@@ -92,7 +83,16 @@ class Toast(QFrame):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.hide)
 
+    def follow_scheme(self) -> None:
+        """Light or dark like the desktop, decided again before each message."""
+        background, border, text = COLOURS[desktop_is_dark()]
+        self.setStyleSheet(
+            f"#toast {{ background: {background}; border: 1px solid {border}; border-radius: 6px; }}"
+            f"QLabel {{ color: {text}; }}"
+        )
+
     def show_message(self, title: str, text: str, icon_rect: QRect, msecs: int = 10000) -> None:
+        self.follow_scheme()
         self.title.setText(title)
         self.text.setText(text)
         # wrapped text: the height follows from the fixed width, not from a one-line guess

@@ -28,7 +28,7 @@ from app.report.redact import scrub_text
 from app.ui import icons
 from app.ui import toast as toast_mod
 from app.ui.worker import run_in_background
-from app.words import staff
+from app.words import it, staff
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,9 @@ class TrayApp(QObject):
     """The tray icon, its menu, the Details window and the check schedule."""
 
     notified = Signal(str, str)  # title, text: each notification actually shown
+    # from the desktop notification thread, delivered on the GUI thread (queued)
+    _desktop_clicked = Signal()
+    _desktop_fallback = Signal(str, str)
     check_started = Signal()
     state_changed = Signal()
 
@@ -179,8 +182,13 @@ class TrayApp(QObject):
         self._it_line: str | None = None
         self._outbox_count = 0
         self._toast: Any = None
-        # None: ask the desktop at the first notification whether a notification service exists
+        # True: always the notification window (set by the screenshots). Otherwise Linux sends
+        # notifications to the desktop's notification daemon and falls back to the window;
+        # Windows and macOS use Qt's showMessage
         self.use_toast: bool | None = None
+        self._desktop: Any = None
+        self._desktop_clicked.connect(self._on_message_clicked, Qt.ConnectionType.QueuedConnection)
+        self._desktop_fallback.connect(self._on_desktop_fallback, Qt.ConnectionType.QueuedConnection)
         self._it_status: dict | None = None
         self._incidents: Any = None
         self._details: Any = None
@@ -605,7 +613,7 @@ class TrayApp(QObject):
             closing = reader.closing_words if reader is not None else None
             for event in self._incidents.update(it_status, closing) or []:
                 if event.kind == "summary":  # many changes at once: one notification, not a flood
-                    self.notify("IT posted several updates", event.text)
+                    self.notify(event.title, event.text)
                     continue
                 self.notify(*staff.incident_notice(event.kind, event.incident, self.monitor.confirmed_verdict))
             self.report_action.setText(self._call_to_action().button)
@@ -649,14 +657,33 @@ class TrayApp(QObject):
             else QSystemTrayIcon.MessageIcon.Information
         )
         if self.tray.isVisible():
-            if self.use_toast is None:
-                self.use_toast = not toast_mod.notification_service_present()
             if self.use_toast:
                 self._show_toast(title, text)
+            elif sys.platform.startswith("linux"):
+                self._show_on_desktop(title, text, verdict)
             else:
                 self.tray.showMessage(title, text, icon, 10000)
         self.notified.emit(title, text)
         return True
+
+    def _show_on_desktop(self, title: str, text: str, verdict: str | None) -> None:
+        """Linux: through the desktop's notification daemon, found out off the GUI thread; where
+        there is none (or the bus fails) the notification comes back as _desktop_fallback."""
+        from app.ui import desktop_notify
+
+        if self._desktop is None:
+            self._desktop = desktop_notify.DesktopNotifier(
+                on_click=self._desktop_clicked.emit,
+                on_fallback=lambda notice: self._desktop_fallback.emit(notice.summary, notice.body),
+            )
+        state = icons.state_for(verdict or self.monitor.confirmed_verdict)
+        self._desktop.show(
+            desktop_notify.Notice(title, text, icon=icons.icon_file(state), critical=verdict == "down")
+        )
+
+    def _on_desktop_fallback(self, title: str, text: str) -> None:
+        if self.tray.isVisible():
+            self._show_toast(title, text)
 
     def _show_toast(self, title: str, text: str) -> None:
         """No notification daemon (a bare X11 panel): a small window away from the icon instead
@@ -708,7 +735,7 @@ class TrayApp(QObject):
         window = self._details
         diagnosis = self.monitor.latest or self.monitor.confirmed
         window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict, action=self._call_to_action())
-        window.set_it_lines(self._incident_lines())
+        window.set_it_lines(self._incident_lines(), it.feed_line(self._it_status))
         self._ensure_history()
         if self.history is not None:
             since = datetime.now(UTC) - timedelta(hours=24)
@@ -791,6 +818,8 @@ class TrayApp(QObject):
         for timer in (self._due_timer, self._tick_timer, self._tray_poll):
             timer.stop()
         self.tray.hide()
+        if self._desktop is not None:
+            self._desktop.close()
         for window in (self._details, self._report_dialog, self._setup, self._toast):
             if window is not None:
                 window.close()

@@ -1,6 +1,7 @@
 """What IT reads: the technical line per check behind "Details for IT" and in "Copy as text", and
 the probe sentences that explain what a real server did (partial greetings, the other TLS mode,
-sign-in only after STARTTLS, a handshake that never reached a certificate)."""
+sign-in only after STARTTLS, a handshake that never reached a certificate), and why IT's status
+feed could not be read (the `error` of it_status)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,38 @@ REFUSED_521 = (
     "The mail server at {where} refuses service to this computer ({code} {text}); 521 at connect "
     "means it accepts no mail from this address (RFC 7504), often a blocklist."
 )
+
+
+# ---------------------------------------------------------------- the status feed's errors
+# {where} is FEED_AT or FILE_AT; the reader scrubs the finished sentence (a URL may carry a token)
+
+FEED_AT = "The IT status feed at {url}"
+FILE_AT = "The IT status file {path}"
+FEED_ERROR = {
+    "timeout": "{where} did not answer in time.",
+    "too_large": "{where} is larger than {size}.",
+    "http_error": "Could not read the IT status feed at {url}: {reason}.",
+    "http_status": "{where} answered HTTP {status} {reason}.",
+    "not_found": "{where} was not found.",
+    "os_error": "{where} could not be read: {reason}.",
+    "file_timeout": "{where} could not be read within {timeout:.3g} s.",
+    "not_modified_first": "{where} said 'not modified' to a first read.",
+    "not_json": "{where} is not valid JSON.",
+    "bad_feed": "{where} {reason}.",
+    "unexpected": "The IT status feed could not be read: {reason}.",
+}
+
+
+def feed_error(key: str, **values: Any) -> str:
+    """One of FEED_ERROR with its values; a sentence never ends in a doubled stop."""
+    text = FEED_ERROR[key].format(**values).replace(" .", ".").rstrip()
+    return text[:-1] if text.endswith("..") else text
+
+
+def feed_line(it_status: dict[str, Any] | None) -> str | None:
+    """'IT status feed: <why it could not be read>' for Details for IT, or None."""
+    error = (it_status or {}).get("error")
+    return f"IT status feed: {error}" if error else None
 
 
 # ---------------------------------------------------------------- Details for IT, Copy as text

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from app.bounds import MAX_MENU_LINE, MAX_NOTIFICATION, clip
+
 # ---------------------------------------------------------------- time phrases
 
 
@@ -44,7 +46,8 @@ def since_clock(since: datetime, now: datetime, tz: tzinfo | None = None) -> str
 
 
 def next_update_clock(when: datetime, now: datetime, tz: tzinfo | None = None) -> str:
-    """When IT's next update is due: '17:30', 'tomorrow 09:00', or 'Tue 1 Dec 09:00'."""
+    """When IT's next update is due: '17:30', 'tomorrow 09:00', 'Tue 1 Dec 09:00', or with the
+    year when it is more than half a year away ('Tue 1 Dec 2026 09:00')."""
     try:
         local = when.astimezone(tz)
     except OverflowError:  # 9999-12-31T23:00Z is already year 10000 east of UTC
@@ -54,7 +57,30 @@ def next_update_clock(when: datetime, now: datetime, tz: tzinfo | None = None) -
         return local.strftime("%H:%M")
     if local.date() - today == timedelta(days=1):
         return local.strftime("tomorrow %H:%M")
-    return f"{local.strftime('%a')} {local.day} {local.strftime('%b %H:%M')}"
+    year = f" {local.year}" if abs((local.date() - today).days) > 180 else ""
+    return f"{local.strftime('%a')} {local.day} {local.strftime('%b')}{year} {local.strftime('%H:%M')}"
+
+
+def ago(when: datetime, now: datetime) -> str:
+    """'just now', '20 min ago', '3 h ago', '2 days ago' (a time ahead of `now`: 'just now')."""
+    seconds = max(0.0, (now - when).total_seconds())
+    if seconds < 90:
+        return "just now"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min ago"
+    if seconds < 36 * 3600:
+        return f"{round(seconds / 3600)} h ago"
+    return f"{round(seconds / 86400)} days ago"
+
+
+def _when(text: Any) -> datetime | None:
+    """A feed's ISO time, or None when it is missing or no clock can show it."""
+    from app.jsonio import parse_iso
+
+    try:
+        return parse_iso(text) if text else None
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 # ---------------------------------------------------------------- verdict headlines and advice
@@ -412,7 +438,12 @@ def recovery_notice(current: str, previous: str, duration_s: float | None, headl
 
 def _sentence(text: str) -> str:
     text = (text or "").strip()
-    return text if not text or text[-1] in ".!?" else text + "."
+    return text if not text or text[-1] in ".!?…" else text + "."
+
+
+def _title(incident: dict[str, Any]) -> str:
+    """IT's title inside a sentence: without its own full stop (the sentence brings one)."""
+    return str(incident.get("title") or "").strip().rstrip(".").strip() or AN_INCIDENT
 
 
 def incident_notice(kind: str, incident: dict[str, Any], verdict: str, now: datetime | None = None) -> tuple[str, str]:
@@ -435,6 +466,110 @@ def incident_notice(kind: str, incident: dict[str, Any], verdict: str, now: date
     return head, text
 
 
+# ---------------------------------------------------------------- IT's status page
+# the menu line, the Details paragraphs and the summary notification, from what IT posted
+
+UNTITLED_INCIDENT = "Untitled incident"
+AN_INCIDENT = "an incident"
+# IT's (or Statuspage's) words for where an incident stands, as staff read them
+INCIDENT_STATUS = {
+    "investigating": "investigating",
+    "identified": "cause found",
+    "monitoring": "a fix is in place",
+    "resolved": "fixed",
+    "postmortem": "fixed",
+    "scheduled": "planned work",
+    "in_progress": "planned work under way",
+    "verifying": "checking the work",
+    "completed": "work finished",
+}
+INCIDENT_STATUS_UNKNOWN = "open"
+FEED_UNREADABLE = "MailBeacon could not read IT's status page just now."
+FEED_UNREADABLE_KEPT = "MailBeacon could not read IT's status page just now. Showing what IT posted last."
+NOT_VERIFIED = (
+    "This status came over plain http, so its source is not verified: anyone on the network "
+    "path could have changed it."
+)
+SUMMARY_TITLE = "IT posted several updates"
+_SUMMARY_PART = {"posted": "{n} new", "updated": "{n} updated", "resolved": "{n} resolved"}
+
+
+def incident_status(status: Any) -> str:
+    """'cause found' for "identified"; an unknown word is 'open', never a raw code."""
+    return INCIDENT_STATUS.get(str(status or "").strip().lower(), INCIDENT_STATUS_UNKNOWN)
+
+
+def it_status_line(it_status: dict[str, Any] | None, now: datetime | None = None) -> str | None:
+    """'IT is aware: <title> — next update 17:30 (and 2 more; last update 3 h ago, may be out of
+    date)' for the newest open incident: the menu line, at most 120 characters, the title cut
+    first; None when IT posted nothing."""
+    incidents = (it_status or {}).get("incidents") or []
+    if not incidents:
+        return None
+    now = now or datetime.now(UTC)
+    top = incidents[0]
+    tail = ""
+    due = _when(top.get("next_update_at"))
+    if due is not None:
+        tail += f" — next update {next_update_clock(due, now)}"
+    notes = [f"and {len(incidents) - 1} more"] if len(incidents) > 1 else []
+    if it_status.get("stale"):  # type: ignore[union-attr]
+        since = _when(top.get("updated_at")) or _when(it_status.get("fetched_at"))  # type: ignore[union-attr]
+        notes.append(f"last update {ago(since, now)}, may be out of date" if since else "may be out of date")
+    if notes:
+        tail += f" ({'; '.join(notes)})"
+    # a long title gives way to the rest: when the next update is and whether it is current
+    head = "IT is aware: "
+    line = head + clip(_title(top), max(10, min(80, MAX_MENU_LINE - len(head) - len(tail)))) + tail
+    return clip(line, MAX_MENU_LINE)
+
+
+def _past_clock(when: datetime, now: datetime) -> str:
+    try:
+        return since_clock(when, now)
+    except OverflowError:  # the last hours of year 9999 east of UTC
+        return when.strftime("%d %b %Y %H:%M")
+
+
+def incident_paragraphs(
+    it_status: dict[str, Any] | None, now: datetime | None = None, *, verified: bool = True
+) -> list[str]:
+    """One paragraph per open incident for the Details window: title and where it stands, IT's
+    message, when it was last updated and when the next update is due (local time); then, for a
+    feed that came over plain http (`verified` false), that its source is not verified; last,
+    that the status page could not be read just now (what IT posted last stays shown)."""
+    if not it_status:
+        return []
+    now = now or datetime.now(UTC)
+    lines = []
+    for incident in it_status.get("incidents") or []:
+        line = f"IT is aware: {_title(incident)} ({incident_status(incident.get('status'))})."
+        if incident.get("message"):
+            line += f" {_sentence(str(incident['message']))}"
+        updated = _when(incident.get("updated_at"))
+        if updated is not None:
+            line += f" Last updated {_past_clock(updated, now)} ({ago(updated, now)})."
+        due = _when(incident.get("next_update_at"))
+        if due is not None:
+            line += f" Next update {next_update_clock(due, now)}."
+        lines.append(line)
+    if lines and not verified:  # what IT posted came over plain http
+        lines.append(NOT_VERIFIED)
+    if it_status.get("error"):
+        lines.append(FEED_UNREADABLE_KEPT if lines else FEED_UNREADABLE)
+    return lines
+
+
+def summary_notice(counts: dict[str, int]) -> tuple[str, str]:
+    """(title, text) of the one notification for many changes at once: 'IT posted 50 changes
+    to its status page (48 new, 2 resolved). Open Details to read them.'"""
+    total = sum(counts.get(kind, 0) for kind in _SUMMARY_PART)
+    parts = [_SUMMARY_PART[kind].format(n=counts[kind]) for kind in _SUMMARY_PART if counts.get(kind)]
+    change = "change" if total == 1 else "changes"
+    text = f"IT posted {total} {change} to its status page ({', '.join(parts)}). Open Details to read them."
+    return SUMMARY_TITLE, clip(text, MAX_NOTIFICATION)
+
+
 # ---------------------------------------------------------------- Details window
 
 DETAILS_TITLE = "MailBeacon — mail status details"
@@ -447,6 +582,9 @@ DETAILS = {
     "check_now": "Check now",
     "close": "Close",
     "checks": "What MailBeacon checked",
+    # the first line of "Copy as text"
+    "copy_headline": "MailBeacon: {headline}",
+    "copy_no_check": "MailBeacon: no check has finished yet.",
 }
 VERDICT_WORD = {
     "ok": "Mail works",
@@ -550,6 +688,9 @@ REPORT = {
     "build_failed": "Could not prepare the report: {reason}",
     "send_failed": "Could not save or send the report: {reason}. Use Save to file or Copy instead.",
 }
+# the report's diagnosis when none could be run (a bug or a broken configuration)
+NO_DIAGNOSIS = ("MailBeacon could not run a diagnosis on this computer.",
+                "Describe the problem in your note; IT will look into it.")
 CHANNEL_WORDS = {"webhook": "IT's report service", "hub": "IT's MailBeacon hub", "teams": "IT's Teams channel",
                  "slack": "IT's Slack channel", "email": "IT's mailbox"}
 # what the dialog lists as "IT will receive:"

@@ -3,6 +3,10 @@
 view), the report dialog (normal, IT already aware, no channel) and each notification.
 
     python -m tests.e2e.screenshots docs/screenshots
+    python -m tests.e2e.screenshots docs/screenshots --only icons,notifications
+
+--only shoots only those pictures (icons, notifications, menu, tooltip, details, report); the
+scene still runs in full order, so each picture shows the same state as in a full run.
 
 Not a test: a person looks at every picture. The tray runs in this process with canned diagnoses
 (real headlines from app.diagnosis.verdict), so each picture shows one known state."""
@@ -27,15 +31,22 @@ WIDTH, HEIGHT = 1100, 700
 # ---------------------------------------------------------------- outer: one desktop per variant
 
 
-def main(out: Path) -> int:
+SECTIONS = ("icons", "notifications", "menu", "tooltip", "details", "report")
+
+
+def main(out: Path, only: str = "") -> int:
+    unknown = set(filter(None, only.split(","))) - set(SECTIONS)
+    if unknown:
+        print(f"unknown --only {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     for theme in THEMES:
         for scale in SCALES:
-            _run_variant(out, theme, scale)
+            _run_variant(out, theme, scale, only)
     return 0
 
 
-def _run_variant(out: Path, theme: str, scale: int) -> None:
+def _run_variant(out: Path, theme: str, scale: int, only: str = "") -> None:
     read, write = os.pipe()
     xvfb = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{WIDTH * scale}x{HEIGHT * scale}x24", "-nolisten", "tcp"],
@@ -45,7 +56,7 @@ def _run_variant(out: Path, theme: str, scale: int) -> None:
     with os.fdopen(read) as pipe:
         display = f":{pipe.readline().strip()}"
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DBUS_SESSION_BUS_ADDRESS")}
-    env.update(DISPLAY=display, QT_SCALE_FACTOR=str(scale), SHOT_THEME=theme, SHOT_SCALE=str(scale))
+    env.update(DISPLAY=display, QT_SCALE_FACTOR=str(scale), SHOT_THEME=theme, SHOT_SCALE=str(scale), SHOT_ONLY=only)
     trayer = subprocess.Popen(
         ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", str(PANEL * scale),
          "--tint", THEMES[theme], "--transparent", "true", "--alpha", "0"],
@@ -169,6 +180,11 @@ def _steps(out: Path, tag: str, scale: int, home: Path) -> Iterator[int]:
     from app.ui.report_dialog import ReportDialog
     from app.ui.tray import TrayApp
 
+    only = set(filter(None, os.environ.get("SHOT_ONLY", "").split(",")))
+
+    def want(section: str) -> bool:
+        return not only or section in only
+
     feed_file = home / "status.json"
     feed_mod.create_empty(feed_file)
     cfg = home / "mailbeacon.toml"
@@ -223,14 +239,27 @@ def _steps(out: Path, tag: str, scale: int, home: Path) -> Iterator[int]:
     for state in ("ok", "degraded", "down", "local", "unknown"):
         become(_diagnosis(state))
         yield 900
-        cells.append(root(f"icon-{state}", (icon[0] - 8 * scale, 0, icon[2] + 8 * scale, icon[3])))
+        if want("icons"):
+            # the panel only: trayer is as wide as the icon, left of it is Xvfb's bare black root
+            geo = tray.tray.geometry()
+            box = icon if geo.isEmpty() else (geo.x() * scale, 0, screen_w - geo.x() * scale, panel)
+            cells.append(root(f"icon-{state}", box))
     _strip(cells, out / f"icons-{tag}.png")
+    if only == {"icons"}:  # nothing after this is wanted
+        for path in cells:
+            path.unlink()
+        tray.stop()
+        history.close()
+        yield 200
+        return
 
     # the notifications, as they come: each a toast beside the tray, never on the icon
     toasts: list[Path] = []
 
     def toast_shot(name: str) -> Callable[[], None]:
         def take() -> None:
+            if not want("notifications"):
+                return
             geo = tray._toast.frameGeometry() if tray._toast is not None and tray._toast.isVisible() else None
             if geo is None:
                 print(f"no notification for {name}", flush=True)
@@ -279,15 +308,17 @@ def _steps(out: Path, tag: str, scale: int, home: Path) -> Iterator[int]:
     subprocess.run(["xdotool", "mousemove", str(cx), str(cy), "click", "3"], check=True)
     yield 1200
     menu = tray.menu.frameGeometry()
-    root("menu", (menu.x() * scale - 8 * scale, 0, screen_w - menu.x() * scale + 8 * scale,
-                  (menu.y() + menu.height()) * scale + 8 * scale))
+    if want("menu"):
+        root("menu", (menu.x() * scale - 8 * scale, 0, screen_w - menu.x() * scale + 8 * scale,
+                      (menu.y() + menu.height()) * scale + 8 * scale))
     subprocess.run(["xdotool", "key", "Escape"], check=True)
     yield 500
     subprocess.run(["xdotool", "mousemove", str(cx - 3 * scale), str(cy + 2)], check=True)
     yield 400
     subprocess.run(["xdotool", "mousemove", str(cx), str(cy)], check=True)
     yield 2500
-    root("tooltip", (screen_w - 560 * scale, 0, 560 * scale, 150 * scale))
+    if want("tooltip"):
+        root("tooltip", (screen_w - 560 * scale, 0, 560 * scale, 150 * scale))
     subprocess.run(["xdotool", "mousemove", "10", str(300 * scale)], check=True)
     yield 300
 
@@ -295,31 +326,37 @@ def _steps(out: Path, tag: str, scale: int, home: Path) -> Iterator[int]:
     tray.show_details()
     yield 1500
     details = tray._details
-    grab(details, "details-staff")
+    if want("details"):
+        grab(details, "details-staff")
     details.it_toggle.click()
     yield 700
-    grab(details, "details-it")
+    if want("details"):
+        grab(details, "details-it")
     details.close()
 
     # the report dialog: IT already aware (mail is down and IT posted), normal, no channel
     dialog = ReportDialog(config)
     dialog.open_for(down)
     yield from _until(lambda: dialog.report is not None)
-    grab(dialog, "report-it-aware")
+    if want("report"):
+        grab(dialog, "report-it-aware")
     dialog.open_for(_diagnosis("degraded"))
     yield from _until(lambda: dialog.report is not None)
-    grab(dialog, "report-normal")
+    if want("report"):
+        grab(dialog, "report-normal")
     dialog.note.setPlainText("Since 9:00, Outlook says it cannot send.\nThe printer mail works.")
     dialog.send()
     yield from _until(lambda: dialog.outcome is not None)
-    grab(dialog, "report-after-send")
+    if want("report"):
+        grab(dialog, "report-after-send")
     dialog.close()
     bare_cfg = home / "bare.toml"
     bare_cfg.write_text(cfg.read_text().replace('webhook_url = "http://127.0.0.1:9/hook"', ""), encoding="utf-8")
     bare = ReportDialog(config_mod.load(bare_cfg, system_file=None, policy_file=None, registry=False, env={}))
     bare.open_for(_diagnosis("down"))
     yield from _until(lambda: bare.report is not None)
-    grab(bare, "report-no-channel")
+    if want("report"):
+        grab(bare, "report-no-channel")
     bare.close()
 
     # IT resolves while this laptop still sees mail down, then mail recovers
@@ -370,4 +407,10 @@ def _strip(paths: list[Path], target: Path, vertical: bool = False) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--scene"]:
         sys.exit(scene(Path(sys.argv[2])))
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")))
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.screenshots")
+    parser.add_argument("out", nargs="?", default="docs/screenshots", type=Path)
+    parser.add_argument("--only", default="", help=f"comma-separated, of: {', '.join(SECTIONS)}")
+    args = parser.parse_args()
+    sys.exit(main(args.out, args.only))

@@ -79,3 +79,10 @@ def dispose_tray(tray) -> None:
         tray.history.close()
     tray.deleteLater()
     QCoreApplication.processEvents()
+
+
+@pytest.fixture(autouse=True)
+def no_desktop_bus(monkeypatch):
+    """No tray test sends notifications to the desktop this runs on: without a session bus they
+    show in the notification window (tests that want a bus start a private one)."""
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)

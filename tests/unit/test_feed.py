@@ -346,7 +346,7 @@ def test_incident_lines_carry_message_and_times_for_the_details_window():
     (line,) = incident_lines(it_status, now=now)
     local = datetime(2026, 3, 4, 9, 40, tzinfo=UTC).astimezone().strftime("%H:%M")
     nxt = datetime(2026, 3, 4, 10, 30, tzinfo=UTC).astimezone().strftime("%H:%M")
-    assert line == (f"IT is aware: Mail server disk full (identified). Freeing space. "
+    assert line == (f"IT is aware: Mail server disk full (cause found). Freeing space. "
                     f"Last updated {local} (20 min ago). Next update {nxt}.")
     broken = dict(it_status, error="The IT status feed could not be read: timed out.", stale=True)
     assert incident_lines(broken, now=now)[-1].endswith("Showing what IT posted last.")

@@ -10,8 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app import feed
+from app.bounds import MAX_EVENTS, MAX_MENU_LINE, MAX_NOTIFICATION
 from app.diagnosis.model import CODES, LAYERS, Check
 from app.diagnosis.verdict import decide
+from app.feed.parse import STATUSES
 from app.words import it, staff
 
 VERDICTS = ("ok", "degraded", "down", "local", "unknown", "checking")
@@ -197,7 +200,11 @@ def test_it_lines_carry_the_technical_facts():
 def test_every_catalogue_string_is_a_sentence_or_a_label():
     for table in (staff.MENU, staff.DETAILS, staff.REPORT, staff.PROBLEM_TITLES, staff.VERDICT_WORD, staff.CHANNEL_WORDS):
         for value in table.values():
-            plain(value.format(path="the file", reason="disk full", line="IT is aware.", clock="17:02"))
+            plain(value.format(path="the file", reason="disk full", line="IT is aware.", clock="17:02",
+                               headline="Mail is working."))
+    for text in (*staff.NO_DIAGNOSIS, staff.NOT_VERIFIED, staff.FEED_UNREADABLE, staff.FEED_UNREADABLE_KEPT,
+                 staff.SUMMARY_TITLE, staff.UNTITLED_INCIDENT):
+        plain(text)
     for headline, advice in (*staff.LOCAL.values(), *staff.DOWN.values(), staff.OK):
         plain(headline)
         plain(advice)
@@ -208,3 +215,139 @@ def test_webmail_only_outage_says_webmail(code):
     headline = decide([*BASE, check("https", code)]).headline
     assert "ebmail" in headline and "mail server" not in headline.replace("webmail server", ""), headline
     plain(headline)
+
+
+# ---------------------------------------------------------------- IT's status page
+
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT|\+00:00|\bNone\b|\bnull\b")
+# every status a native feed or Statuspage may carry, one IT made up, and none
+INCIDENT_STATUSES = [*STATUSES, "postmortem", "scheduled", "in_progress", "verifying", "completed",
+                     "Major_Outage", "", None]
+TITLES = ["Mail server outage", "Disk full.", "", "R&D mail relay " + "x" * 300]
+MESSAGES = ["", "We are on it", "Space freed.", "Still looking…"]
+TIMES = [None, "not a time", "9999-12-31T23:00:00-05:00",  # the last: no clock can show it
+         (NOW - timedelta(minutes=20)).isoformat(), (NOW - timedelta(days=3)).isoformat(),
+         (NOW + timedelta(minutes=30)).isoformat(), (NOW + timedelta(days=1)).isoformat(),
+         (NOW + timedelta(days=400)).isoformat()]
+
+
+def staff_text(text: str) -> None:
+    """A staff sentence about IT's incidents: plain, and no raw time or missing value leaks in."""
+    plain(text)
+    assert not _ISO.search(text), text
+    assert ". (" not in text and "(." not in text and "()" not in text, text
+
+
+def an_incident(n: int = 0, *, title: str = "Mail server outage", status: str | None = "investigating",
+                message: str = "We are on it", updated: str | None = None, due: str | None = None) -> dict:
+    return {"id": f"INC-{n}", "title": title, "status": status, "message": message,
+            "updated_at": updated, "next_update_at": due}
+
+
+@pytest.mark.parametrize("status", INCIDENT_STATUSES)
+@pytest.mark.parametrize("title", TITLES)
+@pytest.mark.parametrize("stale", [False, True])
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_menu_line_for_every_incident_state(status, title, stale, count):
+    for updated, due in itertools.product(TIMES, TIMES):
+        incidents = [an_incident(n, title=title, status=status, updated=updated, due=due) for n in range(count)]
+        status_doc = {"incidents": incidents, "stale": stale, "error": "x" if stale else None,
+                      "fetched_at": (NOW - timedelta(hours=3)).isoformat()}
+        line = staff.it_status_line(status_doc, NOW)
+        staff_text(line)
+        assert line.startswith("IT is aware: ") and len(line) <= MAX_MENU_LINE, line
+        assert ("may be out of date" in line) == stale
+        assert ("(and 2 more" in line) == (count == 3)
+        if due and due[:4].isdigit() and due[:4] != "9999":
+            assert "next update" in line
+    assert staff.it_status_line(None, NOW) is None
+    assert staff.it_status_line({"incidents": []}, NOW) is None
+
+
+def test_the_menu_line_says_how_old_a_stale_feed_is():
+    doc = {"incidents": [an_incident(updated=(NOW - timedelta(hours=3)).isoformat())], "stale": True}
+    assert staff.it_status_line(doc, NOW) == "IT is aware: Mail server outage (last update 3 h ago, may be out of date)"
+
+
+@pytest.mark.parametrize("status", INCIDENT_STATUSES)
+@pytest.mark.parametrize("message", MESSAGES)
+@pytest.mark.parametrize("verified", [True, False])
+@pytest.mark.parametrize("error", [None, "The IT status feed at http://192.0.2.1/feed.json did not answer in time."])
+def test_details_paragraphs_for_every_incident_state(status, message, verified, error):
+    for title, updated, due in itertools.product(TITLES, TIMES, TIMES):
+        doc = {"incidents": [an_incident(title=title, status=status, message=message, updated=updated, due=due)],
+               "error": error}
+        lines = staff.incident_paragraphs(doc, NOW, verified=verified)
+        for line in lines:
+            staff_text(line)
+        assert lines[0].startswith("IT is aware: ")
+        assert (staff.NOT_VERIFIED in lines) != verified
+        assert (lines[-1] == staff.FEED_UNREADABLE_KEPT) == bool(error)
+        # the raw status word shows only where it is already plain
+        assert f"({staff.incident_status(status)})" in lines[0]
+        if message:
+            assert message.rstrip(".…") in lines[0]
+    # the feed could not be read and IT never posted anything: one sentence, no address
+    assert staff.incident_paragraphs({"incidents": [], "error": error}, NOW, verified=verified) == (
+        [staff.FEED_UNREADABLE] if error else [])
+
+
+def test_incident_statuses_read_as_plain_words():
+    assert staff.incident_status("identified") == "cause found"
+    assert staff.incident_status("in_progress") == "planned work under way"
+    assert staff.incident_status("Major_Outage") == staff.INCIDENT_STATUS_UNKNOWN
+    for word in (*staff.INCIDENT_STATUS.values(), staff.INCIDENT_STATUS_UNKNOWN):
+        assert not _JARGON.search(word) and word == word.lower(), word
+
+
+def test_times_in_what_it_posted_read_as_local_clock_phrases():
+    assert staff.ago(NOW - timedelta(seconds=30), NOW) == "just now"
+    assert staff.ago(NOW - timedelta(minutes=20), NOW) == "20 min ago"
+    assert staff.ago(NOW - timedelta(hours=3), NOW) == "3 h ago"
+    assert staff.ago(NOW - timedelta(days=3), NOW) == "3 days ago"
+    assert staff.ago(NOW + timedelta(hours=1), NOW) == "just now"  # a clock ahead of ours
+    far = NOW + timedelta(days=400)
+    assert str(far.astimezone().year) in staff.next_update_clock(far, NOW)
+    soon = NOW + timedelta(days=3)
+    assert str(soon.astimezone().year) not in staff.next_update_clock(soon, NOW)
+
+
+@pytest.mark.parametrize(("posted", "updated", "resolved"),
+                         [(4, 0, 0), (0, 4, 0), (0, 0, 4), (1, 2, 1), (3000, 2, 1), (1, 0, 0)])
+def test_the_summary_notification_for_many_changes(posted, updated, resolved):
+    title, text = staff.summary_notice({"posted": posted, "updated": updated, "resolved": resolved})
+    plain(title)
+    plain(text)
+    assert len(text) <= MAX_NOTIFICATION
+    assert f"IT posted {posted + updated + resolved} change" in text and "Open Details" in text
+    assert ("1 change " in text) == (posted + updated + resolved == 1)
+    assert ", )" not in text and "( " not in text and " 0 " not in text
+
+
+def test_the_tracker_words_every_event_from_the_catalogue():
+    tracker = feed.IncidentTracker()
+    few = {"incidents": [an_incident(n, title=f"Outage {n}.", due=(NOW + timedelta(hours=1)).isoformat())
+                         for n in range(2)], "error": None}
+    events = tracker.update(few)
+    events += tracker.update({"incidents": [an_incident(0, title="Outage 0.", message="Half back")], "error": None})
+    assert [e.kind for e in events] == ["posted", "posted", "updated", "resolved"]
+    for event in events:
+        staff_text(event.title)
+        staff_text(event.text)
+        assert len(event.text) <= MAX_NOTIFICATION
+    many = {"incidents": [an_incident(n) for n in range(10, 10 + MAX_EVENTS + 1)], "error": None}
+    (summary,) = tracker.update(many)
+    assert summary.kind == "summary" and summary.title == staff.SUMMARY_TITLE
+    staff_text(summary.text)
+
+
+@pytest.mark.parametrize("key", list(it.FEED_ERROR))
+@pytest.mark.parametrize("reason", ["timed out", "", "Not Found."])
+def test_feed_errors_for_it_name_the_feed_and_end_once(key, reason):
+    where = it.FEED_AT.format(url="https://status.example/feed.json")
+    text = it.feed_error(key, where=where, url="https://status.example/feed.json", reason=reason,
+                         size="1 MB", status=503, timeout=2.5)
+    assert text.endswith(".") and not text.endswith("..") and " ." not in text and ": ." not in text, text
+    assert "status" in text and "{" not in text, text
+    assert it.feed_line({"error": text}) == f"IT status feed: {text}"
+    assert it.feed_line({"error": None}) is None and it.feed_line(None) is None
