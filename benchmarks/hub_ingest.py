@@ -1,7 +1,8 @@
 """Hub ingest, side by side with Prometheus Alertmanager, in one run on this machine.
 
 For the hub on SQLite and on PostgreSQL (a private cluster started here), and for Alertmanager
-(Debian `prometheus-alertmanager`, started here on loopback with a temp storage folder):
+(Debian `prometheus-alertmanager`, started here on loopback with a temp storage folder), and for
+uvicorn serving an empty ASGI app the same way `serve` runs the hub (the stack's ceiling):
   * reports/s and state events/s at concurrency 32, p50/p99 latency, each for the same time
     (Alertmanager: one alert per POST /api/v2/alerts);
   * p99 latency at a steady 500 reports/s (open loop: latency counted from each request's
@@ -263,6 +264,51 @@ class Alertmanager:
         self.log.close()
 
 
+BARE_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    body = b'{"id":"x","stored":"new"}'
+    await send({"type": "http.response.start", "status": 201,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
+
+class BareUvicorn:
+    """The ceiling of the hub's stack on this machine: uvicorn (uvloop, httptools, as `serve`
+    runs it) with an ASGI app that reads the body and answers 201 and does nothing else."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir / "bare"
+        self.dir.mkdir()
+        (self.dir / "bare_app.py").write_text(BARE_APP)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> BareUvicorn:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", f"import uvicorn; uvicorn.run('bare_app:app', host='127.0.0.1', port={self.port}, "
+             "loop='uvloop', http='httptools', access_log=False, log_level='warning', server_header=False)"],
+            cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(self.url + "/", content=b"{}", timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the bare uvicorn did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
 def first_notification(hub: Hub, hook: Hook, group_wait_s: float) -> float:
     """Seconds from a new outage's first state event to IT's webhook receiving its notification."""
     before = len(hook.arrivals)
@@ -327,6 +373,12 @@ def main() -> int:
             rows.append(("Alertmanager alerts", {**ams, "steady": steady(am.url + "/api/v2/alerts", alert_body(), "")}))
         finally:
             am.stop()
+        bare = BareUvicorn(work).start()
+        try:
+            ceiling = run_wrk(bare.url + "/api/v1/reports", report_body(), "x", args.seconds, args.concurrency, "bare")
+            rows.append(("uvicorn, empty ASGI app", {**ceiling, "steady": steady(bare.url + "/api/v1/reports", report_body(), "x")}))
+        finally:
+            bare.stop()
         backends = [("SQLite", "")]
         if not args.no_postgres:
             cluster = PostgresCluster().start()
@@ -382,6 +434,13 @@ def main() -> int:
             print(f"{label:26} {s['read']:6.0f} {s['auth']:6.0f} {s['parse']:6.0f} {s['validate']:6.0f} {s['database']:8.0f} "
                   f"{s['respond']:8.0f} {s['rows_per_commit']:12.1f} {s['commit_ms']:10.2f}")
     print("(the rest of each request's latency is uvicorn, the event loop and the kernel, and the wait for CPU)")
+    bare_rate = next((r["rate"] for label, r in rows if label.startswith("uvicorn")), None)
+    if bare_rate:
+        print(f"the hub's stack without the hub (uvicorn, an empty app) reaches {bare_rate / am_rate:.2f}x Alertmanager here; "
+              "the hub rows divided by it are what storage, validation and grouping cost:")
+        for label, r in rows:
+            if label.startswith("hub"):
+                print(f"  {label:26} {r['rate'] / bare_rate:5.2f} of the empty app")
     print()
     for note in notes:
         print(note)
