@@ -61,7 +61,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 
 from app.diagnosis.model import Diagnosis
 from app.words import staff
@@ -539,54 +539,11 @@ class Monitor:
         return datetime.fromtimestamp(self._wall(), UTC)
 
 
-# -- tooltip wording ---------------------------------------------------------------------
-
-
-# the phrases live in the text catalogue; these names stay for the monitor's callers
+# the duration phrase lives in the text catalogue; the name stays for the monitor's callers
 format_duration = staff.format_duration
-_since_clock = staff.since_clock
 
 
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def status_since_text(
-    diagnosis: Diagnosis | None,
-    since: datetime | None,
-    now: datetime | None = None,
-    *,
-    tz: tzinfo | None = None,
-) -> str:
-    """'Mail server not answering since 17:02 (47 min)' in local time (tz=None: the
-    system's); 'since yesterday 17:02' across midnight."""
-    headline = (diagnosis.headline if diagnosis else "Checking mail").strip().rstrip(".")
-    if since is None:
-        return headline
-    since = _aware(since)
-    now = _aware(now) if now is not None else datetime.now(UTC)
-    elapsed = (now - since).total_seconds()
-    return f"{headline} since {_since_clock(since, now, tz)} ({format_duration(elapsed)})"
-
-
-_WAS = {
-    "down": "it was down",
-    "local": "your connection was down",
-    "degraded": "it had problems",
-    "unknown": "its state was unknown",
-    "checking": "it was being checked",
-}
-
-
-def recovery_text(transition: Transition) -> str:
-    """'Mail works again — it was down 47 min' for a change to a better verdict."""
-    if transition.current == "ok":
-        head = "Mail works again"
-    elif transition.current == "degraded":
-        head = "Mail works again, with problems"
-    else:
-        return transition.diagnosis.headline
-    was = _WAS.get(transition.previous)
-    if was is None or transition.duration_s is None:
-        return head
-    return f"{head} — {was} {format_duration(transition.duration_s)}"

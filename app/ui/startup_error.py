@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.errors import ConfigError
 from app.ui import icons
+from app.words import staff
 
 log = logging.getLogger(__name__)
 
@@ -61,36 +62,27 @@ def short_path(path: Path) -> str:
 
 
 def cannot_start_sentence(exc: BaseException, *, brief: bool = False) -> str:
-    """One plain sentence saying what is wrong: `brief` for the menu and the tooltip (which
-    Windows cuts at 127 characters), in full for the window; the log keeps the whole error."""
-    if isinstance(exc, ConfigError):
-        path = source_file(exc)
-        name = short_path(path) if path else exc.source
-        where = f"in {name}" if path else f"in the {exc.source}"
-        if exc.line and path:
-            where = f"on line {exc.line} of {name}"
-        expected = exc.expected
-        if exc.key:
-            text = (f"the setting {exc.key} in {name} is not right" if brief
-                    else f"the setting {exc.key} {where} should be {expected}")
-        elif expected.startswith("an existing file"):
-            text = f"the config file {name} was not found"
-        elif expected.startswith("cannot read the file"):
-            reason = expected.removeprefix("cannot read the file").strip(" ()")
-            text = f"the config file {name} cannot be read" + (f" ({reason})" if reason and not brief else "")
-        elif expected.startswith("not valid TOML"):
-            text = f"the config file has a mistake {where}"
-            if not brief:
-                text += f": {expected.removeprefix('not valid TOML: ')}"
-        else:
-            text = f"the config {where.removeprefix('in ')} is not right" if brief else (
-                f"the config {where.removeprefix('in ')}: {expected}")
-    elif brief:
-        text = "something went wrong while starting; the log file has the details"
+    """One plain sentence saying what is wrong (the words: app.words.staff.cannot_start)."""
+    if not isinstance(exc, ConfigError):
+        return _scrub(staff.cannot_start("crash", detail=str(exc).strip() or type(exc).__name__, brief=brief))
+    path = source_file(exc)
+    name = short_path(path) if path else exc.source
+    where = f"in {name}" if path else f"in the {exc.source}"
+    if exc.line and path:
+        where = f"on line {exc.line} of {name}"
+    expected = exc.expected
+    if exc.key:
+        sentence = staff.cannot_start("setting", key=exc.key, name=name, where=where, expected=expected, brief=brief)
+    elif expected.startswith("an existing file"):
+        sentence = staff.cannot_start("missing", name=name, brief=brief)
+    elif expected.startswith("cannot read the file"):
+        reason = expected.removeprefix("cannot read the file").strip(" ()")
+        sentence = staff.cannot_start("unreadable", name=name, detail=reason, brief=brief)
+    elif expected.startswith("not valid TOML"):
+        sentence = staff.cannot_start("mistake", where=where, detail=expected.removeprefix("not valid TOML: "), brief=brief)
     else:
-        detail = str(exc).strip() or type(exc).__name__
-        text = f"something went wrong while starting ({detail}); the log file has the details"
-    return _scrub(f"MailBeacon cannot start: {text.rstrip('.')}.")
+        sentence = staff.cannot_start("config", where=where, expected=expected, brief=brief)
+    return _scrub(sentence)
 
 
 class CannotStart(QObject):
@@ -134,10 +126,10 @@ class CannotStart(QObject):
         self.sentence_action = self.menu.addAction("")
         self.sentence_action.triggered.connect(self.show_window)
         self.menu.addSeparator()
-        self.menu.addAction("Open the config file", self.open_config_file)
-        self.menu.addAction("Open the log folder", self.open_log_folder)
+        self.menu.addAction(staff.CANNOT_START["open_config"], self.open_config_file)
+        self.menu.addAction(staff.CANNOT_START["open_logs"], self.open_log_folder)
         self.menu.addSeparator()
-        self.menu.addAction("Quit", self.quit)
+        self.menu.addAction(staff.CANNOT_START["quit"], self.quit)
         self.tray.setContextMenu(self.menu)
         self.tray.activated.connect(lambda *_: self.show_window())
 
@@ -260,8 +252,7 @@ class UnexpectedErrors(QObject):
 
     _show = Signal(str, str)
 
-    TITLE = "MailBeacon hit a problem"
-    TEXT = "Something went wrong inside MailBeacon; it keeps running. IT can find the details in its log file."
+    TITLE, TEXT = staff.UNEXPECTED_ERROR
 
     def __init__(self, notify: Callable[[str, str], Any], parent: QObject | None = None) -> None:
         super().__init__(parent)

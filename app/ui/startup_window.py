@@ -6,7 +6,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-WINDOW_TITLE = "MailBeacon cannot start"
+from app.words.staff import CANNOT_START
+
+WINDOW_TITLE = CANNOT_START["window_title"]
 
 
 class CannotStartWindow(QDialog):
@@ -25,13 +27,13 @@ class CannotStartWindow(QDialog):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.label)
-        self.hint = QLabel("MailBeacon starts by itself as soon as the file is fixed and saved.")
+        self.hint = QLabel(CANNOT_START["hint"])
         self.hint.setWordWrap(True)
         layout.addWidget(self.hint)
         buttons = QHBoxLayout()
-        self.config_button = QPushButton("Open the config file")
-        self.logs_button = QPushButton("Open the log folder")
-        self.quit_button = QPushButton("Quit")
+        self.config_button = QPushButton(CANNOT_START["open_config"])
+        self.logs_button = QPushButton(CANNOT_START["open_logs"])
+        self.quit_button = QPushButton(CANNOT_START["quit"])
         for button, signal in ((self.config_button, self.open_config), (self.logs_button, self.open_logs),
                                (self.quit_button, self.quit_requested)):
             button.clicked.connect(signal.emit)

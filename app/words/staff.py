@@ -711,3 +711,39 @@ REPORT_ITEMS = {
     "to": "Sent to: {where}",
     "nowhere": "Sent to: nobody yet, because no report channel is set up",
 }
+
+
+# ---------------------------------------------------------------- when the tray cannot start
+
+CANNOT_START = {
+    "window_title": "MailBeacon cannot start",
+    "hint": "MailBeacon starts by itself as soon as the file is fixed and saved.",
+    "open_config": "Open the config file",
+    "open_logs": "Open the log folder",
+    "quit": "Quit",
+}
+UNEXPECTED_ERROR = ("MailBeacon hit a problem",
+                    "Something went wrong inside MailBeacon; it keeps running. IT can find the details in its log file.")
+
+
+def cannot_start(what: str, *, name: str = "", where: str = "", key: str = "", expected: str = "",
+                 detail: str = "", brief: bool = False) -> str:
+    """'MailBeacon cannot start: …' in one sentence. `what` is setting | missing | unreadable |
+    mistake | config | crash; `brief` is the menu's and tooltip's version (Windows cuts a tooltip
+    at 127 characters), the full one is the window's; the log keeps the whole error."""
+    if what == "setting":
+        text = f"the setting {key} in {name} is not right" if brief else f"the setting {key} {where} should be {expected}"
+    elif what == "missing":
+        text = f"the config file {name} was not found"
+    elif what == "unreadable":
+        text = f"the config file {name} cannot be read" + (f" ({detail})" if detail and not brief else "")
+    elif what == "mistake":
+        text = f"the config file has a mistake {where}" + (f": {detail}" if detail and not brief else "")
+    elif what == "config":
+        place = where.removeprefix("in ")
+        text = f"the config {place} is not right" if brief else f"the config {place}: {expected}"
+    elif brief:
+        text = "something went wrong while starting; the log file has the details"
+    else:
+        text = f"something went wrong while starting ({detail}); the log file has the details"
+    return f"MailBeacon cannot start: {text.rstrip('.')}."

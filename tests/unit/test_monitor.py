@@ -4,13 +4,13 @@ finished / trigger / tick) step by step on a fake clock. Rules and bounds, never
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from app import monitor as mod
 from app.diagnosis.model import Check, Diagnosis
-from app.monitor import Monitor, Transition, format_duration, recovery_text, status_since_text
+from app.monitor import Monitor, Transition, format_duration
 
 INTERVAL = 60.0
 CONFIRM = 5.0
@@ -730,31 +730,6 @@ def test_format_duration():
     assert format_duration(26 * 3600) == "1 day 2 h"
 
 
-def test_status_since_text_same_day():
-    tz = timezone(timedelta(hours=2))
-    since = datetime(2024, 5, 1, 15, 2, tzinfo=UTC)  # 17:02 local
-    now = since + timedelta(minutes=47)
-    text = status_since_text(diag("down"), since, now, tz=tz)
-    assert text == "Mail server not answering since 17:02 (47 min)"
-
-
-def test_status_since_text_across_midnight():
-    tz = timezone(timedelta(hours=2))
-    since = datetime(2024, 5, 1, 15, 2, tzinfo=UTC)
-    now = datetime(2024, 5, 2, 7, 0, tzinfo=UTC)
-    text = status_since_text(diag("down"), since, now, tz=tz)
-    assert text == "Mail server not answering since yesterday 17:02 (15 h 58 min)"
-
-
-def test_status_since_text_without_since():
-    assert status_since_text(diag("ok"), None, datetime.now(UTC)) == "Mail works"
-
-
-def test_recovery_text():
-    t = Transition("down", "ok", diag("ok"), datetime(2024, 5, 1, tzinfo=UTC), 47 * 60)
-    assert recovery_text(t) == "Mail works again — it was down 47 min"
-    t = Transition("down", "ok", diag("ok"), None, None)
-    assert recovery_text(t) == "Mail works again"
 
 
 

@@ -351,3 +351,18 @@ def test_feed_errors_for_it_name_the_feed_and_end_once(key, reason):
     assert "status" in text and "{" not in text, text
     assert it.feed_line({"error": text}) == f"IT status feed: {text}"
     assert it.feed_line({"error": None}) is None and it.feed_line(None) is None
+
+
+@pytest.mark.parametrize("what", ["setting", "missing", "unreadable", "mistake", "config", "crash"])
+@pytest.mark.parametrize("brief", [True, False])
+def test_cannot_start_is_one_sentence_and_brief_fits_the_tooltip(what, brief):
+    text = staff.cannot_start(what, name="…/mailbeacon.toml", where="on line 12 of …/mailbeacon.toml",
+                              key="check.interval_s", expected="a number of seconds from 10 to 3600",
+                              detail="Permission denied." if what != "crash" else "disk I/O error", brief=brief)
+    assert text.startswith("MailBeacon cannot start: ") and text.endswith(".") and ".." not in text
+    assert text.count(". ") == 0  # one sentence
+    if brief:
+        assert len(text) <= staff.TOOLTIP_LIMIT
+        assert "Permission denied" not in text and "I/O" not in text  # the detail waits for the window
+    for word in staff.CANNOT_START.values():
+        assert word and word[0].isupper()
