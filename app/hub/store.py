@@ -1,6 +1,6 @@
 """The hub's database: one SQLAlchemy engine for SQLite (WAL, in the data folder) or PostgreSQL
 (psycopg 3), the Alembic migrations run programmatically, and the few dialect facts the rest of
-the hub needs (advisory locks, insert-or-ignore) kept here so every other module has one path.
+the hub needs (advisory locks, SQLite's write lock) kept here so every other module has one path.
 """
 
 from __future__ import annotations
@@ -111,14 +111,6 @@ class Store:
         """Like try_lock, but waits."""
         if self.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-
-    def insert_ignore(self, table: Any) -> Any:
-        """INSERT ... ON CONFLICT DO NOTHING for this dialect."""
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table).on_conflict_do_nothing()
 
     def migrate(self) -> str:
         """Create or upgrade the schema to the newest revision; returns it. Safe to run from

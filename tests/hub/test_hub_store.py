@@ -94,3 +94,44 @@ def test_batches_committed_side_by_side_store_each_report_once(database_url, tmp
     with store.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM reports")).scalar() == len(rows)
     store.dispose()
+
+
+def test_the_writers_driver_level_insert_stores_exactly_what_sqlalchemy_stores(database_url, tmp_path):
+    import asyncio
+
+    import orjson
+    from sqlalchemy import insert as sa_insert
+
+    from app.hub.ingest import BatchWriter, parse_report, parse_state
+    from app.hub.settings import HubSettings
+    from tests.hub import laptops as lp
+
+    store = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
+    store.migrate()
+    now = utc_now()
+    report = parse_report(orjson.dumps(lp.report("laptop-a", note="café ☕")), now)
+    state = parse_state(orjson.dumps(lp.state("laptop-a")), now)
+    twin_report = {**report, "id": report["id"] + "-sa"}
+    twin_state = {**state, "laptop": "laptop-b"}
+    with store.begin() as conn:  # the same values the ordinary SQLAlchemy way
+        conn.execute(sa_insert(t.reports).values(**twin_report))
+        conn.execute(sa_insert(t.states).values(**twin_state))
+
+    async def write() -> list[bool]:
+        writer = BatchWriter(store)
+        writer.start()
+        try:
+            return [await writer.submit("report", report), await writer.submit("state", state),
+                    await writer.submit("state", state)]
+        finally:
+            await writer.stop()
+
+    assert asyncio.run(write()) == [True, True, False]
+    columns = [c for c in report if c != "id"]
+    with store.engine.connect() as conn:  # raw, as the database holds them
+        rows = conn.exec_driver_sql(f"SELECT {', '.join(columns)} FROM reports ORDER BY seq").fetchall()
+        assert rows[0] == rows[1]
+        state_cols = [c for c in state if c != "laptop"]
+        rows = conn.exec_driver_sql(f"SELECT {', '.join(state_cols)} FROM states ORDER BY seq").fetchall()
+        assert rows[0] == rows[1]
+    store.dispose()
