@@ -185,7 +185,7 @@ def test_table_output_has_headline_advice_and_one_row_per_check(tmp_path):
 [network]
 internet_url = ""
 [check]
-timeout_s = 1
+timeout_s = 3
 [[endpoints]]
 kind = "smtp"
 host = "127.0.0.1"

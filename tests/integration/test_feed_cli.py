@@ -25,7 +25,7 @@ def test_post_check_resolve_round_trip(tmp_path, isolated_home):
     path = share / "mailbeacon-feed.json"
     config = tmp_path / "laptop.toml"
     config.write_text(
-        f'[network]\ninternet_url = ""\n[check]\ntimeout_s = 3\n[feed]\nurl = "{path.as_posix()}"\n',
+        f'[network]\ninternet_url = ""\n[check]\ntimeout_s = 10\n[feed]\nurl = "{path.as_posix()}"\n',
         encoding="utf-8",
     )
 

@@ -225,7 +225,8 @@ def check_json(tmp_path, certs, endpoints: list[tuple[str, int, str]], timeout_s
     (exit status, the JSON object, seconds taken). A server that answers is done long before
     timeout_s; a generous one keeps a busy machine from turning "ok" into a timeout."""
     text = f'[network]\ninternet_url = ""\n[tls]\nca_file = "{certs.ca_pem}"\n'
-    text += f"[check]\ntimeout_s = {timeout_s}\n"
+    # slow_ms: these tests are about verdicts, not speed; a loaded machine must not make "ok" "slow"
+    text += f"[check]\ntimeout_s = {timeout_s}\nslow_ms = 5000\n"
     for kind, port, tls in endpoints:
         text += f'[[endpoints]]\nkind = "{kind}"\nhost = "127.0.0.1"\nport = {port}\ntls = "{tls}"\n'
     path = tmp_path / "check.toml"

@@ -96,7 +96,7 @@ def test_check_json_through_the_proxy_shows_no_part_of_the_password(tmp_path, or
     with LoginProxy("user", PASSWORD) as proxy:
         config = tmp_path / "mb.toml"
         config.write_text(
-            '[dns]\ncontrol_name = "localhost"\n[check]\ntimeout_s = 3\n'
+            '[dns]\ncontrol_name = "localhost"\n[check]\ntimeout_s = 10\nslow_ms = 5000\n'
             f'[network]\ninternet_url = "{origin.url("/generate_204")}"\n'
         )
         setting = f"user:{PASSWORD}@127.0.0.1:{proxy.port}"
