@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QFont
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -26,7 +26,6 @@ from app.monitor import TICK_S, Monitor, Transition
 from app.paths import user_paths
 from app.report.redact import scrub_text
 from app.ui import icons
-from app.ui import toast as toast_mod
 from app.ui.worker import run_in_background
 from app.words import staff
 
@@ -202,8 +201,10 @@ class TrayApp(QObject):
 
         self._due_timer = QTimer(self)
         self._due_timer.setSingleShot(True)
-        # a coarse timer may fire 5 % early, which would only mean a second wake-up
-        self._due_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        # Qt's default (coarse) timer: within 5 % of the interval, to the second past 20 s. One
+        # that fires early finds nothing due and is armed again for the rest (_on_due). Asking
+        # for a precise one would build the whole `Qt` namespace of enums, a megabyte of idle
+        # memory the light does not otherwise need (benchmarks/tray_footprint.py).
         self._due_timer.timeout.connect(self._on_due)
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(int(tick_s * 1000))
@@ -649,6 +650,8 @@ class TrayApp(QObject):
             else QSystemTrayIcon.MessageIcon.Information
         )
         if self.tray.isVisible():
+            from app.ui import toast as toast_mod  # its window and Qt's enums: only when needed
+
             if self.use_toast is None:
                 self.use_toast = not toast_mod.notification_service_present()
             if self.use_toast:
@@ -662,6 +665,8 @@ class TrayApp(QObject):
         """No notification daemon (a bare X11 panel): a small window away from the icon instead
         of Qt's balloon, which would cover the icon and swallow the click meant for it."""
         if self._toast is None:
+            from app.ui import toast as toast_mod
+
             self._toast = toast_mod.Toast()
             self._toast.clicked.connect(self._on_message_clicked)
         self._toast.show_message(title, text, self.tray.geometry())
