@@ -73,3 +73,11 @@ def test_the_qt_namespace_is_not_built_before_the_icon(at_icon):
     if not at_icon["lazy"]:
         pytest.skip("this PySide6 builds its classes at import")
     assert at_icon["qt_namespace"] is False
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows keeps Qt's named pipe")
+def test_no_qtnetwork_before_the_icon(at_icon):
+    """The single-instance socket is a plain Unix socket (app.ui.single_instance)."""
+    assert "PySide6.QtNetwork" not in at_icon["modules"]
+    if sys.platform.startswith("linux"):
+        assert "Qt6Network" not in at_icon["maps"]
