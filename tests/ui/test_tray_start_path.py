@@ -81,3 +81,10 @@ def test_no_qtnetwork_before_the_icon(at_icon):
     assert "PySide6.QtNetwork" not in at_icon["modules"]
     if sys.platform.startswith("linux"):
         assert "Qt6Network" not in at_icon["maps"]
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="the system proxy is read through urllib there")
+def test_no_http_client_stack_before_the_icon(at_icon):
+    """urllib.request brings http.client, email and more; the checks load it after the icon."""
+    for name in ("urllib.request", "http.client", "email.parser"):
+        assert name not in at_icon["modules"], name
