@@ -121,6 +121,18 @@ def stored_state(history: Any) -> tuple[str, datetime] | None:
     return (verdict, since) if verdict and since else None
 
 
+def _with_history(tray: TrayApp, work: str | Callable[..., Any], default: Any, *args: Any, **kwargs: Any) -> Any:
+    """Runs on the history thread, behind the job that opens the database: `work` (a History
+    method's name, or a function taking the history first) on the history, or `default` when
+    there is none."""
+    history = tray.history
+    if history is None:
+        return default
+    if isinstance(work, str):
+        return getattr(history, work)(*args, **kwargs)
+    return work(history, *args, **kwargs)
+
+
 class TrayApp(QObject):
     """The tray icon, its menu, the Details window and the check schedule."""
 
@@ -158,9 +170,11 @@ class TrayApp(QObject):
         self._plan_feed()
         self._push_state: Callable[[Transition], Any] | None = None
         self._plan_state()
-        # the history database (sqlite) opens once the icon is up: it is not needed to show it
+        # the history database (sqlite) opens once the icon is up, on the history thread: it is
+        # not needed to show the icon, and a locked database must never hold the GUI thread
         self.history = history
         self._history_pending = history is None
+        self._history_opening = False
         # history work runs off the GUI thread on one thread of its own, in order: a write
         # must not be overtaken by the next pass's write or by the timeline read after it
         self.history_pool = QThreadPool(self)
@@ -217,9 +231,26 @@ class TrayApp(QObject):
     # ------------------------------------------------------------ setup
 
     def _ensure_history(self) -> None:
+        """Open the history database, once, as the first job of the history thread: every
+        history job is queued behind it and finds it open (or finds there is none)."""
         if self._history_pending:
             self._history_pending = False
-            self.history = self._open_history()
+            self._history_opening = True
+            run_in_background(self._open_history_in_pool, pool=self.history_pool)
+
+    def _open_history_in_pool(self) -> None:
+        self.history = self._open_history()
+        self._history_opening = False
+
+    def _history_job(self, work: str | Callable[..., Any], *args: Any,
+                     on_done: Callable[[Any], None] | None = None, default: Any = None,
+                     **kwargs: Any) -> None:
+        """`work` on the history, on the history thread in order; nothing without a history."""
+        self._ensure_history()
+        if self.history is None and not self._history_opening:
+            return
+        run_in_background(_with_history, self, work, default, *args, on_done=on_done,
+                          pool=self.history_pool, **kwargs)
 
     def _open_history(self) -> Any:
         try:
@@ -322,14 +353,11 @@ class TrayApp(QObject):
             self._tray_poll.start()
             if self._tray_wait_s <= 0:
                 self._poll_tray()
-        self._ensure_history()
-        if self.history is not None:
-            run_in_background(self.history.prune, 30, pool=self.history_pool)
-            run_in_background(
-                stored_state, self.history, on_done=self._on_stored_state, pool=self.history_pool
-            )
+        # after the icon, and off the GUI thread: nothing here is needed to show it
+        self._history_job("prune", 30)
+        self._history_job(stored_state, on_done=self._on_stored_state)
         if self._watch_network:
-            self._watch_network_changes()  # after the icon: nothing here is needed to show it
+            self._watch_network_changes()
         if firstrun.needs_setup(self.config):
             self._setup_offered = True
             QTimer.singleShot(0, self.show_setup)
@@ -349,7 +377,11 @@ class TrayApp(QObject):
         # cost more idle memory than the rest of the tray's network code (app.netwatch)
         from app.netwatch import NetworkWatch
 
-        self._network = NetworkWatch()
+        # its first read loads psutil: on a worker, so the GUI thread goes on to draw the icon
+        run_in_background(NetworkWatch, on_done=self._on_network_watch)
+
+    def _on_network_watch(self, watch: Any) -> None:
+        self._network = watch
 
     def _poll_tray(self) -> None:
         if self._tray_available():
@@ -439,17 +471,10 @@ class TrayApp(QObject):
     def apply_diagnosis(self, diagnosis: Diagnosis) -> Transition | None:
         """One finished pass: let the monitor judge it, record it, render, maybe notify."""
         transition = self.monitor.finished(diagnosis)
-        self._ensure_history()
-        if self.history is not None:
-            run_in_background(
-                self.history.record,
-                diagnosis,
-                confirmed=self.monitor.confirmed is diagnosis,
-                pool=self.history_pool,
-            )
-            if transition is not None:
-                # a tray may run for weeks without a restart: keep it to 30 days as it goes
-                run_in_background(self.history.prune, 30, pool=self.history_pool)
+        self._history_job("record", diagnosis, confirmed=self.monitor.confirmed is diagnosis)
+        if transition is not None:
+            # a tray may run for weeks without a restart: keep it to 30 days as it goes
+            self._history_job("prune", 30)
         if not self._feed_job:
             self._update_it_status(diagnosis.it_status)
         self._refresh()
@@ -714,12 +739,8 @@ class TrayApp(QObject):
         diagnosis = self.monitor.latest or self.monitor.confirmed
         window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict, action=self._call_to_action())
         window.set_it_lines(self._incident_lines())
-        self._ensure_history()
-        if self.history is not None:
-            since = datetime.now(UTC) - timedelta(hours=24)
-            run_in_background(
-                self.history.changes, since, on_done=self._on_changes, pool=self.history_pool
-            )
+        since = datetime.now(UTC) - timedelta(hours=24)
+        self._history_job("changes", since, on_done=self._on_changes, default=[])
 
     def _on_changes(self, changes: list[dict]) -> None:
         if self._details is not None:

@@ -673,6 +673,84 @@ def test_history_writes_land_in_the_order_the_passes_came(make_tray, qtbot):
     assert history.recorded == ["ok", "down", "down"]
 
 
+def test_the_history_opens_off_the_gui_thread_and_no_write_is_lost_meanwhile(make_tray, qtbot, monkeypatch):
+    """Opening sqlite (up to its 10 s busy timeout on a locked file) must not hold the GUI
+    thread while the icon is to be drawn; passes that finish before it is open still land."""
+    import time as _time
+
+    opened_on: list[threading.Thread] = []
+
+    class RecordingHistory:
+        def __init__(self) -> None:
+            self.recorded: list[str] = []
+
+        def record(self, diagnosis, *, confirmed):
+            self.recorded.append(diagnosis.verdict)
+
+        def prune(self, days=30):
+            return 0
+
+        def current_verdict(self):
+            return None
+
+        def current_since(self):
+            return None
+
+        def changes(self, since, limit=100):
+            return []
+
+        def close(self):
+            pass
+
+    history = RecordingHistory()
+
+    def slow_open(self):
+        opened_on.append(threading.current_thread())
+        _time.sleep(0.5)
+        return history
+
+    monkeypatch.setattr(TrayApp, "_open_history", slow_open)
+    tray = make_tray()
+    started = _time.monotonic()
+    tray.start()
+    feed(tray, "ok")
+    assert _time.monotonic() - started < 0.4  # neither start() nor the pass waited for it
+    qtbot.waitUntil(lambda: history.recorded == ["ok"], timeout=5000)
+    assert opened_on and opened_on[0] is not threading.main_thread()
+    assert tray.history is history
+
+
+def test_without_a_history_the_timeline_is_empty_and_nothing_fails(make_tray, qtbot, monkeypatch):
+    monkeypatch.setattr(TrayApp, "_open_history", lambda self: None)
+    tray = make_tray()
+    tray.start()
+    confirm(tray, "ok")
+    tray.show_details()
+    tray.history_pool.waitForDone(5000)
+    qtbot.waitUntil(lambda: tray._details is not None, timeout=3000)
+    assert tray.history is None
+
+
+def test_the_network_watch_is_set_up_on_a_worker(make_tray, qtbot, monkeypatch):
+    """Its first read loads psutil: not on the GUI thread, between the icon and its drawing."""
+    from app import netwatch
+
+    built_on: list[threading.Thread] = []
+
+    class Watch:
+        def __init__(self) -> None:
+            built_on.append(threading.current_thread())
+
+        def changed(self) -> bool:
+            return False
+
+    monkeypatch.setattr(netwatch, "NetworkWatch", Watch)
+    tray = make_tray(watch_network=True)
+    tray.start()
+    qtbot.waitUntil(lambda: isinstance(tray._network, Watch), timeout=5000)
+    assert built_on[0] is not threading.main_thread()
+
+
 def test_history_is_pruned_while_the_tray_runs_for_weeks(make_tray, qtbot):
     """Laptops sleep instead of rebooting: pruning only at start would keep months."""
 
