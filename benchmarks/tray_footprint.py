@@ -303,7 +303,10 @@ def main() -> int:
     demo.write_config()
     bare_py = work / "bare_tray.py"
     bare_py.write_text(BARE_TRAY)
-    env = dict(screen.env, PYTHONPATH=str(ROOT), MAILBEACON_HOME=str(work / "home"))
+    # the hub's laptop token as `mailbeacon demo` gives it to its tray: without it every state
+    # push was refused (401) and retried, and the secret looked up in the keyring at a random
+    # moment of the measurement (keyring, secretstorage and cryptography loaded, or not yet)
+    env = dict(screen.env, PYTHONPATH=str(ROOT), MAILBEACON_HOME=str(work / "home"), **demo.secrets)
     commands = {
         "bare": [sys.executable, str(bare_py)],
         "mailbeacon": [sys.executable, "-m", "app", "tray", "--config", str(demo.config_path)],
