@@ -36,6 +36,9 @@ PAUSE_S = 3600.0
 # once the fallback window is up, a panel that starts late is still noticed, without waking
 # the process twice a second all day
 TRAY_LATE_POLL_S = 10.0
+# this long after the last job of a burst (a check, the feed, a push) has finished, the memory
+# it freed goes back to the system
+SETTLE_MS = 1500
 
 PROBLEM_TITLES = staff.PROBLEM_TITLES
 
@@ -226,6 +229,10 @@ class TrayApp(QObject):
         self._tray_poll = QTimer(self)
         self._tray_poll.setInterval(int(tray_poll_s * 1000))
         self._tray_poll.timeout.connect(self._poll_tray)
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(SETTLE_MS)
+        self._settle_timer.timeout.connect(self._on_settled)
         self._refresh()
 
     # ------------------------------------------------------------ setup
@@ -400,6 +407,15 @@ class TrayApp(QObject):
 
     # ------------------------------------------------------------ scheduling
 
+    def _work_finished(self) -> None:
+        """A background job came back: once the burst is over, hand back what it freed."""
+        self._settle_timer.start()
+
+    def _on_settled(self) -> None:
+        from app.ui.app import release_free_memory
+
+        release_free_memory()
+
     def _arm(self) -> None:
         """The one schedule timer, set for the monitor's next job."""
         seconds = self.monitor.seconds_until_due()  # on the monitor's own clock
@@ -454,6 +470,7 @@ class TrayApp(QObject):
 
     def _on_check_done(self, outcome: CheckOutcome) -> None:
         self._job = None
+        self._work_finished()
         if outcome.outbox_waiting is not None:
             self.set_outbox_waiting(outcome.outbox_waiting)
         self.apply_diagnosis(outcome.diagnosis)
@@ -464,6 +481,7 @@ class TrayApp(QObject):
 
     def _on_check_failed(self, exc: BaseException) -> None:
         self._job = None
+        self._work_finished()
         log.warning("the check could not finish: %r; the light keeps its state", exc)
         self.monitor.failed()
         self._arm()
@@ -550,6 +568,7 @@ class TrayApp(QObject):
         self._feed_done(False)
 
     def _feed_done(self, changed: bool) -> None:
+        self._work_finished()
         self.monitor.feed_finished(changed)
         self._arm()
 
@@ -569,6 +588,7 @@ class TrayApp(QObject):
         self._on_scheduled_flush_failed(None)
 
     def _on_scheduled_flush_failed(self, _exc: BaseException | None) -> None:
+        self._work_finished()
         self.monitor.flush_finished()
         self._arm()
 
@@ -597,6 +617,7 @@ class TrayApp(QObject):
         self._state_done(False)
 
     def _state_done(self, result: Any) -> None:
+        self._work_finished()
         ok, retry_after = result if isinstance(result, tuple) else (bool(result), None)
         self.monitor.state_finished(bool(ok), retry_after)
         self._arm()
@@ -814,7 +835,7 @@ class TrayApp(QObject):
 
     def stop(self) -> None:
         """Stop every timer, hide the icon and close the windows; nothing new starts after this."""
-        for timer in (self._due_timer, self._tick_timer, self._tray_poll):
+        for timer in (self._due_timer, self._tick_timer, self._tray_poll, self._settle_timer):
             timer.stop()
         self.tray.hide()
         for window in (self._details, self._report_dialog, self._setup, self._toast):

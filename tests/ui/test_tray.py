@@ -751,6 +751,29 @@ def test_the_network_watch_is_set_up_on_a_worker(make_tray, qtbot, monkeypatch):
     assert built_on[0] is not threading.main_thread()
 
 
+def test_memory_is_handed_back_once_after_a_burst_of_work(make_tray, qtbot, monkeypatch):
+    from app.ui import app as app_mod
+
+    trims = []
+    monkeypatch.setattr(app_mod, "release_free_memory", lambda: trims.append(1) or True)
+    monkeypatch.setattr(tray_mod, "SETTLE_MS", 200)
+    tray = make_tray()
+    tray.monitor.started()
+    tray._on_check_done(tray_mod.CheckOutcome(make_diagnosis("ok")))
+    tray._feed_done(False)  # the next job of the same burst comes back: the wait starts again
+    assert trims == []
+    qtbot.waitUntil(lambda: trims == [1], timeout=3000)
+    qtbot.wait(400)
+    assert trims == [1]  # once per burst, nothing while idle
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_release_free_memory_reaches_glibc():
+    from app.ui.app import release_free_memory
+
+    assert release_free_memory() is True
+
+
 def test_history_is_pruned_while_the_tray_runs_for_weeks(make_tray, qtbot):
     """Laptops sleep instead of rebooting: pruning only at start would keep months."""
 
