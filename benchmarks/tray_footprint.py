@@ -232,9 +232,10 @@ def cycle_harness(cycles: int, config_path: str) -> None:
 
     from app import config as config_mod
     from app.monitor import Monitor
-    from app.ui.app import application
+    from app.ui.app import application, limit_malloc_arenas
     from app.ui.tray import TrayApp
 
+    limit_malloc_arenas()  # as run_tray sets the process up, before any thread allocates
     app = application()
     config = config_mod.load(config_path, system_file=None, policy_file=None, registry=False)
     tray = TrayApp(config, monitor=Monitor(0.001, 0.001), watch_network=False)
