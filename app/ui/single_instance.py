@@ -291,8 +291,17 @@ class UnixSocketInstance(_SingleInstanceBase):
             conn.setblocking(False)
             notifier = QSocketNotifier(conn.fileno(), QSocketNotifier.Type.Read, self)
             self._peers[conn] = (notifier, bytearray())
-            notifier.activated.connect(lambda *_, c=conn: self._on_ready(c))
+            # a bound method, not a closure over self: nothing keeps this object alive in a
+            # cycle, to be freed by the garbage collector at some later moment
+            notifier.activated.connect(self._on_peer_activated)
             self._on_ready(conn)  # it may have written before we looked
+
+    def _on_peer_activated(self, *_: Any) -> None:
+        notifier = self.sender()
+        for conn, (peer_notifier, _buffer) in list(self._peers.items()):
+            if peer_notifier is notifier:
+                self._on_ready(conn)
+                return
 
     def _on_ready(self, conn: socket.socket) -> None:
         if conn not in self._peers:
