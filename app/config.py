@@ -804,8 +804,6 @@ def load(
 def _register_secrets(values: dict[str, Any], endpoints: list[Endpoint]) -> None:
     """Tell the one scrubber what is secret in this configuration, so no output shows it: the
     password in any URL (feed.url, the proxy), and the path of webhook URLs, which is the key."""
-    import urllib.request
-
     from app.report import redact
 
     for name, value in values.items():
@@ -813,12 +811,31 @@ def _register_secrets(values: dict[str, Any], endpoints: list[Endpoint]) -> None
             redact.register_url_secrets(value, path_is_secret=name in SECRET_PATH_URLS)
     for endpoint in endpoints:
         redact.register_url_secrets(endpoint.url)
-    try:
-        proxies = urllib.request.getproxies()
-    except Exception:  # odd system settings: nothing to register, the shapes still match
-        proxies = {}
-    for url in proxies.values():
+    for url in system_proxy_urls():
         redact.register_url_secrets(url)
+
+
+def system_proxy_urls(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> list[str]:
+    """Every proxy URL the system sets (the one that will be used among them): each *_proxy
+    variable in any case, and on Windows and macOS their system settings too.
+
+    Elsewhere urllib.request.getproxies() reads exactly these variables; reading them here keeps
+    urllib.request (with http.client, email and ssl) off the tray's start-up path."""
+    urls: list[str] = []
+    for _attempt in range(10):  # another thread may change the environment while this reads it
+        try:
+            urls = [v for k, v in list(environ.items()) if v and k.lower().endswith("_proxy")]
+            break
+        except (RuntimeError, KeyError):
+            continue
+    if platform in ("win32", "darwin"):
+        import urllib.request
+
+        try:
+            urls += urllib.request.getproxies().values()
+        except Exception:  # odd system settings: nothing more to register, the shapes still match
+            pass
+    return urls
 
 
 def _is_loopback(host: str) -> bool:

@@ -232,9 +232,10 @@ def cycle_harness(cycles: int, config_path: str) -> None:
 
     from app import config as config_mod
     from app.monitor import Monitor
-    from app.ui.app import application
+    from app.ui.app import application, limit_malloc_arenas
     from app.ui.tray import TrayApp
 
+    limit_malloc_arenas()  # as run_tray sets the process up, before any thread allocates
     app = application()
     config = config_mod.load(config_path, system_file=None, policy_file=None, registry=False)
     tray = TrayApp(config, monitor=Monitor(0.001, 0.001), watch_network=False)
@@ -303,7 +304,10 @@ def main() -> int:
     demo.write_config()
     bare_py = work / "bare_tray.py"
     bare_py.write_text(BARE_TRAY)
-    env = dict(screen.env, PYTHONPATH=str(ROOT), MAILBEACON_HOME=str(work / "home"))
+    # the hub's laptop token as `mailbeacon demo` gives it to its tray: without it every state
+    # push was refused (401) and retried, and the secret looked up in the keyring at a random
+    # moment of the measurement (keyring, secretstorage and cryptography loaded, or not yet)
+    env = dict(screen.env, PYTHONPATH=str(ROOT), MAILBEACON_HOME=str(work / "home"), **demo.secrets)
     commands = {
         "bare": [sys.executable, str(bare_py)],
         "mailbeacon": [sys.executable, "-m", "app", "tray", "--config", str(demo.config_path)],

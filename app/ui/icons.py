@@ -1,6 +1,11 @@
-"""One QIcon per state (ok, degraded, down, local, unknown), read from the shipped SVGs and cached.
+"""One QIcon per state (ok, degraded, down, local, unknown), loaded from the shipped PNGs and cached.
 
-macOS gets the "-template" variants as mask icons so the menu bar tints them; when an SVG is
+The PNGs are rendered from the SVGs in resources/icons/ by scripts/render_icons.py, one per tray
+size, so showing the icon never loads Qt's SVG module and its image plugin (a megabyte and more
+of the tray's start-up, measured with benchmarks/tray_footprint.py); nor does this module touch
+the `Qt` namespace, whose first use builds every one of its enums.
+
+macOS gets the "-template" variants as mask icons so the menu bar tints them; when a PNG is
 missing or unreadable, a plain coloured dot stands in so the tray never shows an empty square.
 """
 
@@ -12,8 +17,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +41,30 @@ def state_for(verdict: str | None) -> str:
     return verdict if verdict in STATES else "unknown"
 
 
-def _svg_bytes(name: str) -> bytes | None:
+def _png_bytes(name: str) -> bytes | None:
     try:
-        return (resources.files("app.resources") / "icons" / name).read_bytes()
+        return (resources.files("app.resources") / "icons" / "png" / name).read_bytes()
     except (FileNotFoundError, ModuleNotFoundError, OSError):
         return None
 
 
-def _render_svg(data: bytes, size: int) -> QPixmap | None:
-    image = QImage.fromData(QByteArray(data), "SVG")
-    if image.isNull():
+def _load_png(stem: str, size: int) -> QPixmap | None:
+    """<stem>-<size>.png as rendered by scripts/render_icons.py, or None."""
+    data = _png_bytes(f"{stem}-{size}.png")
+    if data is None:
         return None
-    pixmap = QPixmap.fromImage(
-        image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    )
+    pixmap = QPixmap()
+    if not pixmap.loadFromData(data, "PNG") or pixmap.width() != size:
+        return None
     return pixmap
 
 
 def _dot(state: str, size: int) -> QPixmap:
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QPainter
+
     pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
+    pixmap.fill(QColor(0, 0, 0, 0))
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
@@ -73,18 +81,15 @@ def icon(state: str, *, template: bool | None = None) -> QIcon:
     state = state_for(state)
     if template is None:
         template = sys.platform == "darwin"
-    data = _svg_bytes(f"{state}-template.svg" if template else f"{state}.svg")
-    if data is None and template:
-        data = _svg_bytes(f"{state}.svg")
+    pixmaps = [_load_png(f"{state}-template" if template else state, size) for size in SIZES]
+    if template and not any(pixmaps):
+        pixmaps = [_load_png(state, size) for size in SIZES]
         template = False
     result = QIcon()
-    for size in SIZES:
-        pixmap = _render_svg(data, size) if data is not None else None
-        if pixmap is None:
-            pixmap = _dot(state, size)
-        result.addPixmap(pixmap)
-    if data is None:
-        log.info("icon %s.svg not found; using a plain dot", state)
+    for size, pixmap in zip(SIZES, pixmaps, strict=True):
+        result.addPixmap(pixmap if pixmap is not None else _dot(state, size))
+    if not any(pixmaps):
+        log.info("icon %s PNGs not found; using a plain dot", state)
     if template:
         result.setIsMask(True)
     return result

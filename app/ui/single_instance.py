@@ -1,4 +1,4 @@
-"""One tray per user: the first instance listens on a QLocalServer; a second launch asks it to
+"""One tray per user: the first instance listens on a local socket; a second launch asks it to
 show Details and exits.
 
 The socket lives where only the user can create it ($XDG_RUNTIME_DIR, or a 0700 folder of the
@@ -6,10 +6,15 @@ user's own in the temp folder), never under a name anyone can compute in the sha
 each side checks the other is the same user (SO_PEERCRED / LOCAL_PEERCRED) before trusting it:
 another local user must not make the tray exit believing it already runs, nor be asked to show
 anything. On Windows the pipe name carries the user's SID.
+
+On Linux and macOS it is a plain Unix socket watched by a QSocketNotifier: QtNetwork, which the
+tray needs for nothing else, cost two megabytes of idle memory and its import time before the
+icon showed (benchmarks/tray_footprint.py). Windows keeps Qt's named pipe (QLocalServer).
 """
 
 from __future__ import annotations
 
+import errno
 import getpass
 import hashlib
 import logging
@@ -20,9 +25,9 @@ import struct
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtCore import QObject, QSocketNotifier, Signal
 
 from app.paths import PRIVATE_DIR, user_paths
 
@@ -155,27 +160,203 @@ def peer_uid(fd: int) -> int | None:
     return None
 
 
-def _same_user(qsocket: QLocalSocket) -> bool:
-    if sys.platform == "win32":
-        return True  # the pipe name carries the SID; Windows pipes have their own ACL
-    fd = int(qsocket.socketDescriptor())
+def _same_user_fd(fd: int) -> bool:
     if fd < 0:
         return False
     uid = peer_uid(fd)
     return uid is None or uid == os.getuid()
 
 
-class SingleInstance(QObject):
+def _same_user(qsocket: Any) -> bool:
+    """For a QLocalSocket (Windows)."""
+    if sys.platform == "win32":
+        return True  # the pipe name carries the SID; Windows pipes have their own ACL
+    return _same_user_fd(int(qsocket.socketDescriptor()))
+
+
+class _SingleInstanceBase(QObject):
     show_requested = Signal()
 
     def __init__(self, name: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name or server_name()
-        self._server: QLocalServer | None = None
-        self._peers: set[QLocalSocket] = set()
 
-    def _connect(self, timeout_ms: int) -> QLocalSocket | None:
+
+class UnixSocketInstance(_SingleInstanceBase):
+    """Linux and macOS: a Unix socket in the user's private folder, read through QSocketNotifier
+    so the GUI thread never waits on a peer."""
+
+    # a peer says "show\n" and hangs up; anything longer is not one of ours
+    _MAX_MESSAGE = 64
+
+    def __init__(self, name: str | None = None, parent: QObject | None = None) -> None:
+        super().__init__(name, parent)
+        self._server: socket.socket | None = None
+        self._server_notifier: QSocketNotifier | None = None
+        self._bound: tuple[int, int] | None = None  # (st_dev, st_ino) of the socket file we made
+        self._peers: dict[socket.socket, tuple[QSocketNotifier, bytearray]] = {}
+
+    def _connect(self, timeout_ms: int) -> socket.socket | None:
         """A connection to a tray of this same user, or None (nobody, or somebody else)."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout_ms / 1000)
+        try:
+            sock.connect(self.name)
+        except OSError:
+            sock.close()
+            return None
+        if not _same_user_fd(sock.fileno()):
+            log.warning("single instance: %s is held by another user; ignoring it", self.name)
+            sock.close()
+            return None
+        return sock
+
+    def hand_off(self, timeout_ms: int = 1000) -> bool:
+        """True when another instance of this user answered and was asked to show its window."""
+        sock = self._connect(timeout_ms)
+        if sock is None:
+            return False
+        try:
+            sock.sendall(SHOW)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:  # it went away between connect and write: nobody to ask
+            log.info("single instance: the running tray did not take the message: %s", exc)
+            return False
+        finally:
+            sock.close()
+        return True
+
+    def _answers(self, timeout_ms: int = 500) -> bool:
+        sock = self._connect(timeout_ms)
+        if sock is None:
+            return False
+        sock.close()
+        return True
+
+    def _bind(self, server: socket.socket) -> bool:
+        try:
+            server.bind(self.name)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                log.warning("single instance: cannot listen on %s: %s", self.name, exc)
+                return False
+            # a crashed instance leaves its socket file behind: nobody answers on it (asked)
+            try:
+                if not stat.S_ISSOCK(os.lstat(self.name).st_mode):
+                    log.warning("single instance: %s is not a socket; not replacing it", self.name)
+                    return False
+                os.unlink(self.name)
+                server.bind(self.name)
+            except OSError as again:
+                log.warning("single instance: cannot listen on %s: %s", self.name, again)
+                return False
+        return True
+
+    def listen(self) -> bool:
+        """Take the name; False when it cannot, or when a live instance already holds it."""
+        if self._answers():
+            return False  # a twin started at the same moment and listens already
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if not self._bind(server):
+            server.close()
+            return False
+        try:
+            os.chmod(self.name, 0o600)  # the folder is the user's own already; the file too
+            info = os.stat(self.name)
+            server.listen(8)
+            server.setblocking(False)
+        except OSError as exc:
+            log.warning("single instance: cannot listen on %s: %s", self.name, exc)
+            server.close()
+            return False
+        self._bound = (info.st_dev, info.st_ino)
+        self._server = server
+        self._server_notifier = QSocketNotifier(server.fileno(), QSocketNotifier.Type.Read, self)
+        self._server_notifier.activated.connect(self._on_connection)
+        return True
+
+    def _on_connection(self, *_: Any) -> None:
+        while self._server is not None:
+            try:
+                conn, _addr = self._server.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.debug("single instance: accept failed: %s", exc)
+                return
+            if not _same_user_fd(conn.fileno()):
+                log.warning("single instance: a process of another user connected; ignored")
+                conn.close()
+                continue
+            conn.setblocking(False)
+            notifier = QSocketNotifier(conn.fileno(), QSocketNotifier.Type.Read, self)
+            self._peers[conn] = (notifier, bytearray())
+            # a bound method, not a closure over self: nothing keeps this object alive in a
+            # cycle, to be freed by the garbage collector at some later moment
+            notifier.activated.connect(self._on_peer_activated)
+            self._on_ready(conn)  # it may have written before we looked
+
+    def _on_peer_activated(self, *_: Any) -> None:
+        notifier = self.sender()
+        for conn, (peer_notifier, _buffer) in list(self._peers.items()):
+            if peer_notifier is notifier:
+                self._on_ready(conn)
+                return
+
+    def _on_ready(self, conn: socket.socket) -> None:
+        if conn not in self._peers:
+            return
+        buffer = self._peers[conn][1]
+        try:
+            data = conn.recv(self._MAX_MESSAGE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        buffer += data
+        if SHOW.strip() in buffer:
+            self._drop(conn)
+            self.show_requested.emit()
+        elif not data or len(buffer) >= self._MAX_MESSAGE:
+            self._drop(conn)
+
+    def _drop(self, conn: socket.socket) -> None:
+        notifier, _buffer = self._peers.pop(conn)
+        notifier.setEnabled(False)
+        notifier.deleteLater()
+        conn.close()
+
+    def close(self) -> None:
+        for conn in list(self._peers):
+            self._drop(conn)
+        if self._server_notifier is not None:
+            self._server_notifier.setEnabled(False)
+            self._server_notifier.deleteLater()
+            self._server_notifier = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+            try:
+                info = os.lstat(self.name)
+                if (info.st_dev, info.st_ino) == self._bound:
+                    os.unlink(self.name)  # ours still: a later launch finds no stale file
+            except OSError:
+                pass
+            self._bound = None
+
+
+class LocalServerInstance(_SingleInstanceBase):
+    """Windows: Qt's QLocalServer on a named pipe whose name carries the user's SID."""
+
+    def __init__(self, name: str | None = None, parent: QObject | None = None) -> None:
+        super().__init__(name, parent)
+        self._server: Any = None
+        self._peers: set[Any] = set()
+
+    def _connect(self, timeout_ms: int) -> Any:
+        """A connection to a tray of this same user, or None (nobody, or somebody else)."""
+        from PySide6.QtNetwork import QLocalSocket
+
         qsocket = QLocalSocket()
         qsocket.connectToServer(self.name)
         if not qsocket.waitForConnected(timeout_ms):
@@ -206,6 +387,8 @@ class SingleInstance(QObject):
 
     def listen(self) -> bool:
         """Take the name; False when it cannot, or when a live instance already holds it."""
+        from PySide6.QtNetwork import QLocalServer
+
         if self._answers():
             # a twin started at the same moment and listens already. With socket options set,
             # Qt's listen() replaces a live socket file instead of failing, so ask first.
@@ -239,11 +422,11 @@ class SingleInstance(QObject):
             if qsocket.bytesAvailable():
                 self._on_ready(qsocket)
 
-    def _drop(self, qsocket: QLocalSocket) -> None:
+    def _drop(self, qsocket: Any) -> None:
         self._peers.discard(qsocket)
         qsocket.deleteLater()
 
-    def _on_ready(self, qsocket: QLocalSocket) -> None:
+    def _on_ready(self, qsocket: Any) -> None:
         data = bytes(qsocket.readAll().data())
         if SHOW.strip() in data:
             self.show_requested.emit()
@@ -256,3 +439,7 @@ class SingleInstance(QObject):
         if self._server is not None:
             self._server.close()
             self._server = None
+
+
+# Python's socket module has no AF_UNIX on Windows
+SingleInstance = LocalServerInstance if sys.platform == "win32" else UnixSocketInstance

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QFont
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -26,7 +26,6 @@ from app.monitor import TICK_S, Monitor, Transition
 from app.paths import user_paths
 from app.report.redact import scrub_text
 from app.ui import icons
-from app.ui import toast as toast_mod
 from app.ui.worker import run_in_background
 from app.words import it, staff
 
@@ -37,6 +36,9 @@ PAUSE_S = 3600.0
 # once the fallback window is up, a panel that starts late is still noticed, without waking
 # the process twice a second all day
 TRAY_LATE_POLL_S = 10.0
+# this long after the last job of a burst (a check, the feed, a push) has finished, the memory
+# it freed goes back to the system
+SETTLE_MS = 1500
 
 PROBLEM_TITLES = staff.PROBLEM_TITLES
 
@@ -122,6 +124,18 @@ def stored_state(history: Any) -> tuple[str, datetime] | None:
     return (verdict, since) if verdict and since else None
 
 
+def _with_history(tray: TrayApp, work: str | Callable[..., Any], default: Any, *args: Any, **kwargs: Any) -> Any:
+    """Runs on the history thread, behind the job that opens the database: `work` (a History
+    method's name, or a function taking the history first) on the history, or `default` when
+    there is none."""
+    history = tray.history
+    if history is None:
+        return default
+    if isinstance(work, str):
+        return getattr(history, work)(*args, **kwargs)
+    return work(history, *args, **kwargs)
+
+
 class TrayApp(QObject):
     """The tray icon, its menu, the Details window and the check schedule."""
 
@@ -162,9 +176,11 @@ class TrayApp(QObject):
         self._plan_feed()
         self._push_state: Callable[[Transition], Any] | None = None
         self._plan_state()
-        # the history database (sqlite) opens once the icon is up: it is not needed to show it
+        # the history database (sqlite) opens once the icon is up, on the history thread: it is
+        # not needed to show the icon, and a locked database must never hold the GUI thread
         self.history = history
         self._history_pending = history is None
+        self._history_opening = False
         # history work runs off the GUI thread on one thread of its own, in order: a write
         # must not be overtaken by the next pass's write or by the timeline read after it
         self.history_pool = QThreadPool(self)
@@ -187,8 +203,8 @@ class TrayApp(QObject):
         # Windows and macOS use Qt's showMessage
         self.use_toast: bool | None = None
         self._desktop: Any = None
-        self._desktop_clicked.connect(self._on_message_clicked, Qt.ConnectionType.QueuedConnection)
-        self._desktop_fallback.connect(self._on_desktop_fallback, Qt.ConnectionType.QueuedConnection)
+        self._desktop_clicked.connect(self._on_message_clicked)  # emitted off the GUI thread: queued
+        self._desktop_fallback.connect(self._on_desktop_fallback)
         self._it_status: dict | None = None
         self._incidents: Any = None
         self._details: Any = None
@@ -210,8 +226,10 @@ class TrayApp(QObject):
 
         self._due_timer = QTimer(self)
         self._due_timer.setSingleShot(True)
-        # a coarse timer may fire 5 % early, which would only mean a second wake-up
-        self._due_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        # Qt's default (coarse) timer: within 5 % of the interval, to the second past 20 s. One
+        # that fires early finds nothing due and is armed again for the rest (_on_due). Asking
+        # for a precise one would build the whole `Qt` namespace of enums, a megabyte of idle
+        # memory the light does not otherwise need (benchmarks/tray_footprint.py).
         self._due_timer.timeout.connect(self._on_due)
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(int(tick_s * 1000))
@@ -219,14 +237,35 @@ class TrayApp(QObject):
         self._tray_poll = QTimer(self)
         self._tray_poll.setInterval(int(tray_poll_s * 1000))
         self._tray_poll.timeout.connect(self._poll_tray)
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(SETTLE_MS)
+        self._settle_timer.timeout.connect(self._on_settled)
         self._refresh()
 
     # ------------------------------------------------------------ setup
 
     def _ensure_history(self) -> None:
+        """Open the history database, once, as the first job of the history thread: every
+        history job is queued behind it and finds it open (or finds there is none)."""
         if self._history_pending:
             self._history_pending = False
-            self.history = self._open_history()
+            self._history_opening = True
+            run_in_background(self._open_history_in_pool, pool=self.history_pool)
+
+    def _open_history_in_pool(self) -> None:
+        self.history = self._open_history()
+        self._history_opening = False
+
+    def _history_job(self, work: str | Callable[..., Any], *args: Any,
+                     on_done: Callable[[Any], None] | None = None, default: Any = None,
+                     **kwargs: Any) -> None:
+        """`work` on the history, on the history thread in order; nothing without a history."""
+        self._ensure_history()
+        if self.history is None and not self._history_opening:
+            return
+        run_in_background(_with_history, self, work, default, *args, on_done=on_done,
+                          pool=self.history_pool, **kwargs)
 
     def _open_history(self) -> Any:
         try:
@@ -329,14 +368,11 @@ class TrayApp(QObject):
             self._tray_poll.start()
             if self._tray_wait_s <= 0:
                 self._poll_tray()
-        self._ensure_history()
-        if self.history is not None:
-            run_in_background(self.history.prune, 30, pool=self.history_pool)
-            run_in_background(
-                stored_state, self.history, on_done=self._on_stored_state, pool=self.history_pool
-            )
+        # after the icon, and off the GUI thread: nothing here is needed to show it
+        self._history_job("prune", 30)
+        self._history_job(stored_state, on_done=self._on_stored_state)
         if self._watch_network:
-            self._watch_network_changes()  # after the icon: nothing here is needed to show it
+            self._watch_network_changes()
         if firstrun.needs_setup(self.config):
             self._setup_offered = True
             QTimer.singleShot(0, self.show_setup)
@@ -356,7 +392,11 @@ class TrayApp(QObject):
         # cost more idle memory than the rest of the tray's network code (app.netwatch)
         from app.netwatch import NetworkWatch
 
-        self._network = NetworkWatch()
+        # its first read loads psutil: on a worker, so the GUI thread goes on to draw the icon
+        run_in_background(NetworkWatch, on_done=self._on_network_watch)
+
+    def _on_network_watch(self, watch: Any) -> None:
+        self._network = watch
 
     def _poll_tray(self) -> None:
         if self._tray_available():
@@ -374,6 +414,15 @@ class TrayApp(QObject):
             self._details.set_notice(NO_TRAY_TEXT)
 
     # ------------------------------------------------------------ scheduling
+
+    def _work_finished(self) -> None:
+        """A background job came back: once the burst is over, hand back what it freed."""
+        self._settle_timer.start()
+
+    def _on_settled(self) -> None:
+        from app.ui.app import release_free_memory
+
+        release_free_memory()
 
     def _arm(self) -> None:
         """The one schedule timer, set for the monitor's next job."""
@@ -429,6 +478,7 @@ class TrayApp(QObject):
 
     def _on_check_done(self, outcome: CheckOutcome) -> None:
         self._job = None
+        self._work_finished()
         if outcome.outbox_waiting is not None:
             self.set_outbox_waiting(outcome.outbox_waiting)
         self.apply_diagnosis(outcome.diagnosis)
@@ -439,6 +489,7 @@ class TrayApp(QObject):
 
     def _on_check_failed(self, exc: BaseException) -> None:
         self._job = None
+        self._work_finished()
         log.warning("the check could not finish: %r; the light keeps its state", exc)
         self.monitor.failed()
         self._arm()
@@ -446,17 +497,10 @@ class TrayApp(QObject):
     def apply_diagnosis(self, diagnosis: Diagnosis) -> Transition | None:
         """One finished pass: let the monitor judge it, record it, render, maybe notify."""
         transition = self.monitor.finished(diagnosis)
-        self._ensure_history()
-        if self.history is not None:
-            run_in_background(
-                self.history.record,
-                diagnosis,
-                confirmed=self.monitor.confirmed is diagnosis,
-                pool=self.history_pool,
-            )
-            if transition is not None:
-                # a tray may run for weeks without a restart: keep it to 30 days as it goes
-                run_in_background(self.history.prune, 30, pool=self.history_pool)
+        self._history_job("record", diagnosis, confirmed=self.monitor.confirmed is diagnosis)
+        if transition is not None:
+            # a tray may run for weeks without a restart: keep it to 30 days as it goes
+            self._history_job("prune", 30)
         if not self._feed_job:
             self._update_it_status(diagnosis.it_status)
         self._refresh()
@@ -532,6 +576,7 @@ class TrayApp(QObject):
         self._feed_done(False)
 
     def _feed_done(self, changed: bool) -> None:
+        self._work_finished()
         self.monitor.feed_finished(changed)
         self._arm()
 
@@ -551,6 +596,7 @@ class TrayApp(QObject):
         self._on_scheduled_flush_failed(None)
 
     def _on_scheduled_flush_failed(self, _exc: BaseException | None) -> None:
+        self._work_finished()
         self.monitor.flush_finished()
         self._arm()
 
@@ -579,6 +625,7 @@ class TrayApp(QObject):
         self._state_done(False)
 
     def _state_done(self, result: Any) -> None:
+        self._work_finished()
         ok, retry_after = result if isinstance(result, tuple) else (bool(result), None)
         self.monitor.state_finished(bool(ok), retry_after)
         self._arm()
@@ -689,6 +736,8 @@ class TrayApp(QObject):
         """No notification daemon (a bare X11 panel): a small window away from the icon instead
         of Qt's balloon, which would cover the icon and swallow the click meant for it."""
         if self._toast is None:
+            from app.ui import toast as toast_mod
+
             self._toast = toast_mod.Toast()
             self._toast.clicked.connect(self._on_message_clicked)
         self._toast.show_message(title, text, self.tray.geometry())
@@ -736,12 +785,8 @@ class TrayApp(QObject):
         diagnosis = self.monitor.latest or self.monitor.confirmed
         window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict, action=self._call_to_action())
         window.set_it_lines(self._incident_lines(), it.feed_line(self._it_status))
-        self._ensure_history()
-        if self.history is not None:
-            since = datetime.now(UTC) - timedelta(hours=24)
-            run_in_background(
-                self.history.changes, since, on_done=self._on_changes, pool=self.history_pool
-            )
+        since = datetime.now(UTC) - timedelta(hours=24)
+        self._history_job("changes", since, on_done=self._on_changes, default=[])
 
     def _on_changes(self, changes: list[dict]) -> None:
         if self._details is not None:
@@ -815,7 +860,7 @@ class TrayApp(QObject):
 
     def stop(self) -> None:
         """Stop every timer, hide the icon and close the windows; nothing new starts after this."""
-        for timer in (self._due_timer, self._tick_timer, self._tray_poll):
+        for timer in (self._due_timer, self._tick_timer, self._tray_poll, self._settle_timer):
             timer.stop()
         self.tray.hide()
         if self._desktop is not None:

@@ -40,9 +40,10 @@ def test_every_state_has_a_real_20_px_rendering(qapp):
         icon = icons.icon(state, template=False)
         sizes = {(s.width(), s.height()) for s in icon.availableSizes()}
         assert (20, 20) in sizes and (16, 16) in sizes
-        # a drawn icon, not the plain fallback dot: the shipped SVG rendered
-        assert icons._svg_bytes(f"{state}.svg") is not None
-        assert icons._svg_bytes(f"{state}-template.svg") is not None
+        # a drawn icon, not the plain fallback dot: the PNGs rendered from the shipped SVG
+        for size in icons.SIZES:
+            assert icons._load_png(state, size) is not None, (state, size)
+            assert icons._load_png(f"{state}-template", size) is not None, (state, size)
 
 
 def test_the_own_connection_glyph_is_one_solid_shape_at_16_px(qapp):

@@ -310,3 +310,38 @@ def test_cli_config_validate_warns_about_a_plain_http_feed(tmp_path, url, warned
     assert proc.stdout.startswith("config ok:")
     assert ("warning: feed.url" in proc.stderr and "plain http" in proc.stderr) is warned
     assert (proc.stderr == "") is not warned
+
+
+@pytest.mark.parametrize("environ", [
+    {"HTTP_PROXY": "http://a:one@p1:3128", "https_proxy": "http://b:two@p2:3128", "NO_PROXY": "x"},
+    {"http_proxy": "http://low:er@p:1", "HTTP_PROXY": "http://UP:PER@p:2", "REQUEST_METHOD": "GET"},
+    {"All_Proxy": "socks5://c:three@p3:1080", "ftp_proxy": "", "PATH": "/usr/bin"},
+])
+def test_every_proxy_the_environment_sets_is_read_without_urllib(monkeypatch, environ):
+    """What urllib.request.getproxies() reads on Linux is among the URLs registered as secrets."""
+    import urllib.request
+
+    monkeypatch.setattr("os.environ", dict(environ))
+    urls = config_mod.system_proxy_urls(environ, "linux")
+    assert set(urllib.request.getproxies_environment().values()) <= set(urls)
+    assert "" not in urls and "/usr/bin" not in urls
+
+
+def test_a_proxy_password_from_the_environment_is_masked_after_load(tmp_path, monkeypatch):
+    from app.report import redact
+
+    monkeypatch.setenv("https_proxy", "http://proxyuser:Pr0xy-S3cret-71@proxy.example:3128")
+    load(tmp_path)
+    assert "Pr0xy-S3cret-71" not in redact.scrub_text("the proxy said Pr0xy-S3cret-71 is wrong")
+
+
+def test_loading_the_config_does_not_import_urllib_request_off_windows_and_macos(tmp_path):
+    if sys.platform in ("win32", "darwin"):
+        pytest.skip("the system proxy settings are read through urllib.request there")
+    code = (
+        "import sys; from app import config\n"
+        "config.load(user_file=None, system_file=None, policy_file=None, env={}, registry=False)\n"
+        "print('urllib.request' in sys.modules, 'http.client' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"], out.stderr

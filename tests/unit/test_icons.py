@@ -6,6 +6,7 @@ from __future__ import annotations
 import colorsys
 import configparser
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from importlib import resources
@@ -180,3 +181,62 @@ def test_app_icon_and_desktop_entry():
     assert entry["Exec"] == "mailbeacon"
     assert entry["Icon"] == "mailbeacon"
     assert entry["Categories"] == "Network;Email;"
+
+
+# ---------------------------------------------------------------- the PNGs the tray loads
+
+
+def _render_script():
+    """scripts/render_icons.py as a module (scripts/ is not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "render_icons.py"
+    spec = importlib.util.spec_from_file_location("render_icons", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_pngs_are_up_to_date_with_the_svgs():
+    """The tray shows PNGs rendered from the SVGs; after an SVG change they must be rendered
+    again, or the tray would show the old picture."""
+    script = _render_script()
+    found = script.problems()
+    assert not found, (
+        f"resources/icons/png/ does not match the SVGs; run `{script.COMMAND}` and commit "
+        "resources/icons/png/:\n  " + "\n  ".join(found)
+    )
+
+
+def test_the_render_sizes_are_the_tray_sizes():
+    from app.ui import icons
+
+    assert _render_script().SIZES == icons.SIZES
+    assert set(_render_script().svg_stems()) == set(STATES) | {f"{s}-template" for s in STATES}
+
+
+def test_the_up_to_date_check_notices_a_changed_svg_and_the_script_fixes_it(tmp_path, monkeypatch):
+    import shutil
+
+    script = _render_script()
+    svgs = tmp_path / "icons"
+    shutil.copytree(script.SVG_DIR, svgs)
+    monkeypatch.setattr(script, "SVG_DIR", svgs)
+    monkeypatch.setattr(script, "PNG_DIR", svgs / "png")
+    assert script.problems() == []
+    down = svgs / "down.svg"
+    text = down.read_text(encoding="utf-8")
+    recoloured = re.sub(r'fill="#[0-9A-Fa-f]{6}"', 'fill="#1030D0"', text, count=1)
+    assert recoloured != text
+    down.write_text(recoloured, encoding="utf-8")
+    (svgs / "png" / "ok-20.png").unlink()
+    (svgs / "png" / "ok-13.png").write_bytes(b"")
+    found = script.problems()
+    assert {line.split(":")[0] for line in found} == (
+        {f"down-{size}.png" for size in script.SIZES} | {"ok-20.png", "ok-13.png"}
+    ), found
+    assert script.main(["--check"]) == 1
+    script.write()
+    assert script.problems() == []
+    assert script.main(["--check"]) == 0
