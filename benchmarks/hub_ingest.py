@@ -295,14 +295,8 @@ class BareUvicorn:
             [sys.executable, "-c", f"import uvicorn; uvicorn.run('bare_app:app', host='127.0.0.1', port={self.port}, "
              "loop='uvloop', http='httptools', access_log=False, log_level='warning', server_header=False)"],
             cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(self.url + "/", content=b"{}", timeout=1)
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("the bare uvicorn did not start")
+        wait_http(self.url + "/")
+        return self
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -367,18 +361,15 @@ def main() -> int:
     try:
         am_dir = work / "am"
         am_dir.mkdir()
-        am = Alertmanager(am_dir).start()
-        try:
-            ams = run_wrk(am.url + "/api/v2/alerts", alert_body(), "", args.seconds, args.concurrency, "am")
-            rows.append(("Alertmanager alerts", {**ams, "steady": steady(am.url + "/api/v2/alerts", alert_body(), "")}))
-        finally:
-            am.stop()
-        bare = BareUvicorn(work).start()
-        try:
-            ceiling = run_wrk(bare.url + "/api/v1/reports", report_body(), "x", args.seconds, args.concurrency, "bare")
-            rows.append(("uvicorn, empty ASGI app", {**ceiling, "steady": steady(bare.url + "/api/v1/reports", report_body(), "x")}))
-        finally:
-            bare.stop()
+        references = [("Alertmanager alerts", lambda: Alertmanager(am_dir), "/api/v2/alerts", alert_body(), "", "am"),
+                      ("uvicorn, empty ASGI app", lambda: BareUvicorn(work), "/api/v1/reports", report_body(), "x", "bare")]
+        for label, make, path, body, token, run in references:
+            server = make().start()
+            try:
+                measured = run_wrk(server.url + path, body, token, args.seconds, args.concurrency, run)
+                rows.append((label, {**measured, "steady": steady(server.url + path, body, token)}))
+            finally:
+                server.stop()
         backends = [("SQLite", "")]
         if not args.no_postgres:
             cluster = PostgresCluster().start()
