@@ -169,6 +169,49 @@ def test_state_event_never_carries_a_secret(make_config, monkeypatch):
     assert "s3cret-hub-token-value" not in repr(event)
 
 
+def test_state_event_masks_a_secret_this_process_read_from_the_keyring(make_config):
+    from app.report import redact
+
+    redact.register_secret("kr-hub-token-0042")  # what get_secret does with a keyring value
+    try:
+        d = diag(headline="Proxy said kr-hub-token-0042")
+        event = state_share.build_event(make_config(HUB), d, datetime_now(), network="")
+    finally:
+        redact.forget_registered()
+    assert "kr-hub-token-0042" not in repr(event)
+
+
+def test_building_a_state_event_does_not_open_the_keyring(tmp_path):
+    """The tray pushes state after its first check: reading every keyring secret for that
+    loaded keyring, secretstorage and cryptography into every tray (about 4 MB)."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(HUB)
+    code = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from app import state_share\n"
+        "from app.config import load\n"
+        "from tests.unit.test_report_build import diag\n"
+        f"cfg = load({str(cfg)!r}, system_file=None, policy_file=None, registry=False)\n"
+        "event = state_share.build_event(cfg, diag(), datetime.now(UTC), network='')\n"
+        "assert event['verdict'], event\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('keyring', 'secretstorage')))\n"
+    )
+    env = dict(os.environ, MAILBEACON_HOME=str(tmp_path / "home"), MAILBEACON_SECRET_HUB_TOKEN="t0ken-value")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def datetime_now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
 def test_the_current_network_is_computed_from_this_machine():
     value = state_share.current_network()
     assert value == "" or (len(value) == 12 and int(value, 16) >= 0)
