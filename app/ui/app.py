@@ -119,7 +119,7 @@ def run_tray(
     limit_malloc_arenas()
     app = application()
     from app.ui.single_instance import SingleInstance
-    from app.ui.startup_error import CannotStart, UnexpectedErrors
+    from app.ui.unexpected import UnexpectedErrors
 
     instance = SingleInstance()
     if instance.hand_off():
@@ -153,11 +153,12 @@ def run_tray(
     # until a tray runs, an unexpected error goes to the log only (the window says enough)
     errors = UnexpectedErrors(lambda title, text: None)
     errors.install()
-    problem: CannotStart | None = None
+    problem: Any = None  # the "cannot start" window (app.ui.startup_error), loaded only then
     try:
         start(load())
     except Exception as exc:
         from app.paths import user_paths
+        from app.ui.startup_error import CannotStart
 
         paths = user_paths()
         problem = CannotStart(exc, retry=lambda: start(load()), log_dir=paths.log_dir,

@@ -1,17 +1,14 @@
 """The tray never fails silently: when it cannot start (a config error, an unreadable file, any
 exception on the way up) it still shows a grey icon that says why, opens one window with that
-sentence, logs the full error, and starts normally as soon as the config file is fixed. Later,
-an unexpected exception is logged with its traceback and shown once, never an abort."""
+sentence, logs the full error, and starts normally as soon as the config file is fixed. (Later
+errors: app.ui.unexpected.)"""
 
 from __future__ import annotations
 
 import logging
-import sys
-import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from PySide6.QtCore import (
@@ -21,13 +18,13 @@ from PySide6.QtCore import (
     QTimer,
     QUrl,
     Signal,
-    qInstallMessageHandler,
 )
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.errors import ConfigError
 from app.ui import icons
+from app.ui.unexpected import scrub
 from app.words import staff
 
 log = logging.getLogger(__name__)
@@ -35,12 +32,6 @@ log = logging.getLogger(__name__)
 # a save is often several events (truncate, write, rename): read the file once they settle
 SETTLE_MS = 300
 _LABEL_PREFIXES = ("system file ", "policy ")
-
-
-def _scrub(text: str) -> str:
-    from app.report.redact import scrub_text
-
-    return scrub_text(text)
 
 
 def source_file(exc: BaseException) -> Path | None:
@@ -64,7 +55,7 @@ def short_path(path: Path) -> str:
 def cannot_start_sentence(exc: BaseException, *, brief: bool = False) -> str:
     """One plain sentence saying what is wrong (the words: app.words.staff.cannot_start)."""
     if not isinstance(exc, ConfigError):
-        return _scrub(staff.cannot_start("crash", detail=str(exc).strip() or type(exc).__name__, brief=brief))
+        return scrub(staff.cannot_start("crash", detail=str(exc).strip() or type(exc).__name__, brief=brief))
     path = source_file(exc)
     name = short_path(path) if path else exc.source
     where = f"in {name}" if path else f"in the {exc.source}"
@@ -82,7 +73,7 @@ def cannot_start_sentence(exc: BaseException, *, brief: bool = False) -> str:
         sentence = staff.cannot_start("mistake", where=where, detail=expected.removeprefix("not valid TOML: "), brief=brief)
     else:
         sentence = staff.cannot_start("config", where=where, expected=expected, brief=brief)
-    return _scrub(sentence)
+    return scrub(sentence)
 
 
 class CannotStart(QObject):
@@ -150,9 +141,9 @@ class CannotStart(QObject):
         self.sentence = cannot_start_sentence(exc)
         self.brief = cannot_start_sentence(exc, brief=True)
         if isinstance(exc, ConfigError):
-            log.error("%s (%s)", self.sentence, _scrub(str(exc)))
+            log.error("%s (%s)", self.sentence, scrub(str(exc)))
         else:
-            log.error("%s\n%s", self.sentence, _scrub("".join(traceback.format_exception(exc))))
+            log.error("%s\n%s", self.sentence, scrub("".join(traceback.format_exception(exc))))
         self.sentence_action.setText(self.brief)
         self.tray.setToolTip(self.brief)
         self.window.set_sentence(self.sentence)
@@ -242,68 +233,3 @@ class CannotStart(QObject):
 
 
 # ---------------------------------------------------------------- later exceptions
-
-
-class UnexpectedErrors(QObject):
-    """sys.excepthook (and threading's) for the running tray: each unexpected exception goes
-    to the log with its traceback; the first is also shown to the user, once. PySide6 routes an
-    exception raised in a slot here too, and the event loop goes on. Qt's own warnings join the
-    log instead of a console nobody sees."""
-
-    _show = Signal(str, str)
-
-    TITLE, TEXT = staff.UNEXPECTED_ERROR
-
-    def __init__(self, notify: Callable[[str, str], Any], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._notify = notify
-        self._shown = False
-        self._lock = threading.Lock()
-        self.count = 0
-        self._show.connect(self._on_show)  # queued when raised off the GUI thread
-        self._previous: tuple[Any, Any] | None = None
-
-    def set_notify(self, notify: Callable[[str, str], Any]) -> None:
-        self._notify = notify
-
-    def install(self) -> None:
-        self._previous = (sys.excepthook, threading.excepthook)
-        sys.excepthook = self.handle
-        threading.excepthook = lambda args: self.handle(args.exc_type, args.exc_value, args.exc_traceback)
-        qInstallMessageHandler(_qt_message)
-
-    def uninstall(self) -> None:
-        if self._previous is not None:
-            sys.excepthook, threading.excepthook = self._previous
-            self._previous = None
-        qInstallMessageHandler(None)
-
-    def handle(self, exc_type: type[BaseException], exc: BaseException | None,
-               tb: TracebackType | None) -> None:
-        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
-            QCoreApplication.quit()
-            return
-        text = "".join(traceback.format_exception(exc_type, exc, tb))
-        log.error("unexpected error (MailBeacon keeps running):\n%s", _scrub(text))
-        with self._lock:
-            self.count += 1
-            first = not self._shown
-            self._shown = True
-        if first:
-            self._show.emit(self.TITLE, self.TEXT)
-
-    def _on_show(self, title: str, text: str) -> None:
-        try:
-            self._notify(title, text)
-        except Exception:  # showing the notice must not raise into the hook again
-            log.debug("could not show the notice", exc_info=True)
-
-
-# Qt's warnings are mostly about the platform plugin (offscreen, a tray host's quirks): the log
-# keeps them for IT, the console only shows Qt's critical and fatal messages
-_QT_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR, 4: logging.INFO}
-
-
-def _qt_message(mode: Any, context: Any, message: str) -> None:
-    level = _QT_LEVELS.get(int(getattr(mode, "value", mode)), logging.WARNING)
-    logging.getLogger("qt").log(level, "%s", _scrub(message))

@@ -15,8 +15,9 @@ from PySide6.QtCore import QTimer, QUrl
 from app import config as config_mod
 from app.errors import ConfigError
 from app.ui import icons
-from app.ui.startup_error import CannotStart, UnexpectedErrors, cannot_start_sentence
+from app.ui.startup_error import CannotStart, cannot_start_sentence
 from app.ui.tray import TrayApp
+from app.ui.unexpected import UnexpectedErrors
 from tests.ui.conftest import dispose_tray, make_diagnosis
 
 GOOD = '[network]\ninternet_url = ""\n[check]\ninterval_s = 30\n'

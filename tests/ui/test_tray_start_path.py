@@ -88,3 +88,10 @@ def test_no_http_client_stack_before_the_icon(at_icon):
     """urllib.request brings http.client, email and more; the checks load it after the icon."""
     for name in ("urllib.request", "http.client", "email.parser"):
         assert name not in at_icon["modules"], name
+
+
+def test_a_good_start_loads_no_cannot_start_window(at_icon):
+    """The "cannot start" window's code is for a failed start; every start installs only the
+    unexpected-error hook."""
+    assert "app.ui.unexpected" in at_icon["modules"]
+    assert "app.ui.startup_error" not in at_icon["modules"]
