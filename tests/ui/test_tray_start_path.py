@@ -95,3 +95,10 @@ def test_a_good_start_loads_no_cannot_start_window(at_icon):
     unexpected-error hook."""
     assert "app.ui.unexpected" in at_icon["modules"]
     assert "app.ui.startup_error" not in at_icon["modules"]
+
+
+def test_the_icon_needs_neither_importlib_resources_nor_metadata(at_icon):
+    """Icons are read from app.resources' folder on disk; the version after the icon, and
+    without importlib.metadata."""
+    for name in ("importlib.resources", "importlib.metadata", "app.commands.hub"):
+        assert name not in at_icon["modules"], name
