@@ -19,6 +19,7 @@ debs=(
   msitools wixl                        # wixl builds the MSI, msiinfo/msibuild inspect and patch it
   wine64                               # Wine's msiexec installs and upgrades the MSI for real
   binutils                             # objdump/strip for the frozen app
+  openssl                              # names CAs by subject hash for the OS trust store tests
   faketime gcc libc6-dev               # shared/tools/shifted-clock (CI's run 400 days ahead)
   postgresql                           # the hub's tests start a private PostgreSQL cluster
   chromium                             # the dashboard's browser tests (Playwright drives it)

@@ -105,15 +105,10 @@ def _session(config: Config) -> requests.Session:
 
 
 def _ssl_context(config: Config) -> ssl.SSLContext:
-    try:
-        import truststore
+    """The checks' verifying context (the OS store plus tls.ca_file), shared and cached."""
+    from app.diagnosis.tls import client_context
 
-        ctx: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    except Exception:  # truststore needs a supported OS; the default store is the fallback
-        ctx = ssl.create_default_context()
-    if config.tls.ca_file:
-        ctx.load_verify_locations(cafile=config.tls.ca_file)
-    return ctx
+    return client_context(config)
 
 
 def post(config: Config, url: str, body: bytes, headers: dict[str, str]) -> Result:
