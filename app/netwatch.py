@@ -7,7 +7,6 @@ delay of seconds anyway (app.monitor), so a tick's latency adds nothing a person
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -16,22 +15,19 @@ log = logging.getLogger(__name__)
 def fingerprint() -> tuple[tuple[str, bool, tuple[str, ...]], ...] | None:
     """(name, is up, sorted addresses) for every interface but loopback; None when it cannot
     be read (then nothing is compared, nothing triggers)."""
-    try:
-        import psutil
+    from app.ifaces import list_interfaces
 
-        stats = psutil.net_if_stats()
-        addrs = psutil.net_if_addrs()
+    try:
+        interfaces = list_interfaces()
     except Exception:  # an odd platform or a sandbox: the interval checks still run
         log.debug("could not read the network interfaces", exc_info=True)
         return None
     rows = []
-    for name, entries in addrs.items():
-        ips = tuple(sorted(str(e.address).split("%")[0] for e in entries
-                           if e.family in (socket.AF_INET, socket.AF_INET6)))
+    for interface in interfaces:
+        ips = tuple(sorted(interface["addresses"]))
         if ips and all(ip.startswith("127.") or ip == "::1" for ip in ips):
             continue  # loopback
-        stat = stats.get(name)
-        rows.append((name, bool(stat is not None and stat.isup), ips))
+        rows.append((interface["name"], interface["is_up"], ips))
     return tuple(sorted(rows))
 
 

@@ -37,23 +37,12 @@ def network_facts(timeout: float = 2.0, interfaces: list[dict[str, Any]] | None 
 
 def list_interfaces() -> list[dict[str, Any]]:
     """[{name, is_up, addresses}] for every interface, addresses being IPv4/IPv6 only."""
-    import psutil
+    from app.ifaces import list_interfaces as read
 
     try:
-        addrs = psutil.net_if_addrs()
-        stats = psutil.net_if_stats()
+        return read()
     except OSError:
         return []
-    result = []
-    for name in sorted(set(addrs) | set(stats)):
-        addresses = []
-        for snic in addrs.get(name, []):
-            if snic.family in (socket.AF_INET, socket.AF_INET6) and snic.address:
-                # drop the "%eth0" zone suffix that link-local IPv6 addresses carry
-                addresses.append(snic.address.split("%", 1)[0])
-        stat = stats.get(name)
-        result.append({"name": name, "is_up": bool(stat and stat.isup), "addresses": addresses})
-    return result
 
 
 def is_loopback(interface: dict[str, Any]) -> bool:

@@ -149,23 +149,16 @@ def network_facts() -> dict[str, Any]:
 
 
 def _basic_network_facts() -> dict[str, Any]:
-    """What psutil and the proxy settings alone can tell, while the full network facts are absent:
-    gateway and DNS servers are reported as unknown rather than guessed."""
+    """What the interfaces and the proxy settings alone can tell, while the full network facts
+    are absent: gateway and DNS servers are reported as unknown rather than guessed."""
     import urllib.request
 
-    import psutil
+    from app.ifaces import list_interfaces
 
-    stats = psutil.net_if_stats()
-    interfaces = []
-    for name, addrs in sorted(psutil.net_if_addrs().items()):
-        addresses = [
-            a.address.split("%")[0]
-            for a in addrs
-            if a.family in (socket.AF_INET, socket.AF_INET6)
-        ]
-        interfaces.append(
-            {"name": name, "is_up": bool(stats[name].isup) if name in stats else False, "addresses": addresses}
-        )
+    try:
+        interfaces = list_interfaces()
+    except OSError:
+        interfaces = []
     proxies = urllib.request.getproxies()
     return {
         "interfaces": interfaces,
