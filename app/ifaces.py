@@ -6,6 +6,7 @@ sockaddr differently, Windows has no getifaddrs)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -35,7 +36,10 @@ def _psutil() -> dict[str, tuple[bool, list[str]]]:
     return rows
 
 
-def _getifaddrs() -> dict[str, tuple[bool, list[str]]]:
+@functools.cache
+def _libc() -> tuple[Any, Any]:
+    """(libc, POINTER(struct ifaddrs)), made once: ctypes keeps every pointer type it makes,
+    so a structure declared per call would grow the process on every tick."""
     import ctypes
 
     class Ifaddrs(ctypes.Structure):
@@ -51,10 +55,20 @@ def _getifaddrs() -> dict[str, tuple[bool, list[str]]]:
         ("ifa_ifu", ctypes.c_void_p),
         ("ifa_data", ctypes.c_void_p),
     ]
+    pointer = ctypes.POINTER(Ifaddrs)
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.getifaddrs.argtypes = [ctypes.POINTER(ctypes.POINTER(Ifaddrs))]
-    libc.freeifaddrs.argtypes = [ctypes.POINTER(Ifaddrs)]
-    head = ctypes.POINTER(Ifaddrs)()
+    libc.getifaddrs.argtypes = [ctypes.POINTER(pointer)]
+    libc.getifaddrs.restype = ctypes.c_int
+    libc.freeifaddrs.argtypes = [pointer]
+    libc.freeifaddrs.restype = None
+    return libc, pointer
+
+
+def _getifaddrs() -> dict[str, tuple[bool, list[str]]]:
+    import ctypes
+
+    libc, pointer = _libc()
+    head = pointer()
     if libc.getifaddrs(ctypes.byref(head)) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"getifaddrs: {os.strerror(errno)}")
