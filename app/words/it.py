@@ -1,13 +1,143 @@
-"""What IT reads: the technical line per check behind "Details for IT" and in "Copy as text", and
-the probe sentences that explain what a real server did (partial greetings, the other TLS mode,
-sign-in only after STARTTLS, a handshake that never reached a certificate), and why IT's status
-feed could not be read (the `error` of it_status)."""
+"""What IT reads: the technical line per check behind "Details for IT" and in "Copy as text",
+the detail sentence of every check (what each probe found, layer by layer, and what a real
+server did: partial greetings, the other TLS mode, sign-in only after STARTTLS, a handshake that
+never reached a certificate), and why IT's status feed could not be read (the `error` of
+it_status)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from app.words.staff import STATUS_WORD
+
+
+def _one_stop(text: str) -> str:
+    """A finished sentence ends in one full stop, also when a value put in it ends in one."""
+    text = text.rstrip()
+    return text[:-1] if text.endswith("..") else text
+
+
+# ---------------------------------------------------------------- the checks' details
+# One sentence per outcome, by probe family in the order of the layers: a probe picks the key
+# and passes the values, detail("smtp", "starttls_refused", where=..., code=..., text=...). A
+# value that is a whole optional part of a sentence is one of PIECES, or "" where it does not
+# apply. The engine scrubs every finished detail (a URL or a server's answer may carry a secret).
+
+WHERE = "{host} port {port}"  # the place most sentences name: "smtp.example.com port 587"
+
+# ---- any probe: the deadline passed while it was in this phase (ProbeContext.phase)
+TIMEOUT = {
+    "link": "Could not read this computer's network interfaces in time.",
+    "link_facts": "Connected; the gateway and DNS servers could not be read in time.",
+    "internet": "The internet check got no answer in time.",
+    "dns": "The name lookup got no answer in time.",
+    "tcp": "The server did not accept a connection in time.",
+    "banner": "The server accepted the connection but never sent its greeting.",
+    "tls": "The secure (TLS) handshake did not finish in time.",
+    "protocol": "The server stopped answering in the middle of the conversation.",
+    "http": "The web server did not answer in time.",
+    "any": "Ran out of time.",  # a phase with no sentence of its own
+}
+
+# ---- link: this computer's network interfaces
+LINK = {
+    "ok": "Connected through {interfaces}{gateway}{vpn}.",
+    "no_address": (
+        "No network address on {interfaces}: the network connection is up but this computer did "
+        "not get an address (no DHCP answer?)."
+    ),
+    "not_connected": "This computer is not connected to any network (no Wi-Fi or cable link is up).",
+}
+
+# ---- internet: one GET of network.internet_url (captive portals, proxies)
+INTERNET = {
+    "off": "The internet check is turned off (network.internet_url is empty).",
+    "ok": "The internet answered (HTTP {status}).",
+    "timeout": "{url} did not answer in time.",
+    "intercepted": (
+        "Something intercepted the secure connection to {url} (its certificate is not the real "
+        "one): probably a Wi-Fi login page."
+    ),
+    "ca_file": "The extra CA certificates in {ca_file} could not be read.",
+    "proxy": "The proxy {proxy} could not be reached.",
+    "proxy_auth": "The proxy asks for a login before it lets {url} through (HTTP 407).",
+    "unreachable": "The internet could not be reached ({reason}).",
+    "redirected": (
+        "The network redirected the internet check{redirect_to}: you probably need to sign in to "
+        "this Wi-Fi first."
+    ),
+    "status": (
+        "The internet check got HTTP {status} instead of {expected}: something on this network "
+        "(a login page or filter) answers in its place."
+    ),
+    "body": (
+        "The internet check got a different page than expected: you probably need to sign in to "
+        "this network first."
+    ),
+}
+
+# ---- dns: the resolver's control name, and every endpoint's host name
+DNS = {
+    "off": "No control name to look up (dns.control_name is empty).",
+    "ok_configured": "{name} resolved to {addresses} through the name servers {nameservers}.",
+    "ok_system": "{name} resolved to {addresses} through this computer's resolver.",
+    "nxdomain": "The name {host} does not exist (NXDOMAIN).",
+    "invalid": "{host} is not a valid host name.",
+    "no_address": "The name {host} exists but has no address.",
+    "no_records": "{host} has no address records.",
+    "servfail": "The name server failed to answer for {host} (SERVFAIL).",
+    "timeout": "The name server did not answer for {host} in time.",
+    "no_server": "No name server could be reached for {host}.",
+    "server_unreachable": "Could not reach the name server: {reason}.",
+    "lookup_failed": "Could not look up {host}: {reason}.",
+    "failed": "The name lookup for {host} failed: {reason}.",
+}
+
+# ---- tcp: the connection itself ({where} is WHERE, or host:port)
+TCP = {
+    "ok": "The server at {where} accepted the connection in {ms:.0f} ms.",
+    "refused": "The server at {where} refused the connection (nothing is listening).",
+    "timeout": "The server at {where} did not answer (no reply to the connection).",
+    "reset": "The connection to {where} was reset.",
+    "reset_at_once": "The server at {where} accepted the connection and reset it at once.",
+    "no_route": "There is no route to {where} ({reason}).",
+    "failed": "Could not connect to {where}: {reason}.",
+}
+
+DETAILS = {
+    "link": LINK,
+    "internet": INTERNET,
+    "dns": DNS,
+    "tcp": TCP,
+}
+
+# the optional parts of a sentence, each named after the placeholder it fills
+PIECES = {
+    "gateway": ", default gateway {gateway}",  # LINK
+    "vpn": "; a VPN seems to be connected",  # LINK
+    "redirect_to": " to {location}",  # INTERNET
+}
+
+
+def where(host: str, port: object) -> str:
+    """The place a detail names: WHERE."""
+    return WHERE.format(host=host, port=port)
+
+
+def detail(family: str, key: str, **values: Any) -> str:
+    """DETAILS[family][key] with its values; a sentence never ends in a doubled stop."""
+    return _one_stop(DETAILS[family][key].format(**values))
+
+
+def piece(key: str, **values: Any) -> str:
+    """PIECES[key] with its values, for a sentence's placeholder of that name."""
+    return PIECES[key].format(**values)
+
+
+def timed_out(phase: str) -> str:
+    """The detail of a probe whose deadline passed in `phase`."""
+    return TIMEOUT.get(phase, TIMEOUT["any"])
+
 
 # ---------------------------------------------------------------- probe sentences
 
@@ -63,8 +193,7 @@ FEED_ERROR = {
 
 def feed_error(key: str, **values: Any) -> str:
     """One of FEED_ERROR with its values; a sentence never ends in a doubled stop."""
-    text = FEED_ERROR[key].format(**values).replace(" .", ".").rstrip()
-    return text[:-1] if text.endswith("..") else text
+    return _one_stop(FEED_ERROR[key].format(**values).replace(" .", "."))
 
 
 def feed_line(it_status: dict[str, Any] | None) -> str | None:

@@ -8,7 +8,8 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from app.diagnosis.probes.base import TIMEOUT_CODE_BY_PHASE, TIMEOUT_DETAIL_BY_PHASE, ProbeFailure
+from app.diagnosis.probes.base import TIMEOUT_CODE_BY_PHASE, ProbeFailure
+from app.words import it
 
 if TYPE_CHECKING:
     from app.config import Endpoint
@@ -115,14 +116,9 @@ class Conversation:
         phase = self.ctx.phase
         if phase == "banner":
             return self._banner_timeout()
-        return ProbeFailure(
-            TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"),
-            TIMEOUT_DETAIL_BY_PHASE.get(phase, "The server stopped answering."),
-        )
+        return ProbeFailure(TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"), it.timed_out(phase))
 
     def _banner_timeout(self) -> ProbeFailure:
-        from app.words import it
-
         partial = [*self.banner_lines]
         if self._buffer:
             partial.append(self._buffer[:512].decode("utf-8", "replace").rstrip("\r\n"))
