@@ -104,11 +104,96 @@ TCP = {
     "failed": "Could not connect to {where}: {reason}.",
 }
 
+# ---- a conversation with any server (mail protocols, HTTP headers): greetings, resets, closes
+CONVERSATION = {
+    "partial_greeting": (
+        "The server at {where} started its greeting ({first!r}) but did not finish it within the "
+        "time allowed; a greet delay (such as Postfix postscreen's) or an overloaded server does "
+        "this."
+    ),
+    "tls_on_plain": (
+        "The server at {where} answered with TLS bytes instead of a plain-text greeting: this port "
+        'speaks implicit TLS, so set tls = "implicit" for it (or use the STARTTLS port).'
+    ),
+    "closed_in_greeting": (
+        "The server at {where} began a greeting ({first!r}) and closed the connection before "
+        "finishing it."
+    ),
+    "closed_before_greeting": "The server at {where} closed the connection without sending a greeting.",
+    "closed": "The server at {where} closed the connection in the middle of the conversation.",
+    "reset": (
+        "The server at {where} accepted the connection, then reset it (a firewall, an overloaded "
+        "server or a crashed service)."
+    ),
+    "send_failed": "Sending to the server at {where} failed: {reason}.",
+    "read_failed": "Reading from the server at {where} failed: {reason}.",
+    "overlong": "The server at {where} sent an overlong line that is not mail protocol: {sample!r}.",
+    "too_much": (
+        "The server at {where} sent too much ({kb} KB) without finishing its answer; it is not "
+        "behaving like a mail server."
+    ),
+}
+
+# ---- tls: the handshake and the certificate
+TLS = {
+    "reset": "The server reset the connection during the TLS handshake.",
+    "plain_on_tls": (
+        "The secure (TLS) handshake failed before any certificate was exchanged: the server at "
+        "{where} sent a plain-text greeting ({first!r}), so this port expects STARTTLS, not "
+        'implicit TLS; set tls = "starttls" for it (or use the implicit-TLS port).'
+    ),
+    "handshake_failed": (
+        "The secure (TLS) handshake failed before any certificate was exchanged: {reason}. The "
+        "server may not speak TLS on this port, or it only accepts settings this computer refuses."
+    ),
+    "expiring": (
+        "The server's certificate expires in {days} days ({when}); renew it before mail programs "
+        "start refusing the connection."
+    ),
+    "expiring_one_day": (
+        "The server's certificate expires in 1 day ({when}); renew it before mail programs start "
+        "refusing the connection."
+    ),
+    "not_yet_valid": (
+        "The server's certificate ({subject}) is not valid yet (from {not_before}); check its "
+        "dates and the server clock."
+    ),
+    "expired": (
+        "The server's certificate ({subject}) expired{expired_on}; the server needs a renewed "
+        "certificate."
+    ),
+    "mismatch": (
+        "The server's certificate is not valid for {host} (it names {names}); the configured host "
+        "name or the server's certificate is wrong."
+    ),
+    "untrusted": (
+        "The server's certificate{issued_by} is not trusted by this computer ({reason}); the "
+        "server may send an incomplete chain, use a private CA missing from tls.ca_file, or the "
+        "connection is being intercepted."
+    ),
+    "untrusted_no_ca_file": (
+        "The server's certificate{issued_by} is not trusted by this computer ({reason}); "
+        "tls.ca_file is not set, so only this computer's trust store was used: a company CA "
+        "missing on this computer, an incomplete chain sent by the server, or an intercepted "
+        "connection would each do this."
+    ),
+}
+# what a TLS sentence says in place of a fact it does not have
+TLS_STAND_IN = {
+    "subject": "the server's certificate",
+    "not_before": "a future date",
+    "when": "soon",
+    "reason": "unknown issuer",
+    "eof": "the server closed the connection",  # the {reason} of a handshake cut short
+}
+
 DETAILS = {
     "link": LINK,
     "internet": INTERNET,
     "dns": DNS,
     "tcp": TCP,
+    "conversation": CONVERSATION,
+    "tls": TLS,
 }
 
 # the optional parts of a sentence, each named after the placeholder it fills
@@ -116,6 +201,8 @@ PIECES = {
     "gateway": ", default gateway {gateway}",  # LINK
     "vpn": "; a VPN seems to be connected",  # LINK
     "redirect_to": " to {location}",  # INTERNET
+    "expired_on": " on {when}",  # TLS
+    "issued_by": " issued by {issuer}",  # TLS
 }
 
 
@@ -141,24 +228,6 @@ def timed_out(phase: str) -> str:
 
 # ---------------------------------------------------------------- probe sentences
 
-PARTIAL_GREETING = (
-    "The server at {where} started its greeting ({first!r}) but did not finish it within the "
-    "time allowed; a greet delay (such as Postfix postscreen's) or an overloaded server does this."
-)
-NO_GREETING = "The server accepted the connection but never sent its greeting."
-TLS_ON_PLAIN_ENDPOINT = (
-    "The server at {where} answered with TLS bytes instead of a plain-text greeting: this port "
-    'speaks implicit TLS, so set tls = "implicit" for it (or use the STARTTLS port).'
-)
-PLAIN_ON_TLS_ENDPOINT = (
-    "The secure (TLS) handshake failed before any certificate was exchanged: the server at "
-    "{where} sent a plain-text greeting ({first!r}), so this port expects STARTTLS, not "
-    'implicit TLS; set tls = "starttls" for it (or use the implicit-TLS port).'
-)
-SILENT_ON_STARTTLS_ENDPOINT = (
-    "The server accepted the connection but sent no greeting. If this is an implicit-TLS port "
-    '(465, 993, 995) the server is waiting for a TLS handshake: set tls = "implicit" for it.'
-)
 AUTH_AFTER_STARTTLS = (
     "The server at {where} answers in plain text and offers STARTTLS; it advertises no sign-in "
     "before it (as smtpd_tls_auth_only does), so sign-in is offered after STARTTLS: set "
