@@ -132,6 +132,13 @@ CONVERSATION = {
         "The server at {where} sent too much ({kb} KB) without finishing its answer; it is not "
         "behaving like a mail server."
     ),
+    # STARTTLS (SMTP, IMAP) or STLS (POP3) was accepted, then the handshake failed: {detail} is
+    # TLS's sentence for why
+    "starttls_handshake": (
+        "The server at {where} agreed to STARTTLS but the secure handshake then failed. {detail}"
+    ),
+    # a fresh connection for a second look at a rejected certificate (never shown on its own)
+    "second_look_refused": "{command} refused on the second look.",
 }
 
 # ---- tls: the handshake and the certificate
@@ -187,6 +194,98 @@ TLS_STAND_IN = {
     "eof": "the server closed the connection",  # the {reason} of a handshake cut short
 }
 
+# ---- smtp: greeting, EHLO, STARTTLS, AUTH
+SMTP = {
+    "ok": "The mail server at {where} answers{over_tls} and offers sign-in ({mechanisms}).",
+    "refused": "The mail server at {where} refuses service ({code} {text}).",
+    "refused_521": (
+        "The mail server at {where} refuses service to this computer ({code} {text}); 521 at "
+        "connect means it accepts no mail from this address (RFC 7504), often a blocklist."
+    ),
+    "bad_greeting": "The server at {where} greeted with {code} {text} instead of 220.",
+    "not_smtp": (
+        "The server at {where} is not an SMTP server; it greeted with {line!r}. Check the port "
+        "number."
+    ),
+    "not_smtp_answer": "The server at {where} answered with something that is not SMTP: {line!r}.",
+    "closed_session": "The mail server at {where} closed the session ({code} {text}).",
+    "ehlo_rejected": "The mail server at {where} rejected EHLO ({code} {text}).",
+    "starttls_unsupported": (
+        "The server at {where} does not offer STARTTLS, so mail to it would travel unencrypted; "
+        "enable STARTTLS on the server or use its implicit-TLS port (465)."
+    ),
+    "starttls_refused": "The server at {where} offers STARTTLS but refused to start it ({code} {text}).",
+    "auth_not_offered": (
+        "The server at {where} answers but advertises no AUTH mechanism{after_tls}, so mail "
+        "programs cannot sign in to send mail."
+    ),
+    "auth_after_starttls": (
+        "The server at {where} answers in plain text and offers STARTTLS; it advertises no "
+        "sign-in before it (as smtpd_tls_auth_only does), so sign-in is offered after STARTTLS: "
+        'set tls = "starttls" for this endpoint to check it. After STARTTLS it offers '
+        "{mechanisms}."
+    ),
+}
+
+# ---- imap: greeting, CAPABILITY, STARTTLS
+IMAP = {
+    "ok": "The IMAP server at {where} answers{over_tls} and offers sign-in ({mechanisms}).",
+    "refused": "The IMAP server at {where} refuses service: {text!r}.",
+    "ended": "The IMAP server at {where} ended the session: {text!r}.",
+    "not_imap": (
+        "The server at {where} is not an IMAP server; it greeted with {line!r}. Check the port "
+        "number."
+    ),
+    "not_imap_answer": "The server at {where} answered with something that is not IMAP: {line!r}.",
+    "capability_rejected": "The IMAP server at {where} rejected CAPABILITY ({status} {text}).",
+    "starttls_unsupported": (
+        "The IMAP server at {where} does not offer STARTTLS, so passwords would travel "
+        "unencrypted; enable STARTTLS on the server or use its implicit-TLS port (993)."
+    ),
+    "starttls_refused": (
+        "The IMAP server at {where} offers STARTTLS but refused to start it ({status} {text})."
+    ),
+    "no_sign_in": (
+        "The IMAP server at {where} answers but allows no way to sign in (LOGINDISABLED and no "
+        "AUTH= mechanism), so mail programs cannot fetch mail."
+    ),
+}
+
+# ---- pop3: greeting, CAPA, STLS
+POP3 = {
+    "ok": "The POP3 server at {where} answers{over_tls} and offers sign-in ({mechanisms}).",
+    "refused": "The POP3 server at {where} refuses service: {text!r}.",
+    "not_pop3": (
+        "The server at {where} is not a POP3 server; it greeted with {line!r}. Check the port "
+        "number."
+    ),
+    "not_pop3_answer": "The server at {where} answered with something that is not POP3: {line!r}.",
+    "starttls_unsupported": (
+        "The POP3 server at {where} does not offer STLS (STARTTLS), so passwords would travel "
+        "unencrypted; enable it on the server or use its implicit-TLS port (995)."
+    ),
+    "starttls_refused": "The POP3 server at {where} offers STLS but refused to start it ({text}).",
+    "no_sign_in": (
+        "The POP3 server at {where} answers but advertises no way to sign in (no SASL mechanism "
+        "and no USER), so mail programs cannot fetch mail."
+    ),
+}
+
+# ---- https: webmail's TLS and the status of one GET ({where} is its URL)
+HTTPS = {
+    "ok": "The web server at {where} answers over {version} ({status}{redirecting_to}).",
+    "not_found": (
+        "The web server at {where} answered {status} {reason}: the page does not exist (check the "
+        "webmail address)."
+    ),
+    "server_error": (
+        "The web server at {where} answered {status} {reason}: the webmail service behind it is "
+        "not working (the web server itself answers)."
+    ),
+    "refused": "The web server at {where} answered {status} {reason}: it refuses the request.",
+    "not_http": "The server at {where} did not answer in HTTP: {line!r}.",
+}
+
 DETAILS = {
     "link": LINK,
     "internet": INTERNET,
@@ -194,6 +293,10 @@ DETAILS = {
     "tcp": TCP,
     "conversation": CONVERSATION,
     "tls": TLS,
+    "smtp": SMTP,
+    "imap": IMAP,
+    "pop3": POP3,
+    "https": HTTPS,
 }
 
 # the optional parts of a sentence, each named after the placeholder it fills
@@ -203,6 +306,9 @@ PIECES = {
     "redirect_to": " to {location}",  # INTERNET
     "expired_on": " on {when}",  # TLS
     "issued_by": " issued by {issuer}",  # TLS
+    "over_tls": " over {version}",  # SMTP, IMAP, POP3
+    "after_tls": " after TLS",  # SMTP
+    "redirecting_to": ", redirecting to {location}",  # HTTPS
 }
 
 
@@ -224,20 +330,6 @@ def piece(key: str, **values: Any) -> str:
 def timed_out(phase: str) -> str:
     """The detail of a probe whose deadline passed in `phase`."""
     return TIMEOUT.get(phase, TIMEOUT["any"])
-
-
-# ---------------------------------------------------------------- probe sentences
-
-AUTH_AFTER_STARTTLS = (
-    "The server at {where} answers in plain text and offers STARTTLS; it advertises no sign-in "
-    "before it (as smtpd_tls_auth_only does), so sign-in is offered after STARTTLS: set "
-    'tls = "starttls" for this endpoint to check it.'
-)
-REFUSED_GREETING = "The mail server at {where} refuses service ({code} {text})."
-REFUSED_521 = (
-    "The mail server at {where} refuses service to this computer ({code} {text}); 521 at connect "
-    "means it accepts no mail from this address (RFC 7504), often a blocklist."
-)
 
 
 # ---------------------------------------------------------------- the status feed's errors

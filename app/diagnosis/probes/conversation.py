@@ -193,6 +193,12 @@ def converse(
         conv.close()
 
 
+def over_tls(ctx: ProbeContext) -> str:
+    """The " over TLS 1.3" of a sentence saying a server answers, "" when the session is plain."""
+    version = (ctx.data.get("tls") or {}).get("version")
+    return it.piece("over_tls", version=version) if version else ""
+
+
 def shorten(text: str, limit: int = 120) -> str:
     """A server's words, cut to fit a sentence."""
     text = text.strip()
