@@ -328,7 +328,7 @@ def _failure(
     issuer = facts.get("issuer")
     if kind == "expired":
         if code == 9 or _not_yet_valid(facts):
-            not_before = facts.get("not_before", it.TLS_STAND_IN["not_before"])
+            not_before = facts.get("not_before") or it.TLS_STAND_IN["not_before"]
             return ProbeFailure(
                 "tls_cert_expired",
                 it.detail("tls", "not_yet_valid", subject=subject, not_before=not_before),
