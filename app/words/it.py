@@ -6,15 +6,17 @@ it_status)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from app.words.staff import STATUS_WORD
 
+_DOUBLED_STOP = re.compile(r"\.\.(?=\s|$)")
+
 
 def _one_stop(text: str) -> str:
-    """A finished sentence ends in one full stop, also when a value put in it ends in one."""
-    text = text.rstrip()
-    return text[:-1] if text.endswith("..") else text
+    """A finished sentence with one full stop where a value put before a stop ends in one."""
+    return _DOUBLED_STOP.sub(".", text.rstrip())
 
 
 # ---------------------------------------------------------------- the checks' details
@@ -318,7 +320,7 @@ def where(host: str, port: object) -> str:
 
 
 def detail(family: str, key: str, **values: Any) -> str:
-    """DETAILS[family][key] with its values; a sentence never ends in a doubled stop."""
+    """DETAILS[family][key] with its values; a sentence never has a doubled stop."""
     return _one_stop(DETAILS[family][key].format(**values))
 
 
@@ -353,7 +355,7 @@ FEED_ERROR = {
 
 
 def feed_error(key: str, **values: Any) -> str:
-    """One of FEED_ERROR with its values; a sentence never ends in a doubled stop."""
+    """One of FEED_ERROR with its values; a sentence never has a doubled stop."""
     return _one_stop(FEED_ERROR[key].format(**values).replace(" .", "."))
 
 
