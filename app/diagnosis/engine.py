@@ -21,7 +21,6 @@ from app.diagnosis.net import connect_failure
 from app.diagnosis.probes import probe_for
 from app.diagnosis.probes.base import (
     TIMEOUT_CODE_BY_PHASE,
-    TIMEOUT_DETAIL_BY_PHASE,
     Deadline,
     Outcome,
     ProbeContext,
@@ -29,6 +28,7 @@ from app.diagnosis.probes.base import (
 )
 from app.jsonio import iso_utc, utc_now
 from app.report.redact import scrub_strings, scrub_text
+from app.words import it
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _run(job: _Job, slow_ms: float) -> None:
 def _os_error(job: _Job, exc: OSError) -> tuple[str, str]:
     phase = job.ctx.phase
     if isinstance(exc, TimeoutError):
-        return TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"), TIMEOUT_DETAIL_BY_PHASE.get(phase, str(exc))
+        return TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"), it.timed_out(phase)
     if phase in ("tcp", "dns") or isinstance(exc, ConnectionResetError):
         failure = connect_failure(exc, job.target)
         return failure.code, failure.detail
@@ -163,7 +163,7 @@ def diagnose(
             job.ctx.abandoned.set()
             phase = job.ctx.phase
             code = TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error")
-            detail = TIMEOUT_DETAIL_BY_PHASE.get(phase, "Ran out of time.")
+            detail = it.timed_out(phase)
             checks.append(_check(job, code, detail, (time.monotonic() - job.started) * 1000))
         else:
             checks.append(job.result)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.diagnosis.probes.base import ProbeFailure
+from app.words import it
 
 if TYPE_CHECKING:
     import dns.resolver
@@ -57,21 +58,23 @@ def _resolve_system(ctx: ProbeContext, host: str) -> list[str]:
     try:
         infos = within(ctx, ctx.deadline.timeout(), socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
     except TimeoutError:
-        raise ProbeFailure("dns_timeout", f"The name server did not answer for {host} in time.") from None
+        raise ProbeFailure("dns_timeout", it.detail("dns", "timeout", host=host)) from None
     except socket.gaierror as exc:
-        code, detail = _gai_code(exc, host)
-        raise ProbeFailure(code, detail) from None
+        raise _gai_failure(exc, host) from None
     except UnicodeError:
-        raise ProbeFailure("dns_nxdomain", f"{host} is not a valid host name.") from None
+        raise ProbeFailure("dns_nxdomain", it.detail("dns", "invalid", host=host)) from None
     except OSError as exc:
-        raise ProbeFailure("dns_unreachable", f"Could not look up {host}: {exc.strerror or exc}.") from None
+        raise ProbeFailure(
+            "dns_unreachable",
+            it.detail("dns", "lookup_failed", host=host, reason=exc.strerror or exc),
+        ) from None
     seen: list[str] = []
     for family, *_rest, sockaddr in infos:
         address = str(sockaddr[0])
         if family in (socket.AF_INET, socket.AF_INET6) and address not in seen:
             seen.append(address)
     if not seen:
-        raise ProbeFailure("dns_no_answer", f"{host} has no address records.")
+        raise ProbeFailure("dns_no_answer", it.detail("dns", "no_records", host=host))
     return sorted(seen, key=lambda a: ":" in a)
 
 
@@ -98,18 +101,20 @@ def within(ctx: ProbeContext, seconds: float, fn: Callable[..., T], *args: Any, 
     return box["value"]
 
 
-def _gai_code(exc: socket.gaierror, host: str) -> tuple[str, str]:
+def _gai_failure(exc: socket.gaierror, host: str) -> ProbeFailure:
     number = exc.args[0] if exc.args else None
     nodata = getattr(socket, "EAI_NODATA", None)
     if number == socket.EAI_NONAME:
-        return "dns_nxdomain", f"The name {host} does not exist (NXDOMAIN)."
+        return ProbeFailure("dns_nxdomain", it.detail("dns", "nxdomain", host=host))
     if nodata is not None and number == nodata:
-        return "dns_no_answer", f"The name {host} exists but has no address."
+        return ProbeFailure("dns_no_answer", it.detail("dns", "no_address", host=host))
     if number == socket.EAI_FAIL:
-        return "dns_servfail", f"The name server failed to answer for {host} (SERVFAIL)."
+        return ProbeFailure("dns_servfail", it.detail("dns", "servfail", host=host))
     if number == socket.EAI_AGAIN:
-        return "dns_timeout", f"The name server did not answer for {host} in time."
-    return "dns_unreachable", f"Could not look up {host}: {exc.strerror or exc}."
+        return ProbeFailure("dns_timeout", it.detail("dns", "timeout", host=host))
+    return ProbeFailure(
+        "dns_unreachable", it.detail("dns", "lookup_failed", host=host, reason=exc.strerror or exc)
+    )
 
 
 def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
@@ -139,31 +144,34 @@ def _resolve_dnspython(ctx: ProbeContext, host: str) -> list[str]:
         except (dns.exception.Timeout, TimeoutError):
             if addresses:
                 break
-            errors.append(ProbeFailure("dns_timeout", f"The name server did not answer for {host} in time."))
+            errors.append(ProbeFailure("dns_timeout", it.detail("dns", "timeout", host=host)))
             break
         except (dns.name.NameTooLong, dns.name.EmptyLabel, dns.name.LabelTooLong, UnicodeError):
-            raise ProbeFailure("dns_nxdomain", f"{host} is not a valid host name.") from None
+            raise ProbeFailure("dns_nxdomain", it.detail("dns", "invalid", host=host)) from None
         except OSError as exc:
-            errors.append(ProbeFailure("dns_unreachable", f"Could not reach the name server: {exc.strerror or exc}."))
+            unreachable = it.detail("dns", "server_unreachable", reason=exc.strerror or exc)
+            errors.append(ProbeFailure("dns_unreachable", unreachable))
             break
         except dns.exception.DNSException as exc:
-            errors.append(ProbeFailure("dns_unreachable", f"The name lookup for {host} failed: {exc}."))
+            errors.append(
+                ProbeFailure("dns_unreachable", it.detail("dns", "failed", host=host, reason=exc))
+            )
             break
         addresses.extend(r.address for r in answer)
     if addresses:
         return addresses
     if nxdomain:
-        raise ProbeFailure("dns_nxdomain", f"The name {host} does not exist (NXDOMAIN).")
+        raise ProbeFailure("dns_nxdomain", it.detail("dns", "nxdomain", host=host))
     if errors:
         raise errors[0]
-    raise ProbeFailure("dns_no_answer", f"The name {host} exists but has no address.")
+    raise ProbeFailure("dns_no_answer", it.detail("dns", "no_address", host=host))
 
 
 def _no_nameservers(exc: Exception, host: str) -> ProbeFailure:
     text = str(exc)
     if "REFUSED" in text or "SERVFAIL" in text:
-        return ProbeFailure("dns_servfail", f"The name server failed to answer for {host} (SERVFAIL).")
-    return ProbeFailure("dns_unreachable", f"No name server could be reached for {host}.")
+        return ProbeFailure("dns_servfail", it.detail("dns", "servfail", host=host))
+    return ProbeFailure("dns_unreachable", it.detail("dns", "no_server", host=host))
 
 
 def make_resolver(config: Config) -> dns.resolver.Resolver:
@@ -216,13 +224,17 @@ def connect_addresses(ctx: ProbeContext, addresses: list[str], port: int) -> soc
 def connect_failure(exc: OSError, address: str, port: int | None = None) -> ProbeFailure:
     """The tcp_* code and sentence for a failed connect; without a port, `address` names the
     place as it stands ("host:port")."""
-    where = f"{address} port {port}" if port is not None else address
+    where = it.where(address, port) if port is not None else address
     if isinstance(exc, ConnectionRefusedError):
-        return ProbeFailure("tcp_refused", f"The server at {where} refused the connection (nothing is listening).")
+        return ProbeFailure("tcp_refused", it.detail("tcp", "refused", where=where))
     if isinstance(exc, TimeoutError | socket.timeout):
-        return ProbeFailure("tcp_timeout", f"The server at {where} did not answer (no reply to the connection).")
+        return ProbeFailure("tcp_timeout", it.detail("tcp", "timeout", where=where))
     if isinstance(exc, ConnectionResetError):
-        return ProbeFailure("tcp_reset", f"The connection to {where} was reset.")
+        return ProbeFailure("tcp_reset", it.detail("tcp", "reset", where=where))
     if exc.errno in _UNREACHABLE:
-        return ProbeFailure("tcp_unreachable", f"There is no route to {where} ({exc.strerror}).")
-    return ProbeFailure("tcp_unreachable", f"Could not connect to {where}: {exc.strerror or exc}.")
+        return ProbeFailure(
+            "tcp_unreachable", it.detail("tcp", "no_route", where=where, reason=exc.strerror)
+        )
+    return ProbeFailure(
+        "tcp_unreachable", it.detail("tcp", "failed", where=where, reason=exc.strerror or exc)
+    )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.diagnosis.probes.base import Outcome, ProbeFailure
+from app.words import it
 
 if TYPE_CHECKING:
     from app.config import Config
@@ -119,30 +120,21 @@ def handshake(
         raise classify_verify_error(exc, host, facts, ca_file_set=bool(ctx.config.tls.ca_file)) from None
     except TimeoutError:
         sock.close()
-        raise ProbeFailure(
-            "tls_handshake_failed", "The secure (TLS) handshake did not finish in time."
-        ) from None
+        raise ProbeFailure("tls_handshake_failed", it.timed_out("tls")) from None
     except ConnectionResetError:
         sock.close()
-        raise ProbeFailure(
-            "tls_handshake_failed", "The server reset the connection during the TLS handshake."
-        ) from None
+        raise ProbeFailure("tls_handshake_failed", it.detail("tls", "reset")) from None
     except (ssl.SSLError, OSError) as exc:
         sock.close()
         greeting = _plain_text_answer(ctx, reconnect) if first_contact and _not_tls_reply(exc) else None
         if greeting:
-            from app.words import it
-
             ctx.data["greeting"] = greeting
             raise ProbeFailure(
                 "tls_handshake_failed",
-                it.PLAIN_ON_TLS_ENDPOINT.format(where=f"{host} port {port}", first=greeting[:60]),
+                it.detail("tls", "plain_on_tls", where=it.where(host, port), first=greeting[:60]),
             ) from None
         raise ProbeFailure(
-            "tls_handshake_failed",
-            f"The secure (TLS) handshake failed before any certificate was exchanged: "
-            f"{_ssl_reason(exc)}. The server may not speak TLS on this port, or it only accepts "
-            "settings this computer refuses.",
+            "tls_handshake_failed", it.detail("tls", "handshake_failed", reason=_ssl_reason(exc))
         ) from None
     # a certificate OpenSSL verified is already parsed; the DER parser (cryptography) is only
     # loaded for rejected ones and where the OS verified it (truststore on macOS and Windows)
@@ -225,12 +217,10 @@ def expiry_warning(ctx: ProbeContext) -> Outcome | None:
     days = facts.get("days_left")
     if days is None or days > ctx.config.tls.expiry_warn_days:
         return None
-    when = facts.get("not_after", "soon")
-    return Outcome(
-        "tls_cert_expiring",
-        f"The server's certificate expires in {days} day{'s' if days != 1 else ''} ({when}); "
-        "renew it before mail programs start refusing the connection.",
-    )
+    when = facts.get("not_after", it.TLS_STAND_IN["when"])
+    if days == 1:
+        return Outcome("tls_cert_expiring", it.detail("tls", "expiring_one_day", when=when))
+    return Outcome("tls_cert_expiring", it.detail("tls", "expiring", days=days, when=when))
 
 
 def cert_facts(der: bytes, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -370,40 +360,35 @@ def classify_verify_error(
 def _failure(
     kind: str, host: str, facts: dict[str, Any], message: str, code: Any, ca_file_set: bool = True
 ) -> ProbeFailure:
-    subject = facts.get("subject") or "the server's certificate"
+    subject = facts.get("subject") or it.TLS_STAND_IN["subject"]
     issuer = facts.get("issuer")
     if kind == "expired":
         if code == 9 or _not_yet_valid(facts):
+            not_before = facts.get("not_before") or it.TLS_STAND_IN["not_before"]
             return ProbeFailure(
                 "tls_cert_expired",
-                f"The server's certificate ({subject}) is not valid yet (from "
-                f"{facts.get('not_before', 'a future date')}); check its dates and the server clock.",
+                it.detail("tls", "not_yet_valid", subject=subject, not_before=not_before),
             )
         when = facts.get("not_after")
-        since = f" on {when}" if when else ""
+        on = it.piece("expired_on", when=when) if when else ""
         return ProbeFailure(
-            "tls_cert_expired",
-            f"The server's certificate ({subject}) expired{since}; the server needs a renewed certificate.",
+            "tls_cert_expired", it.detail("tls", "expired", subject=subject, expired_on=on)
         )
     if kind == "mismatch":
         names = ", ".join(facts.get("san", [])) or subject
         return ProbeFailure(
-            "tls_hostname_mismatch",
-            f"The server's certificate is not valid for {host} (it names {names}); "
-            "the configured host name or the server's certificate is wrong.",
+            "tls_hostname_mismatch", it.detail("tls", "mismatch", host=host, names=names)
         )
-    by = f" issued by {issuer}" if issuer else ""
-    causes = (
-        "the server may send an incomplete chain, use a private CA missing from tls.ca_file, "
-        "or the connection is being intercepted."
-        if ca_file_set
-        else "tls.ca_file is not set, so only this computer's trust store was used: a company CA "
-        "missing on this computer, an incomplete chain sent by the server, or an intercepted "
-        "connection would each do this."
-    )
+    by = it.piece("issued_by", issuer=issuer) if issuer else ""
+    reason = message or it.TLS_STAND_IN["reason"]
     return ProbeFailure(
         "tls_cert_untrusted",
-        f"The server's certificate{by} is not trusted by this computer ({message or 'unknown issuer'}); {causes}",
+        it.detail(
+            "tls",
+            "untrusted" if ca_file_set else "untrusted_no_ca_file",
+            issued_by=by,
+            reason=reason,
+        ),
     )
 
 
@@ -443,5 +428,5 @@ def _ssl_reason(exc: BaseException) -> str:
     if reason:
         return str(reason).replace("_", " ").lower()
     if isinstance(exc, ssl.SSLEOFError) or "EOF" in str(exc):
-        return "the server closed the connection"
+        return it.TLS_STAND_IN["eof"]
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

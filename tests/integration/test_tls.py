@@ -146,6 +146,15 @@ def test_classification_from_facts_when_the_verifier_gives_no_code():
     assert tls.classify_verify_error(error, "mail.example.com", good_name).code == "tls_cert_untrusted"
 
 
+def test_a_certificate_not_valid_yet_without_its_start_date_never_says_none():
+    error = ssl.SSLCertVerificationError("certificate verify failed")
+    error.verify_code = 9  # OpenSSL's "certificate is not yet valid"
+    for facts in ({}, {"subject": "CN=mail.example.com", "not_before": None}):
+        failure = tls.classify_verify_error(error, "mail.example.com", facts)
+        assert failure.code == "tls_cert_expired", failure.detail
+        assert "(from a future date)" in failure.detail and "None" not in failure.detail, failure.detail
+
+
 def test_host_matching():
     assert tls.matches_host(["DNS:*.example.com"], "", "mail.example.com")
     assert not tls.matches_host(["DNS:*.example.com"], "", "a.b.example.com")

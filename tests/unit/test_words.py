@@ -1,21 +1,29 @@
 """The text catalogue: every staff sentence renders for every state, reads as plain words (no
 addresses, codes or doubled punctuation), says whose problem it is, and the tooltip always fits
-Windows' 127 characters."""
+Windows' 127 characters; every detail sentence IT reads is a finished sentence wherever its
+values come from, and every one the probes pick is in the catalogue."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 import re
+import string
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from app import feed
 from app.bounds import MAX_EVENTS, MAX_MENU_LINE, MAX_NOTIFICATION
 from app.diagnosis.model import CODES, LAYERS, Check
+from app.diagnosis.probes.base import TIMEOUT_CODE_BY_PHASE, ProbeContext
 from app.diagnosis.verdict import decide
 from app.feed.parse import STATUSES
+from app.report.redact import scrub_text
 from app.words import it, staff
+
+ROOT = Path(__file__).resolve().parents[2]
 
 VERDICTS = ("ok", "degraded", "down", "local", "unknown", "checking")
 NOW = datetime.now(UTC)
@@ -366,3 +374,177 @@ def test_cannot_start_is_one_sentence_and_brief_fits_the_tooltip(what, brief):
         assert "Permission denied" not in text and "I/O" not in text  # the detail waits for the window
     for word in staff.CANNOT_START.values():
         assert word and word[0].isupper()
+
+
+# ---------------------------------------------------------------- IT's check details
+
+# the modules that find what a check's detail says: they pick its sentence from it.DETAILS
+PROBE_MODULES = [*sorted((ROOT / "app" / "diagnosis" / "probes").glob("*.py")),
+                 ROOT / "app" / "diagnosis" / "net.py", ROOT / "app" / "diagnosis" / "tls.py"]
+# and the engine, which words a probe that ran out of time
+DETAIL_MODULES = [*PROBE_MODULES, ROOT / "app" / "diagnosis" / "engine.py"]
+# a value for every placeholder, of the kind the probes pass
+SAMPLE = {
+    "where": "smtp.example.com port 587", "host": "smtp.example.com", "port": 587,
+    "url": "http://connectivity.example/generate_204", "interfaces": "eth0 (192.0.2.10)",
+    "status": 503, "expected": 204, "reason": "Connection refused", "ca_file": "/etc/ssl/company.pem",
+    "proxy": "proxy.example:3128", "name": "example.com", "addresses": "192.0.2.1, 192.0.2.2",
+    "nameservers": "192.0.2.53", "ms": 41.6, "first": "220-mx.example.com ESMTP", "kb": 256,
+    "sample": b"\x16\x03\x01\x02\x00", "detail": "The secure (TLS) handshake did not finish in time.",
+    "command": "STARTTLS", "days": 12, "when": "2030-01-01T00:00:00Z", "subject": "CN=mail.example.com",
+    "not_before": "2031-01-01T00:00:00Z", "names": "DNS:other.example", "mechanisms": "PLAIN, LOGIN",
+    "code": 421, "text": "Service not available", "line": "HTTP/1.1 400 Bad Request", "version": "TLS 1.3",
+    "location": "https://portal.example/login", "gateway": "192.0.2.1", "issuer": "CN=Example CA",
+}
+SECRET = "Hunter2-s3cret"
+TOKEN = "AbCdEf123456789"
+# the shapes a secret takes in what servers, proxies and the system say
+SECRET_VALUES = [f"https://ann:{SECRET}@proxy.example:3128/feed?token={TOKEN}",
+                 f"ann:{SECRET}@proxy.example:3128", f"password={SECRET}"]
+DETAIL_KEYS = [(family, key) for family, table in it.DETAILS.items() for key in table]
+
+
+def fields(template: str) -> set[str]:
+    return {name for _text, name, _spec, _conv in string.Formatter().parse(template) if name is not None}
+
+
+def detail_values(family: str, key: str, **override) -> list[dict]:
+    """SAMPLE (or `override`) for the sentence's placeholders, once per way its PIECES can be
+    there or not."""
+    names = fields(it.DETAILS[family][key])
+    pieces = sorted(names & set(it.PIECES))
+    sample = {**SAMPLE, **override}
+    combinations = []
+    for present in itertools.product([False, True], repeat=len(pieces)):
+        values = {name: sample[name] for name in names - set(pieces)}
+        for piece, there in zip(pieces, present, strict=True):
+            values[piece] = it.piece(piece, **{k: sample[k] for k in fields(it.PIECES[piece])}) if there else ""
+        combinations.append(values)
+    return combinations
+
+
+def value_names(family: str, key: str) -> set[str]:
+    """The values a sentence takes, also those inside its pieces."""
+    names = fields(it.DETAILS[family][key])
+    return (names - set(it.PIECES)).union(*(fields(it.PIECES[p]) for p in names & set(it.PIECES)))
+
+
+def finished_sentence(text: str) -> None:
+    assert text == text.strip() and "{" not in text and "}" not in text, text
+    assert text[-1] in ".?!" and text[:1].isalnum(), text
+    assert ".." not in text and " ." not in text and not re.search(r"[,;:]\.|\.[,;]", text), text
+
+
+@pytest.mark.parametrize(("family", "key"), DETAIL_KEYS)
+def test_every_check_detail_renders_as_a_finished_sentence(family, key):
+    for values in detail_values(family, key):
+        finished_sentence(it.detail(family, key, **values))
+    # what the system or a server said may end in a stop of its own: still one stop
+    for values in detail_values(family, key, reason="Name or service not known.", text="Closing."):
+        finished_sentence(it.detail(family, key, **values))
+    # and where a fact is missing, its stand-in reads as well
+    for values in detail_values(family, key, **it.TLS_STAND_IN):
+        finished_sentence(it.detail(family, key, **values))
+
+
+def test_every_timeout_detail_is_a_sentence():
+    for phase in it.TIMEOUT:
+        finished_sentence(it.timed_out(phase))
+    assert it.timed_out("a phase not yet thought of") == it.TIMEOUT["any"]
+
+
+@pytest.mark.parametrize("name", list(it.PIECES))
+def test_every_piece_is_the_middle_of_a_sentence(name):
+    text = it.piece(name, **{k: SAMPLE[k] for k in fields(it.PIECES[name])})
+    assert "{" not in text and "}" not in text and text[:1] in " ,;" and text[-1] not in ".;,: ", repr(text)
+    assert any(name in fields(t) for table in it.DETAILS.values() for t in table.values()), name
+
+
+@pytest.mark.parametrize(("family", "key"), DETAIL_KEYS)
+def test_a_secret_in_any_value_of_a_detail_is_scrubbed(family, key):
+    """The engine scrubs every detail once it is finished: wherever a sentence puts a value, a
+    password or token in it must still be recognised there."""
+    for name in sorted(n for n in value_names(family, key) if isinstance(SAMPLE[n], str | bytes)):
+        for secret in SECRET_VALUES:
+            value = secret.encode() if isinstance(SAMPLE[name], bytes) else secret
+            for values in detail_values(family, key, **{name: value}):
+                text = scrub_text(it.detail(family, key, **values))
+                assert SECRET not in text and TOKEN not in text, (name, text)
+
+
+def _literal_keys(node: ast.expr) -> list[str]:
+    """The keys a key expression can take: a literal, or a conditional between literals."""
+    if isinstance(node, ast.IfExp):
+        return _literal_keys(node.body) + _literal_keys(node.orelse)
+    assert isinstance(node, ast.Constant) and isinstance(node.value, str), (
+        f"line {node.lineno}: pick a catalogue key as a literal, so it can be checked")
+    return [node.value]
+
+
+def _catalogue_uses() -> dict[str, set]:
+    """Every use of app.words.it in the detail modules, each checked against the catalogue."""
+    used: dict[str, set] = {"DETAILS": set(), "PIECES": set(), "TLS_STAND_IN": set()}
+    for path in DETAIL_MODULES:
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            where = f"{path.name}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.ImportFrom) and node.module == "app.words":
+                assert all(a.name != "it" or a.asname is None for a in node.names), where
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "it":
+                assert hasattr(it, node.attr), f"{where}: it.{node.attr} does not exist"
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
+                    and isinstance(node.value.value, ast.Name) and node.value.value.id == "it":
+                table = node.value.attr
+                for key in _literal_keys(node.slice):
+                    assert key in getattr(it, table), f"{where}: it.{table}[{key!r}] does not exist"
+                    used.setdefault(table, set()).add(key)
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "it"):
+                continue
+            given = {k.arg for k in node.keywords}
+            assert None not in given, f"{where}: name every value (no **values), so it can be checked"
+            if node.func.attr == "detail":
+                family_node, key_node = node.args
+                (family,) = _literal_keys(family_node)
+                assert family in it.DETAILS, f"{where}: no family {family!r}"
+                for key in _literal_keys(key_node):
+                    assert key in it.DETAILS[family], f"{where}: no {family}.{key}"
+                    assert given == fields(it.DETAILS[family][key]), f"{where}: {family}.{key} takes " \
+                        f"{sorted(fields(it.DETAILS[family][key]))}, given {sorted(given)}"
+                    used["DETAILS"].add((family, key))
+            elif node.func.attr == "piece":
+                (key,) = _literal_keys(node.args[0])
+                assert key in it.PIECES, f"{where}: no piece {key!r}"
+                assert given == fields(it.PIECES[key]), f"{where}: piece {key!r} given {sorted(given)}"
+                used["PIECES"].add(key)
+    return used
+
+
+def test_every_sentence_the_probes_pick_is_in_the_catalogue_and_every_entry_is_used():
+    used = _catalogue_uses()
+    assert used["DETAILS"] == set(DETAIL_KEYS), set(DETAIL_KEYS) ^ used["DETAILS"]
+    assert used["PIECES"] == set(it.PIECES), set(it.PIECES) ^ used["PIECES"]
+    assert used["TLS_STAND_IN"] == set(it.TLS_STAND_IN), set(it.TLS_STAND_IN) ^ used["TLS_STAND_IN"]
+
+
+def test_every_phase_a_probe_enters_has_a_timeout_sentence_and_code():
+    entered = {ProbeContext.__dataclass_fields__["phase"].default}
+    for path in DETAIL_MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "enter":
+                entered.update(_literal_keys(node.args[0]))
+    assert entered >= {"link", "internet", "dns", "tcp", "banner", "tls", "protocol", "http"}, entered
+    assert entered <= set(TIMEOUT_CODE_BY_PHASE) == set(it.TIMEOUT) - {"any"}
+
+
+def test_no_sentence_is_left_inline_in_the_probes():
+    """Only machine words stay in the probe code: codes, protocol commands, data keys."""
+    # messages for programmers and an OpenSSL message matched, never shown to anyone
+    machine = {"no probe for ", "the name lookup did not finish in time", "not yet valid"}
+    words = re.compile(r"[A-Za-z]+ [a-z]+ [a-z]+")
+    for path in PROBE_MODULES:
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                assert node.value in machine or not words.search(node.value), f"{path.name}:{node.lineno}"

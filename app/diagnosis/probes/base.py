@@ -7,10 +7,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from app.words import it
+
 if TYPE_CHECKING:
     from app.config import Config
 
-# the code a probe gets when the deadline passes while it is in this phase
+# the code a probe gets when the deadline passes while it is in this phase (its detail: it.TIMEOUT)
 TIMEOUT_CODE_BY_PHASE = {
     "link": "no_network",
     # connected, still reading the gateway and DNS servers (a slow `route print`)
@@ -22,18 +24,6 @@ TIMEOUT_CODE_BY_PHASE = {
     "tls": "tls_handshake_failed",
     "protocol": "protocol_error",
     "http": "http_timeout",
-}
-
-TIMEOUT_DETAIL_BY_PHASE = {
-    "link": "Could not read this computer's network interfaces in time.",
-    "link_facts": "Connected; the gateway and DNS servers could not be read in time.",
-    "internet": "The internet check got no answer in time.",
-    "dns": "The name lookup got no answer in time.",
-    "tcp": "The server did not accept a connection in time.",
-    "banner": "The server accepted the connection but never sent its greeting.",
-    "tls": "The secure (TLS) handshake did not finish in time.",
-    "protocol": "The server stopped answering in the middle of the conversation.",
-    "http": "The web server did not answer in time.",
 }
 
 
@@ -85,7 +75,6 @@ class ProbeContext:
     def enter(self, phase: str) -> None:
         if self.abandoned.is_set():
             raise ProbeFailure(
-                TIMEOUT_CODE_BY_PHASE.get(self.phase, "protocol_error"),
-                TIMEOUT_DETAIL_BY_PHASE.get(self.phase, "Ran out of time."),
+                TIMEOUT_CODE_BY_PHASE.get(self.phase, "protocol_error"), it.timed_out(self.phase)
             )
         self.phase = phase

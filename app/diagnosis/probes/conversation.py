@@ -8,7 +8,8 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from app.diagnosis.probes.base import TIMEOUT_CODE_BY_PHASE, TIMEOUT_DETAIL_BY_PHASE, ProbeFailure
+from app.diagnosis.probes.base import TIMEOUT_CODE_BY_PHASE, ProbeFailure
+from app.words import it
 
 if TYPE_CHECKING:
     from app.config import Endpoint
@@ -68,7 +69,8 @@ class Conversation:
             raise self._reset() from None
         except (ssl.SSLError, OSError) as exc:
             raise ProbeFailure(
-                "protocol_error", f"Sending to the server at {self.where} failed: {exc}."
+                "protocol_error",
+                it.detail("conversation", "send_failed", where=self.where, reason=exc),
             ) from None
 
     def readline(self) -> str:
@@ -85,7 +87,8 @@ class Conversation:
                 raise self._reset() from None
             except (ssl.SSLError, OSError) as exc:
                 raise ProbeFailure(
-                    "protocol_error", f"Reading from the server at {self.where} failed: {exc}."
+                    "protocol_error",
+                    it.detail("conversation", "read_failed", where=self.where, reason=exc),
                 ) from None
             if not chunk:
                 raise self._closed()
@@ -93,8 +96,9 @@ class Conversation:
             if self._received > MAX_TOTAL:
                 raise ProbeFailure(
                     "bad_greeting" if self.ctx.phase == "banner" else "protocol_error",
-                    f"The server at {self.where} sent too much ({self._received // 1024} KB) without "
-                    "finishing its answer; it is not behaving like a mail server.",
+                    it.detail(
+                        "conversation", "too_much", where=self.where, kb=self._received // 1024
+                    ),
                 )
             self._buffer += chunk
         raw, _, self._buffer = self._buffer.partition(b"\n")
@@ -115,55 +119,47 @@ class Conversation:
         phase = self.ctx.phase
         if phase == "banner":
             return self._banner_timeout()
-        return ProbeFailure(
-            TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"),
-            TIMEOUT_DETAIL_BY_PHASE.get(phase, "The server stopped answering."),
-        )
+        return ProbeFailure(TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"), it.timed_out(phase))
 
     def _banner_timeout(self) -> ProbeFailure:
-        from app.words import it
-
         partial = [*self.banner_lines]
         if self._buffer:
             partial.append(self._buffer[:512].decode("utf-8", "replace").rstrip("\r\n"))
         if partial:
             self.ctx.data["greeting"] = "\n".join(partial)
+            first = shorten(partial[0], 60)
             return ProbeFailure(
-                "banner_timeout", it.PARTIAL_GREETING.format(where=self.where, first=shorten(partial[0], 60))
+                "banner_timeout",
+                it.detail("conversation", "partial_greeting", where=self.where, first=first),
             )
         if self.sniff_tls is not None and self.ctx.deadline.remaining() > 0.05 and self.sniff_tls():
-            return ProbeFailure("banner_timeout", it.TLS_ON_PLAIN_ENDPOINT.format(where=self.where))
-        return ProbeFailure("banner_timeout", it.NO_GREETING)
+            return ProbeFailure(
+                "banner_timeout", it.detail("conversation", "tls_on_plain", where=self.where)
+            )
+        return ProbeFailure("banner_timeout", it.timed_out("banner"))
 
     def _reset(self) -> ProbeFailure:
-        return ProbeFailure(
-            "tcp_reset",
-            f"The server at {self.where} accepted the connection, then reset it "
-            "(a firewall, an overloaded server or a crashed service).",
-        )
+        return ProbeFailure("tcp_reset", it.detail("conversation", "reset", where=self.where))
 
     def _closed(self) -> ProbeFailure:
         if self.ctx.phase == "banner" and self.banner_lines:
             self.ctx.data["greeting"] = "\n".join(self.banner_lines)
+            first = shorten(self.banner_lines[0], 60)
             return ProbeFailure(
                 "bad_greeting",
-                f"The server at {self.where} began a greeting ({shorten(self.banner_lines[0], 60)!r}) "
-                "and closed the connection before finishing it.",
+                it.detail("conversation", "closed_in_greeting", where=self.where, first=first),
             )
         if self.ctx.phase == "banner":
             return ProbeFailure(
                 "bad_greeting",
-                f"The server at {self.where} closed the connection without sending a greeting.",
+                it.detail("conversation", "closed_before_greeting", where=self.where),
             )
-        return ProbeFailure(
-            "protocol_error",
-            f"The server at {self.where} closed the connection in the middle of the conversation.",
-        )
+        return ProbeFailure("protocol_error", it.detail("conversation", "closed", where=self.where))
 
     def _garbage(self, sample: bytes) -> ProbeFailure:
         code = "bad_greeting" if self.ctx.phase == "banner" else "protocol_error"
         return ProbeFailure(
-            code, f"The server at {self.where} sent an overlong line that is not mail protocol: {sample!r}."
+            code, it.detail("conversation", "overlong", where=self.where, sample=sample)
         )
 
 
@@ -178,7 +174,7 @@ def open_conversation(ctx: ProbeContext, endpoint: Endpoint) -> Conversation:
     if endpoint.tls == "implicit":
         ctx.enter("tls")
         sock = tls.handshake(ctx, sock, endpoint.host, reconnect=reconnect, first_contact=True)
-    conv = Conversation(ctx, sock, f"{endpoint.host} port {endpoint.port}")
+    conv = Conversation(ctx, sock, it.where(endpoint.host, endpoint.port))
     if endpoint.tls != "implicit":
         conv.sniff_tls = lambda: tls.speaks_tls(ctx, endpoint.host, reconnect)
     return conv
@@ -195,6 +191,12 @@ def converse(
         return talk(ctx, endpoint, conv)
     finally:
         conv.close()
+
+
+def over_tls(ctx: ProbeContext) -> str:
+    """The " over TLS 1.3" of a sentence saying a server answers, "" when the session is plain."""
+    version = (ctx.data.get("tls") or {}).get("version")
+    return it.piece("over_tls", version=version) if version else ""
 
 
 def shorten(text: str, limit: int = 120) -> str:

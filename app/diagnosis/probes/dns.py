@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from app.diagnosis import net
 from app.diagnosis.probes.base import Outcome, ProbeContext
+from app.words import it
 
 
 def probe(ctx: ProbeContext, endpoint: object = None) -> Outcome:
     name = ctx.config.control_name
     if not name:
-        return Outcome("skipped", "No control name to look up (dns.control_name is empty).")
+        return Outcome("skipped", it.detail("dns", "off"))
     ctx.enter("dns")
     ctx.data["name"] = name
     configured = [f"{h}:{p}" if p != 53 else h for h, p in ctx.config.nameservers()]
@@ -18,5 +19,10 @@ def probe(ctx: ProbeContext, endpoint: object = None) -> Outcome:
     if configured:
         ctx.data["nameservers"] = configured
     addresses = net.resolve(ctx, name)
-    via = f"the name servers {', '.join(configured)}" if configured else "this computer's resolver"
-    return Outcome("ok", f"{name} resolved to {', '.join(addresses[:3])} through {via}.")
+    found = ", ".join(addresses[:3])
+    if configured:
+        servers = ", ".join(configured)
+        return Outcome(
+            "ok", it.detail("dns", "ok_configured", name=name, addresses=found, nameservers=servers)
+        )
+    return Outcome("ok", it.detail("dns", "ok_system", name=name, addresses=found))

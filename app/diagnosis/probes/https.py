@@ -11,6 +11,7 @@ from app.diagnosis import tls
 from app.diagnosis.net import connect
 from app.diagnosis.probes.base import Outcome, ProbeFailure
 from app.diagnosis.probes.conversation import Conversation, shorten
+from app.words import it
 
 if TYPE_CHECKING:
     from app.config import Endpoint
@@ -58,21 +59,27 @@ def probe(ctx: ProbeContext, endpoint: Endpoint) -> Outcome:
         ctx.data["retry_after"] = int(headers["retry-after"])  # an overloaded server asks for room
 
     if not (200 <= status < 400 or status in _ANSWERS):
-        if status == 404:
-            why = "the page does not exist (check the webmail address)"
-        elif status >= 500:
-            why = "the webmail service behind it is not working (the web server itself answers)"
-        else:
-            why = "it refuses the request"
-        raise ProbeFailure(
-            "http_status", f"The web server at {where} answered {status} {shorten(reason, 60)}: {why}."
+        refused = it.detail(
+            "https",
+            "not_found" if status == 404 else "server_error" if status >= 500 else "refused",
+            where=where,
+            status=status,
+            reason=shorten(reason, 60),
         )
+        raise ProbeFailure("http_status", refused)
     warning = tls.expiry_warning(ctx)
     if warning:
         return warning
     tls_version = (ctx.data.get("tls") or {}).get("version") or "TLS"
-    moved = f", redirecting to {headers['location']}" if "location" in headers else ""
-    return Outcome("ok", f"The web server at {where} answers over {tls_version} ({status}{moved}).")
+    moved = (
+        it.piece("redirecting_to", location=headers["location"]) if "location" in headers else ""
+    )
+    return Outcome(
+        "ok",
+        it.detail(
+            "https", "ok", where=where, version=tls_version, status=status, redirecting_to=moved
+        ),
+    )
 
 
 def _read_head(conv: Conversation) -> tuple[int, str, dict[str, str]]:
@@ -81,7 +88,7 @@ def _read_head(conv: Conversation) -> tuple[int, str, dict[str, str]]:
     if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
         raise ProbeFailure(
             "protocol_error",
-            f"The server at {conv.where} did not answer in HTTP: {shorten(line, 80)!r}.",
+            it.detail("https", "not_http", where=conv.where, line=shorten(line, 80)),
         )
     status, reason = int(words[1]), words[2] if len(words) > 2 else ""
     headers: dict[str, str] = {}

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from app.diagnosis import tls
 from app.diagnosis.net import connect
 from app.diagnosis.probes.base import Outcome, ProbeFailure
-from app.diagnosis.probes.conversation import Conversation, converse, shorten
+from app.diagnosis.probes.conversation import Conversation, converse, over_tls, shorten
 from app.diagnosis.probes.smtp import starttls_handshake
+from app.words import it
 
 if TYPE_CHECKING:
     from app.config import Endpoint
@@ -33,17 +34,16 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
     if endpoint.tls == "starttls":
         if not offered:
             raise ProbeFailure(
-                "starttls_unsupported",
-                f"The IMAP server at {conv.where} does not offer STARTTLS, so passwords would "
-                "travel unencrypted; enable STARTTLS on the server or use its implicit-TLS port (993).",
+                "starttls_unsupported", it.detail("imap", "starttls_unsupported", where=conv.where)
             )
         conv.send("a2 STARTTLS")
         status, text = _tagged(conv, "a2")
         if status != "OK":
             raise ProbeFailure(
                 "starttls_failed",
-                f"The IMAP server at {conv.where} offers STARTTLS but refused to start it "
-                f"({status} {shorten(text)}).",
+                it.detail(
+                    "imap", "starttls_refused", where=conv.where, status=status, text=shorten(text)
+                ),
             )
         ctx.enter("tls")
         conv.upgrade(starttls_handshake(ctx, endpoint, conv.sock, lambda: _reopen_for_tls(ctx, endpoint)))
@@ -59,15 +59,11 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
     if warning:
         return warning
     if not mechanisms and login_disabled:
-        return Outcome(
-            "auth_not_offered",
-            f"The IMAP server at {conv.where} answers but allows no way to sign in "
-            "(LOGINDISABLED and no AUTH= mechanism), so mail programs cannot fetch mail.",
-        )
-    version = (ctx.data.get("tls") or {}).get("version")
-    secure = f" over {version}" if version else ""
+        return Outcome("auth_not_offered", it.detail("imap", "no_sign_in", where=conv.where))
     ways = ", ".join(mechanisms) if mechanisms else "LOGIN"
-    return Outcome("ok", f"The IMAP server at {conv.where} answers{secure} and offers sign-in ({ways}).")
+    return Outcome(
+        "ok", it.detail("imap", "ok", where=conv.where, over_tls=over_tls(ctx), mechanisms=ways)
+    )
 
 
 def read_greeting(conv: Conversation) -> str:
@@ -78,12 +74,10 @@ def read_greeting(conv: Conversation) -> str:
     if line.upper().startswith("* BYE"):
         raise ProbeFailure(
             "service_unavailable",
-            f"The IMAP server at {conv.where} refuses service: {shorten(line[6:])!r}.",
+            it.detail("imap", "refused", where=conv.where, text=shorten(line[6:])),
         )
     raise ProbeFailure(
-        "bad_greeting",
-        f"The server at {conv.where} is not an IMAP server; it greeted with "
-        f"{shorten(line, 80)!r}. Check the port number.",
+        "bad_greeting", it.detail("imap", "not_imap", where=conv.where, line=shorten(line, 80))
     )
 
 
@@ -100,7 +94,9 @@ def capability(conv: Conversation, tag: str) -> list[str]:
     if status != "OK":
         raise ProbeFailure(
             "protocol_error",
-            f"The IMAP server at {conv.where} rejected CAPABILITY ({status} {shorten(text)}).",
+            it.detail(
+                "imap", "capability_rejected", where=conv.where, status=status, text=shorten(text)
+            ),
         )
     return caps
 
@@ -115,7 +111,7 @@ def _tagged(
             if line.upper().startswith("* BYE"):
                 raise ProbeFailure(
                     "service_unavailable",
-                    f"The IMAP server at {conv.where} ended the session: {shorten(line[6:])!r}.",
+                    it.detail("imap", "ended", where=conv.where, text=shorten(line[6:])),
                 )
             if untagged:
                 untagged(line)
@@ -125,7 +121,7 @@ def _tagged(
             return parts[1].upper(), parts[2] if len(parts) > 2 else ""
         raise ProbeFailure(
             "protocol_error",
-            f"The server at {conv.where} answered with something that is not IMAP: {shorten(line, 80)!r}.",
+            it.detail("imap", "not_imap_answer", where=conv.where, line=shorten(line, 80)),
         )
 
 
@@ -135,7 +131,8 @@ def _reopen_for_tls(ctx: ProbeContext, endpoint: Endpoint) -> socket.socket:
         conv.readline()
         conv.send("a1 STARTTLS")
         if _tagged(conv, "a1")[0] != "OK":
-            raise ProbeFailure("starttls_failed", "STARTTLS refused on the second look.")
+            refused = it.detail("conversation", "second_look_refused", command="STARTTLS")
+            raise ProbeFailure("starttls_failed", refused)
     except ProbeFailure:
         conv.close()
         raise

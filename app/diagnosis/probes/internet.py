@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from app import httpio
 from app.diagnosis.probes.base import Outcome, ProbeContext, ProbeFailure
+from app.words import it
 
 # a portal's login page is small; reading more would only spend the deadline
 _MAX_BODY = 64 * 1024
@@ -17,7 +18,7 @@ def probe(ctx: ProbeContext, endpoint: object = None) -> Outcome:
     net = ctx.config.network
     url = net.internet_url
     if not url:
-        return Outcome("skipped", "The internet check is turned off (network.internet_url is empty).")
+        return Outcome("skipped", it.detail("internet", "off"))
     ctx.enter("internet")
     ctx.data["url"] = url
     parts = urlsplit(url)
@@ -49,22 +50,20 @@ def probe(ctx: ProbeContext, endpoint: object = None) -> Outcome:
 
 def _failure(exc: httpio.HttpError, url: str, config) -> ProbeFailure:
     if exc.kind == "timeout":
-        return ProbeFailure("internet_unreachable", f"{url} did not answer in time.")
+        return ProbeFailure("internet_unreachable", it.detail("internet", "timeout", url=url))
     if exc.kind == "tls":
-        return ProbeFailure(
-            "captive_portal",
-            f"Something intercepted the secure connection to {url} "
-            "(its certificate is not the real one): probably a Wi-Fi login page.",
-        )
+        return ProbeFailure("captive_portal", it.detail("internet", "intercepted", url=url))
     if exc.kind == "ca_file":
         return ProbeFailure(
-            "internet_unreachable", f"The extra CA certificates in {config.tls.ca_file} could not be read."
+            "internet_unreachable", it.detail("internet", "ca_file", ca_file=config.tls.ca_file)
         )
     if exc.kind == "proxy_auth":
         return _proxy_auth(url)
     if exc.kind == "proxy":
-        return ProbeFailure("internet_unreachable", f"The proxy {exc.proxy} could not be reached.")
-    return ProbeFailure("internet_unreachable", f"The internet could not be reached ({exc.reason}).")
+        return ProbeFailure("internet_unreachable", it.detail("internet", "proxy", proxy=exc.proxy))
+    return ProbeFailure(
+        "internet_unreachable", it.detail("internet", "unreachable", reason=exc.reason)
+    )
 
 
 def _judge(ctx: ProbeContext, url: str, status: int, location: str | None, body: str) -> Outcome:
@@ -74,32 +73,20 @@ def _judge(ctx: ProbeContext, url: str, status: int, location: str | None, body:
     if 300 <= status < 400:
         if location:
             ctx.data["location"] = location
-        where = f" to {location}" if location else ""
-        raise ProbeFailure(
-            "captive_portal",
-            f"The network redirected the internet check{where}: "
-            "you probably need to sign in to this Wi-Fi first.",
-        )
+        to = it.piece("redirect_to", location=location) if location else ""
+        raise ProbeFailure("captive_portal", it.detail("internet", "redirected", redirect_to=to))
     if status != net.internet_expect_status:
         ctx.data["body_excerpt"] = body[:200]
         raise ProbeFailure(
             "captive_portal",
-            f"The internet check got HTTP {status} instead of {net.internet_expect_status}: "
-            "something on this network (a login page or filter) answers in its place.",
+            it.detail("internet", "status", status=status, expected=net.internet_expect_status),
         )
     # compared without surrounding whitespace: "success" and "success\n" mean the same
     if net.internet_expect_body and body.strip() != net.internet_expect_body.strip():
         ctx.data["body_excerpt"] = body[:200]
-        raise ProbeFailure(
-            "captive_portal",
-            "The internet check got a different page than expected: "
-            "you probably need to sign in to this network first.",
-        )
-    return Outcome("ok", f"The internet answered (HTTP {status}).")
+        raise ProbeFailure("captive_portal", it.detail("internet", "body"))
+    return Outcome("ok", it.detail("internet", "ok", status=status))
 
 
 def _proxy_auth(url: str) -> ProbeFailure:
-    return ProbeFailure(
-        "proxy_auth_required",
-        f"The proxy asks for a login before it lets {url} through (HTTP 407).",
-    )
+    return ProbeFailure("proxy_auth_required", it.detail("internet", "proxy_auth", url=url))

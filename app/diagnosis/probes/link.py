@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from app.diagnosis import netinfo
 from app.diagnosis.probes.base import Outcome, ProbeContext, ProbeFailure
+from app.words import it
 
 
 def probe(ctx: ProbeContext, endpoint: object = None) -> Outcome:
@@ -21,16 +22,15 @@ def probe(ctx: ProbeContext, endpoint: object = None) -> Outcome:
     if not connected:
         up = [i["name"] for i in facts["interfaces"] if i["is_up"] and not netinfo.is_loopback(i)]
         if up:
-            detail = (
-                f"No network address on {', '.join(up)}: the network connection is up but "
-                "this computer did not get an address (no DHCP answer?)."
+            raise ProbeFailure(
+                "no_network", it.detail("link", "no_address", interfaces=", ".join(up))
             )
-        else:
-            detail = "This computer is not connected to any network (no Wi-Fi or cable link is up)."
-        raise ProbeFailure("no_network", detail)
+        raise ProbeFailure("no_network", it.detail("link", "not_connected"))
     names = ", ".join(
         f"{i['name']} ({netinfo.usable_addresses(i)[0]})" for i in connected[:3]
     )
-    via = f", default gateway {facts['default_gateway']}" if facts["default_gateway"] else ""
-    vpn = "; a VPN seems to be connected" if facts["vpn_suspected"] else ""
-    return Outcome("ok", f"Connected through {names}{via}{vpn}.")
+    gateway = (
+        it.piece("gateway", gateway=facts["default_gateway"]) if facts["default_gateway"] else ""
+    )
+    vpn = it.piece("vpn") if facts["vpn_suspected"] else ""
+    return Outcome("ok", it.detail("link", "ok", interfaces=names, gateway=gateway, vpn=vpn))

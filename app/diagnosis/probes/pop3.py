@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from app.diagnosis import tls
 from app.diagnosis.net import connect
 from app.diagnosis.probes.base import Outcome, ProbeFailure
-from app.diagnosis.probes.conversation import Conversation, converse, shorten
+from app.diagnosis.probes.conversation import Conversation, converse, over_tls, shorten
 from app.diagnosis.probes.smtp import starttls_handshake
+from app.words import it
 
 if TYPE_CHECKING:
     from app.config import Endpoint
@@ -31,16 +32,14 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
     if endpoint.tls == "starttls":
         if not offered:
             raise ProbeFailure(
-                "starttls_unsupported",
-                f"The POP3 server at {conv.where} does not offer STLS (STARTTLS), so passwords "
-                "would travel unencrypted; enable it on the server or use its implicit-TLS port (995).",
+                "starttls_unsupported", it.detail("pop3", "starttls_unsupported", where=conv.where)
             )
         conv.send("STLS")
         ok, text = _status(conv)
         if not ok:
             raise ProbeFailure(
                 "starttls_failed",
-                f"The POP3 server at {conv.where} offers STLS but refused to start it ({shorten(text)}).",
+                it.detail("pop3", "starttls_refused", where=conv.where, text=shorten(text)),
             )
         ctx.enter("tls")
         conv.upgrade(starttls_handshake(ctx, endpoint, conv.sock, lambda: _reopen_for_tls(ctx, endpoint)))
@@ -57,15 +56,11 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
     if warning:
         return warning
     if not mechanisms and not user_pass:
-        return Outcome(
-            "auth_not_offered",
-            f"The POP3 server at {conv.where} answers but advertises no way to sign in "
-            "(no SASL mechanism and no USER), so mail programs cannot fetch mail.",
-        )
+        return Outcome("auth_not_offered", it.detail("pop3", "no_sign_in", where=conv.where))
     ways = ", ".join(mechanisms)
-    version = (ctx.data.get("tls") or {}).get("version")
-    secure = f" over {version}" if version else ""
-    return Outcome("ok", f"The POP3 server at {conv.where} answers{secure} and offers sign-in ({ways}).")
+    return Outcome(
+        "ok", it.detail("pop3", "ok", where=conv.where, over_tls=over_tls(ctx), mechanisms=ways)
+    )
 
 
 def read_greeting(conv: Conversation) -> str:
@@ -76,12 +71,10 @@ def read_greeting(conv: Conversation) -> str:
         conv.ctx.data["greeting"] = line
         raise ProbeFailure(
             "service_unavailable",
-            f"The POP3 server at {conv.where} refuses service: {shorten(line[4:])!r}.",
+            it.detail("pop3", "refused", where=conv.where, text=shorten(line[4:])),
         )
     raise ProbeFailure(
-        "bad_greeting",
-        f"The server at {conv.where} is not a POP3 server; it greeted with "
-        f"{shorten(line, 80)!r}. Check the port number.",
+        "bad_greeting", it.detail("pop3", "not_pop3", where=conv.where, line=shorten(line, 80))
     )
 
 
@@ -93,7 +86,7 @@ def _status(conv: Conversation) -> tuple[bool, str]:
         return False, line[4:].strip()
     raise ProbeFailure(
         "protocol_error",
-        f"The server at {conv.where} answered with something that is not POP3: {shorten(line, 80)!r}.",
+        it.detail("pop3", "not_pop3_answer", where=conv.where, line=shorten(line, 80)),
     )
 
 
@@ -125,7 +118,8 @@ def _reopen_for_tls(ctx: ProbeContext, endpoint: Endpoint) -> socket.socket:
         conv.readline()
         conv.send("STLS")
         if not _status(conv)[0]:
-            raise ProbeFailure("starttls_failed", "STLS refused on the second look.")
+            refused = it.detail("conversation", "second_look_refused", command="STLS")
+            raise ProbeFailure("starttls_failed", refused)
     except ProbeFailure:
         conv.close()
         raise

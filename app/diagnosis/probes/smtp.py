@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from app.diagnosis import tls
 from app.diagnosis.net import connect
 from app.diagnosis.probes.base import Outcome, ProbeFailure
-from app.diagnosis.probes.conversation import Conversation, converse, shorten
+from app.diagnosis.probes.conversation import Conversation, converse, over_tls, shorten
 from app.words import it
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
     if endpoint.tls == "starttls":
         if not offered:
             raise ProbeFailure(
-                "starttls_unsupported",
-                f"The server at {conv.where} does not offer STARTTLS, so mail to it would travel "
-                "unencrypted; enable STARTTLS on the server or use its implicit-TLS port (465).",
+                "starttls_unsupported", it.detail("smtp", "starttls_unsupported", where=conv.where)
             )
         _starttls(ctx, endpoint, conv)
         ctx.enter("protocol")
@@ -56,21 +54,21 @@ def _talk(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> Outcome:
     if after_tls:
         return Outcome(
             "auth_not_offered",
-            it.AUTH_AFTER_STARTTLS.format(where=conv.where) + f" After STARTTLS it offers {', '.join(after_tls)}.",
+            it.detail(
+                "smtp", "auth_after_starttls", where=conv.where, mechanisms=", ".join(after_tls)
+            ),
         )
     if not mechanisms:
-        secured = " after TLS" if endpoint.tls != "none" else ""
+        after = it.piece("after_tls") if endpoint.tls != "none" else ""
         return Outcome(
             "auth_not_offered",
-            f"The server at {conv.where} answers but advertises no AUTH mechanism{secured}, "
-            "so mail programs cannot sign in to send mail.",
+            it.detail("smtp", "auth_not_offered", where=conv.where, after_tls=after),
         )
-    version = (ctx.data.get("tls") or {}).get("version")
-    secure = f" over {version}" if version else ""
     return Outcome(
         "ok",
-        f"The mail server at {conv.where} answers{secure} and offers sign-in "
-        f"({', '.join(mechanisms)}).",
+        it.detail(
+            "smtp", "ok", where=conv.where, over_tls=over_tls(ctx), mechanisms=", ".join(mechanisms)
+        ),
     )
 
 
@@ -99,24 +97,28 @@ def read_greeting(conv: Conversation) -> str:
     if code in (421, 521, 554):
         conv.ctx.data["reply_code"] = code  # 421 is "busy, come back later": the monitor slows down
         conv.ctx.data["greeting"] = f"{code} {text}".strip()  # what the server said is kept
-        template = it.REFUSED_521 if code == 521 else it.REFUSED_GREETING
-        raise ProbeFailure("service_unavailable", template.format(where=conv.where, code=code, text=shorten(text)))
+        refused = it.detail(
+            "smtp",
+            "refused_521" if code == 521 else "refused",
+            where=conv.where,
+            code=code,
+            text=shorten(text),
+        )
+        raise ProbeFailure("service_unavailable", refused)
     raise ProbeFailure(
         "bad_greeting",
-        f"The server at {conv.where} greeted with {code} {shorten(text)} instead of 220.",
+        it.detail("smtp", "bad_greeting", where=conv.where, code=code, text=shorten(text)),
     )
 
 
 def _not_smtp(conv: Conversation, line: str) -> ProbeFailure:
     if conv.ctx.phase == "banner":
         return ProbeFailure(
-            "bad_greeting",
-            f"The server at {conv.where} is not an SMTP server; it greeted with "
-            f"{shorten(line, 80)!r}. Check the port number.",
+            "bad_greeting", it.detail("smtp", "not_smtp", where=conv.where, line=shorten(line, 80))
         )
     return ProbeFailure(
         "protocol_error",
-        f"The server at {conv.where} answered with something that is not SMTP: {shorten(line, 80)!r}.",
+        it.detail("smtp", "not_smtp_answer", where=conv.where, line=shorten(line, 80)),
     )
 
 
@@ -132,16 +134,17 @@ def _helo_name(conv: Conversation) -> str:
 def _ehlo(conv: Conversation) -> list[str]:
     conv.send(f"EHLO {_helo_name(conv)}")
     code, lines = read_reply(conv)
-    if code == 421:
-        conv.ctx.data["reply_code"] = code
-        raise ProbeFailure(
-            "service_unavailable",
-            f"The mail server at {conv.where} closed the session ({code} {shorten(' '.join(lines))}).",
-        )
     if code != 250:
+        text = shorten(" ".join(lines))
+        if code == 421:
+            conv.ctx.data["reply_code"] = code
+            raise ProbeFailure(
+                "service_unavailable",
+                it.detail("smtp", "closed_session", where=conv.where, code=code, text=text),
+            )
         raise ProbeFailure(
             "protocol_error",
-            f"The mail server at {conv.where} rejected EHLO ({code} {shorten(' '.join(lines))}).",
+            it.detail("smtp", "ehlo_rejected", where=conv.where, code=code, text=text),
         )
     return lines[1:]  # the first line is the server's name and greeting
 
@@ -184,10 +187,10 @@ def _starttls(ctx: ProbeContext, endpoint: Endpoint, conv: Conversation) -> None
     conv.send("STARTTLS")
     code, lines = read_reply(conv)
     if code != 220:
+        text = shorten(" ".join(lines))
         raise ProbeFailure(
             "starttls_failed",
-            f"The server at {conv.where} offers STARTTLS but refused to start it "
-            f"({code} {shorten(' '.join(lines))}).",
+            it.detail("smtp", "starttls_refused", where=conv.where, code=code, text=text),
         )
     ctx.enter("tls")
     conv.upgrade(starttls_handshake(ctx, endpoint, conv.sock, lambda: _reopen_for_tls(ctx, endpoint)))
@@ -205,10 +208,10 @@ def starttls_handshake(
     except ProbeFailure as failure:
         if failure.code != "tls_handshake_failed":
             raise
+        where = it.where(endpoint.host, endpoint.port)
         raise ProbeFailure(
             "starttls_failed",
-            f"The server at {endpoint.host} port {endpoint.port} agreed to STARTTLS but the "
-            f"secure handshake then failed. {failure.detail}",
+            it.detail("conversation", "starttls_handshake", where=where, detail=failure.detail),
         ) from None
 
 
@@ -220,7 +223,8 @@ def _reopen_for_tls(ctx: ProbeContext, endpoint: Endpoint) -> socket.socket:
         _ehlo(conv)
         conv.send("STARTTLS")
         if read_reply(conv)[0] != 220:
-            raise ProbeFailure("starttls_failed", "STARTTLS refused on the second look.")
+            refused = it.detail("conversation", "second_look_refused", command="STARTTLS")
+            raise ProbeFailure("starttls_failed", refused)
     except ProbeFailure:
         conv.close()
         raise

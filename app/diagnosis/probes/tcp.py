@@ -7,6 +7,7 @@ import socket
 
 from app.diagnosis import net
 from app.diagnosis.probes.base import Outcome, ProbeContext, ProbeFailure
+from app.words import it
 
 # How long to watch a fresh connection for an immediate reset. Some firewalls and load balancers
 # with no healthy backend complete the handshake and then reset at once: that is not a server.
@@ -20,7 +21,7 @@ def probe(ctx: ProbeContext, endpoint) -> Outcome:
     finally:
         sock.close()
     where = ctx.data.get("connected_to", endpoint.target)
-    return Outcome("ok", f"The server at {where} accepted the connection in {ctx.data.get('connect_ms', 0):.0f} ms.")
+    return Outcome("ok", it.detail("tcp", "ok", where=where, ms=ctx.data.get("connect_ms", 0)))
 
 
 def _check_not_reset(ctx: ProbeContext, sock: socket.socket, endpoint) -> None:
@@ -31,8 +32,7 @@ def _check_not_reset(ctx: ProbeContext, sock: socket.socket, endpoint) -> None:
             sock.recv(1, socket.MSG_PEEK)
     except ConnectionResetError:
         raise ProbeFailure(
-            "tcp_reset",
-            f"The server at {endpoint.target} accepted the connection and reset it at once.",
+            "tcp_reset", it.detail("tcp", "reset_at_once", where=endpoint.target)
         ) from None
     except OSError:
         pass  # anything else after a completed handshake still means the port answers
