@@ -27,7 +27,7 @@ from app.paths import user_paths
 from app.report.redact import scrub_text
 from app.ui import icons
 from app.ui.worker import run_in_background
-from app.words import it, staff
+from app.words import staff
 
 log = logging.getLogger(__name__)
 
@@ -781,6 +781,8 @@ class TrayApp(QObject):
         window.present()
 
     def _fill_details(self) -> None:
+        from app.words import it  # IT's catalogue: loaded with Details, not before the icon
+
         window = self._details
         diagnosis = self.monitor.latest or self.monitor.confirmed
         window.show_diagnosis(diagnosis, verdict=self.monitor.confirmed_verdict, action=self._call_to_action())

@@ -99,6 +99,6 @@ def test_a_good_start_loads_no_cannot_start_window(at_icon):
 
 def test_the_icon_needs_neither_importlib_resources_nor_metadata(at_icon):
     """Icons are read from app.resources' folder on disk; the version after the icon, and
-    without importlib.metadata."""
-    for name in ("importlib.resources", "importlib.metadata", "app.commands.hub"):
+    without importlib.metadata; IT's sentences come with the checks and Details."""
+    for name in ("importlib.resources", "importlib.metadata", "app.commands.hub", "app.words.it"):
         assert name not in at_icon["modules"], name
