@@ -41,6 +41,14 @@ TIMEOUT = {
     "any": "Ran out of time.",  # a phase with no sentence of its own
 }
 
+# ---- any check: what the engine says of a probe that ended in an error of its own, or of one
+# that answered but slowly (after the probe's own detail)
+CHECK = {
+    "unexpected": "Unexpected answer: {reason}.",
+    "failed_during": "The connection failed during {phase}: {reason}.",
+    "slow": "It took {ms:.0f} ms (slow).",
+}
+
 # ---- link: this computer's network interfaces
 LINK = {
     "ok": "Connected through {interfaces}{gateway}{vpn}.",
@@ -289,6 +297,7 @@ HTTPS = {
 }
 
 DETAILS = {
+    "check": CHECK,
     "link": LINK,
     "internet": INTERNET,
     "dns": DNS,

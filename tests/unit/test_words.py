@@ -381,8 +381,12 @@ def test_cannot_start_is_one_sentence_and_brief_fits_the_tooltip(what, brief):
 # the modules that find what a check's detail says: they pick its sentence from it.DETAILS
 PROBE_MODULES = [*sorted((ROOT / "app" / "diagnosis" / "probes").glob("*.py")),
                  ROOT / "app" / "diagnosis" / "net.py", ROOT / "app" / "diagnosis" / "tls.py"]
-# and the engine, which words a probe that ran out of time
-DETAIL_MODULES = [*PROBE_MODULES, ROOT / "app" / "diagnosis" / "engine.py"]
+# and the engine, which words a probe that ran out of time, failed or was slow, and a feed it
+# could not read
+ENGINE = ROOT / "app" / "diagnosis" / "engine.py"
+DETAIL_MODULES = [*PROBE_MODULES, ENGINE]
+# every module that picks a sentence from app.words.it by key (the feed reader words its errors)
+WORDED_MODULES = [*DETAIL_MODULES, ROOT / "app" / "feed" / "read.py"]
 # a value for every placeholder, of the kind the probes pass
 SAMPLE = {
     "where": "smtp.example.com port 587", "host": "smtp.example.com", "port": 587,
@@ -395,6 +399,7 @@ SAMPLE = {
     "not_before": "2031-01-01T00:00:00Z", "names": "DNS:other.example", "mechanisms": "PLAIN, LOGIN",
     "code": 421, "text": "Service not available", "line": "HTTP/1.1 400 Bad Request", "version": "TLS 1.3",
     "location": "https://portal.example/login", "gateway": "192.0.2.1", "issuer": "CN=Example CA",
+    "phase": "protocol",
 }
 SECRET = "Hunter2-s3cret"
 TOKEN = "AbCdEf123456789"
@@ -481,10 +486,16 @@ def _literal_keys(node: ast.expr) -> list[str]:
     return [node.value]
 
 
+# the catalogue's functions that pick a sentence by key: the table each reads, and whether that
+# table is one of families (detail("smtp", "ok", ...)) or of sentences (piece("vpn", ...))
+PICKERS = {"detail": ("DETAILS", True), "piece": ("PIECES", False), "feed_error": ("FEED_ERROR", False)}
+
+
 def _catalogue_uses() -> dict[str, set]:
-    """Every use of app.words.it in the detail modules, each checked against the catalogue."""
-    used: dict[str, set] = {"DETAILS": set(), "PIECES": set(), "TLS_STAND_IN": set()}
-    for path in DETAIL_MODULES:
+    """Every use of app.words.it in the modules that word sentences, each checked against the
+    catalogue: the key exists and the call names exactly the values its sentence takes."""
+    used: dict[str, set] = {"TLS_STAND_IN": set(), **{table: set() for table, _f in PICKERS.values()}}
+    for path in WORDED_MODULES:
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             where = f"{path.name}:{getattr(node, 'lineno', '?')}"
@@ -503,20 +514,23 @@ def _catalogue_uses() -> dict[str, set]:
                 continue
             given = {k.arg for k in node.keywords}
             assert None not in given, f"{where}: name every value (no **values), so it can be checked"
-            if node.func.attr == "detail":
+            if node.func.attr not in PICKERS:
+                continue
+            name, by_family = PICKERS[node.func.attr]
+            table = getattr(it, name)
+            if by_family:
                 family_node, key_node = node.args
                 (family,) = _literal_keys(family_node)
-                assert family in it.DETAILS, f"{where}: no family {family!r}"
-                for key in _literal_keys(key_node):
-                    assert key in it.DETAILS[family], f"{where}: no {family}.{key}"
-                    assert given == fields(it.DETAILS[family][key]), f"{where}: {family}.{key} takes " \
-                        f"{sorted(fields(it.DETAILS[family][key]))}, given {sorted(given)}"
-                    used["DETAILS"].add((family, key))
-            elif node.func.attr == "piece":
-                (key,) = _literal_keys(node.args[0])
-                assert key in it.PIECES, f"{where}: no piece {key!r}"
-                assert given == fields(it.PIECES[key]), f"{where}: piece {key!r} given {sorted(given)}"
-                used["PIECES"].add(key)
+                assert family in table, f"{where}: no family {family!r} in it.{name}"
+                picks = [((family, key), table[family].get(key)) for key in _literal_keys(key_node)]
+            else:
+                (key_node,) = node.args
+                picks = [(key, table.get(key)) for key in _literal_keys(key_node)]
+            for key, template in picks:
+                assert template is not None, f"{where}: it.{name} has no {key}"
+                assert given == fields(template), \
+                    f"{where}: {key} takes {sorted(fields(template))}, given {sorted(given)}"
+                used[name].add(key)
     return used
 
 
@@ -525,6 +539,11 @@ def test_every_sentence_the_probes_pick_is_in_the_catalogue_and_every_entry_is_u
     assert used["DETAILS"] == set(DETAIL_KEYS), set(DETAIL_KEYS) ^ used["DETAILS"]
     assert used["PIECES"] == set(it.PIECES), set(it.PIECES) ^ used["PIECES"]
     assert used["TLS_STAND_IN"] == set(it.TLS_STAND_IN), set(it.TLS_STAND_IN) ^ used["TLS_STAND_IN"]
+
+
+def test_every_feed_error_the_engine_and_the_reader_pick_is_in_the_catalogue_and_every_one_is_used():
+    used = _catalogue_uses()["FEED_ERROR"]
+    assert used == set(it.FEED_ERROR), set(it.FEED_ERROR) ^ used
 
 
 def test_every_phase_a_probe_enters_has_a_timeout_sentence_and_code():
@@ -537,14 +556,26 @@ def test_every_phase_a_probe_enters_has_a_timeout_sentence_and_code():
     assert entered <= set(TIMEOUT_CODE_BY_PHASE) == set(it.TIMEOUT) - {"any"}
 
 
-def test_no_sentence_is_left_inline_in_the_probes():
+def _shown_strings(path: Path) -> list[ast.Constant]:
+    """The string literals of a module that may reach a person: not docstrings, nor what goes to
+    the log (for whoever debugs it, not a catalogue reader)."""
+    tree = ast.parse(path.read_text())
+    skipped = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "log":
+            skipped.update(id(n) for arg in node.args for n in ast.walk(arg))
+    return [n for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skipped]
+
+
+_WORDS = re.compile(r"[A-Za-z]+ [a-z]+ [a-z]+")
+
+
+@pytest.mark.parametrize("path", DETAIL_MODULES, ids=lambda p: p.name)
+def test_no_sentence_is_left_inline_in_the_probes_or_the_engine(path):
     """Only machine words stay in the probe code: codes, protocol commands, data keys."""
     # messages for programmers and an OpenSSL message matched, never shown to anyone
     machine = {"no probe for ", "the name lookup did not finish in time", "not yet valid"}
-    words = re.compile(r"[A-Za-z]+ [a-z]+ [a-z]+")
-    for path in PROBE_MODULES:
-        tree = ast.parse(path.read_text())
-        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-                assert node.value in machine or not words.search(node.value), f"{path.name}:{node.lineno}"
+    for node in _shown_strings(path):
+        assert node.value in machine or not _WORDS.search(node.value), f"{path.name}:{node.lineno}"
