@@ -78,12 +78,14 @@ def _run(job: _Job, slow_ms: float) -> None:
         code, detail = _os_error(job, exc)
     except Exception as exc:  # a probe bug must not take the whole check down
         log.warning("probe %s failed unexpectedly: %r", job.id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-        code, detail = "protocol_error", f"Unexpected answer: {exc}"
+        reason = str(exc) or type(exc).__name__
+        code, detail = "protocol_error", it.detail("check", "unexpected", reason=reason)
     elapsed = (time.monotonic() - job.started) * 1000
     if job.ctx.abandoned.is_set():
         return  # the engine has already recorded a deadline result for this job
     if code == "ok" and job.endpoint is not None and elapsed > slow_ms:
-        code, detail = "slow", f"{detail} It took {elapsed:.0f} ms (slow).".strip()
+        slow = it.detail("check", "slow", ms=elapsed)
+        code, detail = "slow", f"{detail} {slow}".strip()
     job.result = _check(job, code, detail, elapsed)
 
 
@@ -94,7 +96,7 @@ def _os_error(job: _Job, exc: OSError) -> tuple[str, str]:
     if phase in ("tcp", "dns") or isinstance(exc, ConnectionResetError):
         failure = connect_failure(exc, job.target)
         return failure.code, failure.detail
-    return "protocol_error", f"The connection failed during {phase}: {exc.strerror or exc}."
+    return "protocol_error", it.detail("check", "failed_during", phase=phase, reason=exc.strerror or exc)
 
 
 def _check(job: _Job, code: str, detail: str, elapsed_ms: float) -> Check:
@@ -200,11 +202,11 @@ def _read_feed(config, deadline, reader, it_status_fn, box) -> None:
             box["status"] = read_it_status(config, deadline)
     except Exception as exc:  # the feed never changes the verdict, nor crashes a check
         log.warning("reading the IT status feed failed: %s", exc)
-        box["status"] = _feed_error(f"The IT status feed could not be read: {exc}")
+        box["status"] = _feed_error(it.feed_error("unexpected", reason=exc))
 
 
 def _feed_timeout(config: Config) -> dict[str, Any]:
-    return _feed_error(f"The IT status feed at {config.feed.url} did not answer in time.")
+    return _feed_error(it.feed_error("timeout", where=it.FEED_AT.format(url=config.feed.url)))
 
 
 def _feed_error(sentence: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from xml.etree.ElementTree import Element
 
 from app.discovery.fetch import children, fetch_xml, local, text_of
 from app.discovery.model import Found, endpoint, has_mail, valid_host, web_url
+from app.words import it
 
 if TYPE_CHECKING:
     from app.discovery.model import Run
@@ -40,12 +41,12 @@ def find(run: Run, domain: str | None = None, *, insecure: bool = True, source: 
         root, answered = got
         found = read_document(root, run.address, domain)
         plain = urlsplit(answered).scheme == "http"
-        note = " Fetched over plain http (insecure: anyone on the way could change it)." if plain else ""
+        note = " " + it.attempt("autoconfig", "plain_http") if plain else ""
         if has_mail(found.endpoints):
             kinds = ", ".join(sorted({ep["kind"] for ep in found.endpoints}))
-            run.record(source, url, "found", f"A clientConfig document lists {kinds}.{note}")
+            run.record(source, url, "found", it.attempt("autoconfig", "found", kinds=kinds) + note)
             return found
-        run.record(source, url, "not_found", f"The document names no usable mail server.{note}")
+        run.record(source, url, "not_found", it.attempt("autoconfig", "no_server") + note)
     return Found()
 
 

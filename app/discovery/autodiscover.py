@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 from app.discovery import srv
 from app.discovery.fetch import child, children, descendants, fetch_xml, local, text_of
 from app.discovery.model import IMPLICIT_PORTS, Found, endpoint, has_mail, valid_host, web_url
+from app.words import it
 
 if TYPE_CHECKING:
     from app.discovery.model import Run
@@ -79,14 +80,16 @@ def _follow(run: Run, url: str, address: str, budget: list[int]) -> Found | None
         if action in ("redirectaddr", "redirecturl"):
             target = text_of(account, "RedirectAddr" if action == "redirectaddr" else "RedirectUrl")
             if budget[0] <= 0:
-                run.record(SOURCE, url, "error", f"Redirected more than {MAX_REDIRECTS} times: stopped.")
+                said = it.attempt("autodiscover", "too_many", limit=MAX_REDIRECTS)
+                run.record(SOURCE, url, "error", said)
                 return Found()
             budget[0] -= 1
             if action == "redirectaddr":
                 if "@" not in target or not valid_host(target.rpartition("@")[2]):
-                    run.record(SOURCE, url, "error", "It redirects to an address that is not one.")
+                    run.record(SOURCE, url, "error", it.attempt("autodiscover", "not_an_address"))
                     return Found()
-                run.record(SOURCE, url, "not_found", f"It redirects to the address {target}.")
+                said = it.attempt("autodiscover", "to_address", address=target)
+                run.record(SOURCE, url, "not_found", said)
                 # a new address starts Autodiscover over on its own domain
                 for next_url in urls(target.rpartition("@")[2]):
                     found = _follow(run, next_url, target, budget)
@@ -95,18 +98,18 @@ def _follow(run: Run, url: str, address: str, budget: list[int]) -> Found | None
                 return Found()
             parts = urlsplit(target)
             if parts.scheme != "https" or not parts.hostname:
-                run.record(SOURCE, url, "error",
-                           f"It redirects to {target or 'nothing'}, which is not an https URL: not followed.")
+                shown = target or it.DISCOVERY_STAND_IN["target"]
+                run.record(SOURCE, url, "error", it.attempt("autodiscover", "not_https", target=shown))
                 return Found()
-            run.record(SOURCE, url, "not_found", f"It redirects to {target}.")
+            run.record(SOURCE, url, "not_found", it.attempt("autodiscover", "to_url", target=target))
             url = target
             continue
         found = read_account(account)
         if has_mail(found.endpoints):
             kinds = ", ".join(sorted({ep["kind"] for ep in found.endpoints if ep["kind"] != "https"}))
-            run.record(SOURCE, url, "found", f"The Autodiscover answer lists {kinds}.")
+            run.record(SOURCE, url, "found", it.attempt("autodiscover", "found", kinds=kinds))
             return found
-        run.record(SOURCE, url, "not_found", "The answer lists no IMAP, POP3 or SMTP server.")
+        run.record(SOURCE, url, "not_found", it.attempt("autodiscover", "no_server"))
         return None
 
 
@@ -121,8 +124,10 @@ def _no_account_detail(root: Element) -> str:
     error = next(descendants(root, "Error"), None)
     if error is not None:
         message = text_of(error, "Message")
-        return f"The server answered with an error{': ' + message[:120] if message else ''}."
-    return "The answer is not an Autodiscover account."
+        if message:
+            return it.attempt("autodiscover", "error_message", message=message[:120])
+        return it.attempt("autodiscover", "error")
+    return it.attempt("autodiscover", "no_account")
 
 
 def read_account(account: Element) -> Found:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from app.words import it
+
 if TYPE_CHECKING:
     from app.discovery.model import Run
 
@@ -32,15 +34,15 @@ def query(run: Run, name: str, rdtype: str) -> Lookup:
     try:
         answer = net.within(ctx, seconds, resolver.resolve, name, rdtype, lifetime=seconds, search=False)
     except dns.resolver.NXDOMAIN:
-        return Lookup(missing=f"{name} does not exist (NXDOMAIN).")
+        return Lookup(missing=it.attempt("dns", "nxdomain", name=name))
     except dns.resolver.NoAnswer:
-        return Lookup(missing=f"{name} has no {rdtype} record.")
+        return Lookup(missing=it.attempt("dns", "no_answer", name=name, rdtype=rdtype))
     except (dns.exception.Timeout, TimeoutError):
-        return Lookup(error=f"The name server did not answer for {name} in time.")
+        return Lookup(error=it.attempt("dns", "timeout", name=name))
     except dns.resolver.NoNameservers:
-        return Lookup(error=f"No name server could answer for {name}.")
+        return Lookup(error=it.attempt("dns", "no_server", name=name))
     except (dns.name.NameTooLong, dns.name.EmptyLabel, dns.name.LabelTooLong, UnicodeError):
-        return Lookup(missing=f"{name} is not a valid name.")
+        return Lookup(missing=it.attempt("dns", "invalid", name=name))
     except (OSError, dns.exception.DNSException) as exc:
-        return Lookup(error=f"The lookup of {name} failed: {exc}.")
+        return Lookup(error=it.attempt("dns", "failed", name=name, reason=exc))
     return Lookup(list(answer))

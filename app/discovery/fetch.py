@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element, ParseError
 
 from app import httpio
+from app.words import it
 
 if TYPE_CHECKING:
     from app.discovery.model import Run
@@ -44,14 +45,14 @@ def fetch_xml(
         run.record(source, shown, result, _sentence(exc))
         return None
     if resp.status in _NOT_FOUND_STATUS:
-        run.record(source, shown, "not_found", f"The server answered HTTP {resp.status} (no document here).")
+        run.record(source, shown, "not_found", it.attempt("fetch", "not_here", status=resp.status))
         return None
     if resp.status in (401, 403):
-        run.record(source, shown, "error",
-                   f"The server wants a sign-in (HTTP {resp.status}); MailBeacon never sends passwords.")
+        run.record(source, shown, "error", it.attempt("fetch", "sign_in", status=resp.status))
         return None
     if resp.status != 200:
-        run.record(source, shown, "error", f"The server answered HTTP {resp.status} {resp.reason}.".rstrip())
+        run.record(source, shown, "error",
+                   it.attempt("fetch", "status", status=resp.status, reason=resp.reason))
         return None
     root = parse(run, source, shown, resp.body)
     return (root, resp.url) if root is not None else None
@@ -64,21 +65,20 @@ def parse(run: Run, source: str, shown: str, data: bytes) -> Element | None:
     try:
         return SafeET.fromstring(data, forbid_dtd=True)
     except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
-        run.record(source, shown, "error",
-                   "The answer declares a DTD or entities, which could expand or reach elsewhere: refused.")
+        run.record(source, shown, "error", it.attempt("fetch", "entities"))
     except (ParseError, ValueError, RecursionError):
-        run.record(source, shown, "error", "The answer is not valid XML.")
+        run.record(source, shown, "error", it.attempt("fetch", "not_xml"))
     return None
 
 
 def _sentence(exc: httpio.HttpError) -> str:
-    reason = exc.reason
-    text = {
-        "timeout": "It did not answer in time.",
-        "too_large": f"Refused: {reason}.",
-        "redirect": f"Not followed: {reason}.",
-    }.get(exc.kind)
-    return text or f"Could not fetch it: {reason}."
+    if exc.kind == "timeout":
+        return it.attempt("fetch", "timeout")
+    if exc.kind == "too_large":
+        return it.attempt("fetch", "too_large", reason=exc.reason)
+    if exc.kind == "redirect":
+        return it.attempt("fetch", "redirect", reason=exc.reason)
+    return it.attempt("fetch", "failed", reason=exc.reason)
 
 
 # ---- reading elements by local name (documents come with and without namespaces)

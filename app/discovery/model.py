@@ -8,6 +8,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from app.words import it
+
 if TYPE_CHECKING:
     from app.config import Config, Endpoint
     from app.diagnosis.probes.base import Deadline
@@ -168,5 +170,5 @@ class Run:
     def out_of_time(self, source: str) -> bool:
         if self.deadline.remaining() > 0.05:
             return False
-        self.record(source, "", "error", "Not tried: discovery ran out of time.")
+        self.record(source, "", "error", it.attempt("run", "out_of_time"))
         return True

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from app.discovery import autoconfig
 from app.discovery.dnsq import query
 from app.discovery.model import Found, endpoint, has_mail, valid_host
+from app.words import it
 
 if TYPE_CHECKING:
     from app.discovery.model import Run
@@ -62,20 +63,21 @@ def find(run: Run) -> Found:
     hosts = [str(r.exchange).rstrip(".") for r in sorted(got.records, key=lambda r: r.preference)]
     hosts = [h for h in hosts if h and valid_host(h)]
     if not hosts:
-        run.record(SOURCE, shown, "not_found", got.missing or f"{run.domain} names no mail exchanger.")
+        run.record(SOURCE, shown, "not_found", got.missing or it.attempt("mx", "none", domain=run.domain))
         return Found()
     best = hosts[0]
     known = provider_of(best)
     if known is not None:
         name, endpoints, webmail = known
-        run.record(SOURCE, shown, "found", f"Mail for {run.domain} goes to {best}: {name}.")
+        said = it.attempt("mx", "provider", domain=run.domain, host=best, provider=name)
+        run.record(SOURCE, shown, "found", said)
         return Found(endpoints, webmail)
     parent = parent_domain(best)
     if not parent or parent == run.domain.lower():
-        run.record(SOURCE, shown, "not_found",
-                   f"Mail for {run.domain} goes to {best}, not a known provider; its domain was already asked.")
+        said = it.attempt("mx", "asked_already", domain=run.domain, host=best)
+        run.record(SOURCE, shown, "not_found", said)
         return Found()
-    run.record(SOURCE, shown, "not_found",
-               f"Mail for {run.domain} goes to {best}, not a known provider: asking {parent}.")
+    said = it.attempt("mx", "asking", domain=run.domain, host=best, parent=parent)
+    run.record(SOURCE, shown, "not_found", said)
     found = autoconfig.find(run, parent, insecure=False, source=SOURCE)
     return found if has_mail(found.endpoints) else Found()

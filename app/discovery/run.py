@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from app.discovery import autoconfig, autodiscover, mx, srv
 from app.discovery.model import Discovery, Found, Run, has_mail, ordered, valid_host
 from app.errors import UsageError
+from app.words import it
 
 if TYPE_CHECKING:
     from app.config import Config
@@ -60,7 +61,7 @@ def discover(address: str, config: Config, *, deadline_s: float | None = None) -
             found = find(run)
         except Exception as exc:  # a source bug must not end discovery: it is an attempt that failed
             log.warning("discovery source %s failed: %r", name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-            run.record(name, "", "error", f"This source failed unexpectedly ({type(exc).__name__}).")
+            run.record(name, "", "error", it.attempt("run", "source_failed", error=type(exc).__name__))
             continue
         if has_mail(found.endpoints):
             result.source = name

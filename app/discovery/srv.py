@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.discovery.dnsq import query
 from app.discovery.model import Found, endpoint, has_mail, valid_host
+from app.words import it
 
 if TYPE_CHECKING:
     from app.discovery.model import Run
@@ -51,18 +52,20 @@ def find(run: Run) -> Found:
             continue
         record = best(got.records)
         if record is None:
-            run.record(SOURCE, shown, "not_found", got.missing or f"{name} has no SRV record.")
+            missing = got.missing or it.attempt("dns", "no_answer", name=name, rdtype="SRV")
+            run.record(SOURCE, shown, "not_found", missing)
             continue
         target = target_of(record)
         if not target or record.port == 0:
-            run.record(SOURCE, shown, "not_found", 'The domain says it does not offer this service (target ".").')
+            run.record(SOURCE, shown, "not_found", it.attempt("srv", "not_offered"))
             continue
         if not valid_host(target):
-            run.record(SOURCE, shown, "error", "The record names no usable host.")
+            run.record(SOURCE, shown, "error", it.attempt("srv", "no_host"))
             continue
         endpoints.append(endpoint(kind, target, record.port, tls))
         have.add(kind)
-        run.record(SOURCE, shown, "found", f"{kind} at {target}:{record.port} ({tls}).")
+        said = it.attempt("srv", "found", kind=kind, host=target, port=record.port, tls=tls)
+        run.record(SOURCE, shown, "found", said)
     return Found(endpoints) if has_mail(endpoints) else Found()
 
 
@@ -73,6 +76,6 @@ def autodiscover_host(run: Run) -> tuple[str, int] | None:
     record = best(got.records)
     if record is None or not target_of(record) or not valid_host(target_of(record)):
         run.record("autodiscover", f"SRV {name}", "error" if got.error else "not_found",
-                   got.error or got.missing or "No usable Autodiscover host is named.")
+                   got.error or got.missing or it.attempt("autodiscover", "no_host"))
         return None
     return target_of(record), int(record.port)

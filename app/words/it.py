@@ -1,8 +1,9 @@
 """What IT reads: the technical line per check behind "Details for IT" and in "Copy as text",
 the detail sentence of every check (what each probe found, layer by layer, and what a real
 server did: partial greetings, the other TLS mode, sign-in only after STARTTLS, a handshake that
-never reached a certificate), and why IT's status feed could not be read (the `error` of
-it_status)."""
+never reached a certificate), why IT's status feed could not be read (the `error` of
+it_status), and what each attempt of discovery found (the `detail` of every `tried` entry, shown
+by `mailbeacon discover` and behind the set-up window's "Show what was tried")."""
 
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ TIMEOUT = {
     "protocol": "The server stopped answering in the middle of the conversation.",
     "http": "The web server did not answer in time.",
     "any": "Ran out of time.",  # a phase with no sentence of its own
+}
+
+# ---- any check: what the engine says of a probe that ended in an error of its own, or of one
+# that answered but slowly (after the probe's own detail)
+CHECK = {
+    "unexpected": "Unexpected answer: {reason}.",
+    "failed_during": "The connection failed during {phase}: {reason}.",
+    "slow": "It took {ms:.0f} ms (slow).",
 }
 
 # ---- link: this computer's network interfaces
@@ -289,6 +298,7 @@ HTTPS = {
 }
 
 DETAILS = {
+    "check": CHECK,
     "link": LINK,
     "internet": INTERNET,
     "dns": DNS,
@@ -354,15 +364,104 @@ FEED_ERROR = {
 }
 
 
+def _ended(text: str) -> str:
+    """A sentence whose last value may be empty ("... HTTP 503 ."): no space before its stop, and
+    one stop."""
+    return _one_stop(text.replace(" .", "."))
+
+
 def feed_error(key: str, **values: Any) -> str:
     """One of FEED_ERROR with its values; a sentence never has a doubled stop."""
-    return _one_stop(FEED_ERROR[key].format(**values).replace(" .", "."))
+    return _ended(FEED_ERROR[key].format(**values))
 
 
 def feed_line(it_status: dict[str, Any] | None) -> str | None:
     """'IT status feed: <why it could not be read>' for Details for IT, or None."""
     error = (it_status or {}).get("error")
     return f"IT status feed: {error}" if error else None
+
+
+# ---------------------------------------------------------------- discovery's attempts
+# One sentence per outcome of an attempt, by where discovery asked (SPEC section 7): a source picks
+# the key and passes the values, attempt("mx", "provider", domain=..., host=..., provider=...).
+# The run cleans and bounds each detail as it records it; whatever shows it scrubs it (a URL or a
+# server's error message may carry a secret).
+
+DISCOVERY = {
+    # a DNS question (SRV, MX) for {name}
+    "dns": {
+        "nxdomain": "{name} does not exist (NXDOMAIN).",
+        "no_answer": "{name} has no {rdtype} record.",
+        "invalid": "{name} is not a valid name.",
+        "timeout": "The name server did not answer for {name} in time.",
+        "no_server": "No name server could answer for {name}.",
+        "failed": "The lookup of {name} failed: {reason}.",
+    },
+    # one fetch of an XML document (autoconfig, Autodiscover); {reason} is app.httpio's phrase
+    "fetch": {
+        "not_here": "The server answered HTTP {status} (no document here).",
+        "sign_in": "The server wants a sign-in (HTTP {status}); MailBeacon never sends passwords.",
+        "status": "The server answered HTTP {status} {reason}.",
+        "timeout": "It did not answer in time.",
+        "too_large": "Refused: {reason}.",
+        "redirect": "Not followed: {reason}.",
+        "failed": "Could not fetch it: {reason}.",
+        "entities": (
+            "The answer declares a DTD or entities, which could expand or reach elsewhere: refused."
+        ),
+        "not_xml": "The answer is not valid XML.",
+    },
+    # Thunderbird's clientConfig document
+    "autoconfig": {
+        "found": "A clientConfig document lists {kinds}.",
+        "no_server": "The document names no usable mail server.",
+        # said after either of the above when the document came over http://
+        "plain_http": "Fetched over plain http (insecure: anyone on the way could change it).",
+    },
+    # Exchange's POX answer, its redirects, and the host SRV _autodiscover._tcp names
+    "autodiscover": {
+        "found": "The Autodiscover answer lists {kinds}.",
+        "no_server": "The answer lists no IMAP, POP3 or SMTP server.",
+        "error": "The server answered with an error.",
+        "error_message": "The server answered with an error: {message}.",
+        "no_account": "The answer is not an Autodiscover account.",
+        "to_address": "It redirects to the address {address}.",
+        "to_url": "It redirects to {target}.",
+        "not_an_address": "It redirects to an address that is not one.",
+        "not_https": "It redirects to {target}, which is not an https URL: not followed.",
+        "too_many": "Redirected more than {limit} times: stopped.",
+        "no_host": "No usable Autodiscover host is named.",
+    },
+    # SRV records of the mail services
+    "srv": {
+        "found": "{kind} at {host}:{port} ({tls}).",
+        "not_offered": 'The domain says it does not offer this service (target ".").',
+        "no_host": "The record names no usable host.",
+    },
+    # the MX host, and the provider it belongs to
+    "mx": {
+        "none": "{domain} names no mail exchanger.",
+        "provider": "Mail for {domain} goes to {host}: {provider}.",
+        "asked_already": (
+            "Mail for {domain} goes to {host}, not a known provider; its domain was already asked."
+        ),
+        "asking": "Mail for {domain} goes to {host}, not a known provider: asking {parent}.",
+    },
+    # the ordered run itself
+    "run": {
+        "out_of_time": "Not tried: discovery ran out of time.",
+        "source_failed": "This source failed unexpectedly ({error}).",
+    },
+}
+# what an attempt's sentence says in place of a value it does not have
+DISCOVERY_STAND_IN = {
+    "target": "nothing",  # an Autodiscover redirect with an empty RedirectUrl
+}
+
+
+def attempt(family: str, key: str, **values: Any) -> str:
+    """DISCOVERY[family][key] with its values: the detail of one discovery attempt."""
+    return _ended(DISCOVERY[family][key].format(**values))
 
 
 # ---------------------------------------------------------------- Details for IT, Copy as text

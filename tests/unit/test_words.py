@@ -1,7 +1,8 @@
 """The text catalogue: every staff sentence renders for every state, reads as plain words (no
 addresses, codes or doubled punctuation), says whose problem it is, and the tooltip always fits
-Windows' 127 characters; every detail sentence IT reads is a finished sentence wherever its
-values come from, and every one the probes pick is in the catalogue."""
+Windows' 127 characters; every detail sentence IT reads (of a check, of the feed, of a discovery
+attempt) is a finished sentence wherever its values come from, and every one the probes, the
+engine and discovery pick is in the catalogue, with no sentence left inline in their code."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from app import feed
+from app import errors, feed
 from app.bounds import MAX_EVENTS, MAX_MENU_LINE, MAX_NOTIFICATION
 from app.diagnosis.model import CODES, LAYERS, Check
 from app.diagnosis.probes.base import TIMEOUT_CODE_BY_PHASE, ProbeContext
 from app.diagnosis.verdict import decide
+from app.discovery.model import clean
 from app.feed.parse import STATUSES
 from app.report.redact import scrub_text
 from app.words import it, staff
@@ -381,8 +383,14 @@ def test_cannot_start_is_one_sentence_and_brief_fits_the_tooltip(what, brief):
 # the modules that find what a check's detail says: they pick its sentence from it.DETAILS
 PROBE_MODULES = [*sorted((ROOT / "app" / "diagnosis" / "probes").glob("*.py")),
                  ROOT / "app" / "diagnosis" / "net.py", ROOT / "app" / "diagnosis" / "tls.py"]
-# and the engine, which words a probe that ran out of time
-DETAIL_MODULES = [*PROBE_MODULES, ROOT / "app" / "diagnosis" / "engine.py"]
+# and the engine, which words a probe that ran out of time, failed or was slow, and a feed it
+# could not read
+ENGINE = ROOT / "app" / "diagnosis" / "engine.py"
+DETAIL_MODULES = [*PROBE_MODULES, ENGINE]
+# discovery's modules, which word every attempt they record from it.DISCOVERY
+DISCOVERY_MODULES = sorted((ROOT / "app" / "discovery").glob("*.py"))
+# every module that picks a sentence from app.words.it by key (the feed reader words its errors)
+WORDED_MODULES = [*DETAIL_MODULES, ROOT / "app" / "feed" / "read.py", *DISCOVERY_MODULES]
 # a value for every placeholder, of the kind the probes pass
 SAMPLE = {
     "where": "smtp.example.com port 587", "host": "smtp.example.com", "port": 587,
@@ -395,6 +403,7 @@ SAMPLE = {
     "not_before": "2031-01-01T00:00:00Z", "names": "DNS:other.example", "mechanisms": "PLAIN, LOGIN",
     "code": 421, "text": "Service not available", "line": "HTTP/1.1 400 Bad Request", "version": "TLS 1.3",
     "location": "https://portal.example/login", "gateway": "192.0.2.1", "issuer": "CN=Example CA",
+    "phase": "protocol",
 }
 SECRET = "Hunter2-s3cret"
 TOKEN = "AbCdEf123456789"
@@ -481,10 +490,18 @@ def _literal_keys(node: ast.expr) -> list[str]:
     return [node.value]
 
 
+# the catalogue's functions that pick a sentence by key: the table each reads, and whether that
+# table is one of families (detail("smtp", "ok", ...)) or of sentences (piece("vpn", ...))
+PICKERS = {"detail": ("DETAILS", True), "piece": ("PIECES", False), "feed_error": ("FEED_ERROR", False),
+           "attempt": ("DISCOVERY", True)}
+
+
 def _catalogue_uses() -> dict[str, set]:
-    """Every use of app.words.it in the detail modules, each checked against the catalogue."""
-    used: dict[str, set] = {"DETAILS": set(), "PIECES": set(), "TLS_STAND_IN": set()}
-    for path in DETAIL_MODULES:
+    """Every use of app.words.it in the modules that word sentences, each checked against the
+    catalogue: the key exists and the call names exactly the values its sentence takes."""
+    used: dict[str, set] = {"TLS_STAND_IN": set(), "DISCOVERY_STAND_IN": set(),
+                            **{table: set() for table, _f in PICKERS.values()}}
+    for path in WORDED_MODULES:
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             where = f"{path.name}:{getattr(node, 'lineno', '?')}"
@@ -503,20 +520,23 @@ def _catalogue_uses() -> dict[str, set]:
                 continue
             given = {k.arg for k in node.keywords}
             assert None not in given, f"{where}: name every value (no **values), so it can be checked"
-            if node.func.attr == "detail":
+            if node.func.attr not in PICKERS:
+                continue
+            name, by_family = PICKERS[node.func.attr]
+            table = getattr(it, name)
+            if by_family:
                 family_node, key_node = node.args
                 (family,) = _literal_keys(family_node)
-                assert family in it.DETAILS, f"{where}: no family {family!r}"
-                for key in _literal_keys(key_node):
-                    assert key in it.DETAILS[family], f"{where}: no {family}.{key}"
-                    assert given == fields(it.DETAILS[family][key]), f"{where}: {family}.{key} takes " \
-                        f"{sorted(fields(it.DETAILS[family][key]))}, given {sorted(given)}"
-                    used["DETAILS"].add((family, key))
-            elif node.func.attr == "piece":
-                (key,) = _literal_keys(node.args[0])
-                assert key in it.PIECES, f"{where}: no piece {key!r}"
-                assert given == fields(it.PIECES[key]), f"{where}: piece {key!r} given {sorted(given)}"
-                used["PIECES"].add(key)
+                assert family in table, f"{where}: no family {family!r} in it.{name}"
+                picks = [((family, key), table[family].get(key)) for key in _literal_keys(key_node)]
+            else:
+                (key_node,) = node.args
+                picks = [(key, table.get(key)) for key in _literal_keys(key_node)]
+            for key, template in picks:
+                assert template is not None, f"{where}: it.{name} has no {key}"
+                assert given == fields(template), \
+                    f"{where}: {key} takes {sorted(fields(template))}, given {sorted(given)}"
+                used[name].add(key)
     return used
 
 
@@ -525,6 +545,11 @@ def test_every_sentence_the_probes_pick_is_in_the_catalogue_and_every_entry_is_u
     assert used["DETAILS"] == set(DETAIL_KEYS), set(DETAIL_KEYS) ^ used["DETAILS"]
     assert used["PIECES"] == set(it.PIECES), set(it.PIECES) ^ used["PIECES"]
     assert used["TLS_STAND_IN"] == set(it.TLS_STAND_IN), set(it.TLS_STAND_IN) ^ used["TLS_STAND_IN"]
+
+
+def test_every_feed_error_the_engine_and_the_reader_pick_is_in_the_catalogue_and_every_one_is_used():
+    used = _catalogue_uses()["FEED_ERROR"]
+    assert used == set(it.FEED_ERROR), set(it.FEED_ERROR) ^ used
 
 
 def test_every_phase_a_probe_enters_has_a_timeout_sentence_and_code():
@@ -537,14 +562,109 @@ def test_every_phase_a_probe_enters_has_a_timeout_sentence_and_code():
     assert entered <= set(TIMEOUT_CODE_BY_PHASE) == set(it.TIMEOUT) - {"any"}
 
 
-def test_no_sentence_is_left_inline_in_the_probes():
+# the command line's errors (app.errors), whose messages are written where they are raised
+CLI_ERRORS = {c.__name__ for c in vars(errors).values()
+              if isinstance(c, type) and issubclass(c, errors.MailBeaconError)}
+
+
+def _shown_strings(path: Path) -> list[ast.Constant]:
+    """The string literals of a module that may reach a person through a catalogue: not
+    docstrings, nor what goes to the log (for whoever debugs it), nor the message of a command
+    line error (app.errors)."""
+    tree = ast.parse(path.read_text())
+    skipped = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+    for node in ast.walk(tree):
+        logged = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "log"
+        raised = isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
+            and isinstance(node.exc.func, ast.Name) and node.exc.func.id in CLI_ERRORS
+        if logged or raised:
+            skipped.update(id(n) for n in ast.walk(node))
+    return [n for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skipped]
+
+
+_WORDS = re.compile(r"[A-Za-z]+ [a-z]+ [a-z]+")
+
+
+@pytest.mark.parametrize("path", DETAIL_MODULES, ids=lambda p: p.name)
+def test_no_sentence_is_left_inline_in_the_probes_or_the_engine(path):
     """Only machine words stay in the probe code: codes, protocol commands, data keys."""
     # messages for programmers and an OpenSSL message matched, never shown to anyone
     machine = {"no probe for ", "the name lookup did not finish in time", "not yet valid"}
-    words = re.compile(r"[A-Za-z]+ [a-z]+ [a-z]+")
-    for path in PROBE_MODULES:
-        tree = ast.parse(path.read_text())
-        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-                assert node.value in machine or not words.search(node.value), f"{path.name}:{node.lineno}"
+    for node in _shown_strings(path):
+        assert node.value in machine or not _WORDS.search(node.value), f"{path.name}:{node.lineno}"
+
+
+@pytest.mark.parametrize("path", DISCOVERY_MODULES, ids=lambda p: p.name)
+def test_no_sentence_is_left_inline_in_discovery(path):
+    """Only machine words stay in discovery's code: sources, results, URLs, record names, XML."""
+    # the mark `discover --save` writes above the servers a person typed, and finds again
+    machine = {"# entered in the set-up window"}
+    for node in _shown_strings(path):
+        assert node.value in machine or not _WORDS.search(node.value), f"{path.name}:{node.lineno}"
+
+
+# ---------------------------------------------------------------- discovery's attempts
+
+DISCOVERY_KEYS = [(family, key) for family, table in it.DISCOVERY.items() for key in table]
+# a value for every placeholder, of the kind the sources pass
+DISCOVERY_SAMPLE = {
+    "name": "_submissions._tcp.corp.example", "rdtype": "SRV", "reason": "the connection was refused",
+    "status": 503, "kinds": "imap, smtp", "message": "The email address can't be found",
+    "address": "jane@corp.example", "target": "http://autodiscover.corp.example/autodiscover/autodiscover.xml",
+    "limit": 10, "kind": "smtp", "host": "smtp.corp.example", "port": 465, "tls": "implicit",
+    "domain": "corp.example", "provider": "Microsoft 365", "parent": "mailhost.example", "error": "KeyError",
+}
+
+
+def attempt_values(family: str, key: str, **override) -> dict:
+    sample = {**DISCOVERY_SAMPLE, **override}
+    return {name: sample[name] for name in fields(it.DISCOVERY[family][key])}
+
+
+def finished_attempt(text: str) -> None:
+    """A finished sentence; the SRV name a DNS sentence opens with starts with "_"."""
+    finished_sentence(text.removeprefix("_"))
+
+
+def recorded(text: str) -> str:
+    """The detail as `tried` keeps it (cleaned, bounded) and as it is shown (scrubbed)."""
+    return scrub_text(clean(text))
+
+
+@pytest.mark.parametrize(("family", "key"), DISCOVERY_KEYS)
+def test_every_discovery_detail_renders_as_a_finished_sentence(family, key):
+    finished_attempt(it.attempt(family, key, **attempt_values(family, key)))
+    # what a server or the system said may end in a stop of its own: still one stop
+    ended = attempt_values(family, key, reason="Name or service not known.", message="Mailbox not found.")
+    finished_attempt(it.attempt(family, key, **ended))
+    # and where a value is missing, its stand-in reads as well
+    finished_attempt(it.attempt(family, key, **attempt_values(family, key, **it.DISCOVERY_STAND_IN)))
+    # the plain-http warning follows the sentence of an autoconfig document fetched over http://
+    if family == "autoconfig":
+        finished_attempt(it.attempt(family, key, **attempt_values(family, key)) + " "
+                         + it.attempt("autoconfig", "plain_http"))
+
+
+def test_an_http_answer_without_a_reason_phrase_ends_at_its_status():
+    assert it.attempt("fetch", "status", status=500, reason="") == "The server answered HTTP 500."
+    assert it.attempt("fetch", "status", status=500, reason="Internal Server Error") == (
+        "The server answered HTTP 500 Internal Server Error.")
+
+
+@pytest.mark.parametrize(("family", "key"), DISCOVERY_KEYS)
+def test_a_secret_in_any_value_of_a_discovery_detail_is_scrubbed(family, key):
+    """`discover` prints through the scrubber and the set-up window scrubs what was tried: a
+    password or token a server put in an answer, a redirect or an error must be gone there."""
+    for name in sorted(n for n in fields(it.DISCOVERY[family][key]) if isinstance(DISCOVERY_SAMPLE[n], str)):
+        for secret in SECRET_VALUES:
+            text = recorded(it.attempt(family, key, **attempt_values(family, key, **{name: secret})))
+            assert SECRET not in text and TOKEN not in text, (name, text)
+
+
+def test_every_sentence_discovery_picks_is_in_the_catalogue_and_every_entry_is_used():
+    used = _catalogue_uses()
+    assert used["DISCOVERY"] == set(DISCOVERY_KEYS), set(DISCOVERY_KEYS) ^ used["DISCOVERY"]
+    assert used["DISCOVERY_STAND_IN"] == set(it.DISCOVERY_STAND_IN), \
+        set(it.DISCOVERY_STAND_IN) ^ used["DISCOVERY_STAND_IN"]
