@@ -37,10 +37,12 @@ def _psutil() -> dict[str, tuple[bool, list[str]]]:
 
 
 @functools.cache
-def _libc() -> tuple[Any, Any]:
+def _getifaddrs_api() -> tuple[Any, Any]:
     """(libc, POINTER(struct ifaddrs)), made once: ctypes keeps every pointer type it makes,
     so a structure declared per call would grow the process on every tick."""
     import ctypes
+
+    from app.libc import libc
 
     class Ifaddrs(ctypes.Structure):
         pass
@@ -56,18 +58,20 @@ def _libc() -> tuple[Any, Any]:
         ("ifa_data", ctypes.c_void_p),
     ]
     pointer = ctypes.POINTER(Ifaddrs)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.getifaddrs.argtypes = [ctypes.POINTER(pointer)]
-    libc.getifaddrs.restype = ctypes.c_int
-    libc.freeifaddrs.argtypes = [pointer]
-    libc.freeifaddrs.restype = None
-    return libc, pointer
+    c = libc()
+    if c is None:
+        raise OSError("the C library could not be loaded")
+    c.getifaddrs.argtypes = [ctypes.POINTER(pointer)]
+    c.getifaddrs.restype = ctypes.c_int
+    c.freeifaddrs.argtypes = [pointer]
+    c.freeifaddrs.restype = None
+    return c, pointer
 
 
 def _getifaddrs() -> dict[str, tuple[bool, list[str]]]:
     import ctypes
 
-    libc, pointer = _libc()
+    libc, pointer = _getifaddrs_api()
     head = pointer()
     if libc.getifaddrs(ctypes.byref(head)) != 0:
         errno = ctypes.get_errno()

@@ -61,33 +61,23 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     """glibc gives each thread that allocates an arena of its own, and probe threads come and go
     with every check; two arenas keep freed memory reusable (measured: about 1.5 MB less idle
     USS and half the growth over 1,000 checks). No effect off glibc."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
+    from app.libc import libc
 
     try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8 is M_ARENA_MAX
-    except (OSError, AttributeError):
+        libc().mallopt(-8, arenas)  # -8 is M_ARENA_MAX
+    except AttributeError:  # no glibc (None), or one without mallopt
         log.debug("mallopt is not available; keeping the allocator's defaults")
-
-
-_libc: Any = None
 
 
 def release_free_memory() -> bool:
     """Give the pages glibc's allocator holds free back to the system (malloc_trim). A check
     frees most of what it allocated, but into the arenas of its threads, which glibc keeps;
     trimming once the work has settled measured 3 to 4 MB less idle USS. False off glibc."""
-    global _libc
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
+    from app.libc import libc
 
     try:
-        if _libc is None:
-            _libc = ctypes.CDLL("libc.so.6")
-        _libc.malloc_trim(0)
-    except (OSError, AttributeError):
+        libc().malloc_trim(0)
+    except AttributeError:
         return False
     return True
 
