@@ -821,13 +821,9 @@ def system_proxy_urls(environ: Mapping[str, str] = os.environ, platform: str = s
 
     Elsewhere urllib.request.getproxies() reads exactly these variables; reading them here keeps
     urllib.request (with http.client, email and ssl) off the tray's start-up path."""
-    urls: list[str] = []
-    for _attempt in range(10):  # another thread may change the environment while this reads it
-        try:
-            urls = [v for k, v in list(environ.items()) if v and k.lower().endswith("_proxy")]
-            break
-        except (RuntimeError, KeyError):
-            continue
+    from app.report.redact import environ_items
+
+    urls = [v for k, v in environ_items(environ) if v and k.lower().endswith("_proxy")]
     if platform in ("win32", "darwin"):
         import urllib.request
 

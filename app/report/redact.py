@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -126,16 +126,22 @@ def register_url_secrets(url: str | None, *, path_is_secret: bool = False) -> No
         register_secret(parts.path)
 
 
-def _env_secrets(prefix: str) -> set[str]:
-    """The values of the MAILBEACON_SECRET_* variables. Another thread may change the
-    environment while this one iterates it (RuntimeError, or KeyError for a name removed
-    between listing and reading it): read it again."""
+def environ_items(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """A snapshot of the environment's (name, value) pairs. Another thread may change it while
+    this one iterates it (RuntimeError, or KeyError for a name removed between listing and
+    reading it): read it again, and in the end name by name."""
+    environ = os.environ if environ is None else environ
     for _attempt in range(10):
         try:
-            return {v for k, v in list(os.environ.items()) if k.startswith(prefix) and v}
+            return list(environ.items())
         except (RuntimeError, KeyError):
             continue
-    return {v for k in list(os.environ) if k.startswith(prefix) and (v := os.environ.get(k))}
+    return [(k, v) for k in list(environ) if (v := environ.get(k)) is not None]
+
+
+def _env_secrets(prefix: str) -> set[str]:
+    """The values of the MAILBEACON_SECRET_* variables."""
+    return {v for k, v in environ_items() if k.startswith(prefix) and v}
 
 
 def known_secrets(extra: Iterable[str] = ()) -> set[str]:
