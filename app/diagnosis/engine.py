@@ -20,11 +20,11 @@ from app.diagnosis.model import Check, Diagnosis, status_of
 from app.diagnosis.net import connect_failure
 from app.diagnosis.probes import probe_for
 from app.diagnosis.probes.base import (
-    TIMEOUT_CODE_BY_PHASE,
     Deadline,
     Outcome,
     ProbeContext,
     ProbeFailure,
+    timed_out,
 )
 from app.jsonio import iso_utc, utc_now
 from app.report.redact import scrub_strings, scrub_text
@@ -92,7 +92,8 @@ def _run(job: _Job, slow_ms: float) -> None:
 def _os_error(job: _Job, exc: OSError) -> tuple[str, str]:
     phase = job.ctx.phase
     if isinstance(exc, TimeoutError):
-        return TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"), it.timed_out(phase)
+        failure = timed_out(phase)
+        return failure.code, failure.detail
     if phase in ("tcp", "dns") or isinstance(exc, ConnectionResetError):
         failure = connect_failure(exc, job.target)
         return failure.code, failure.detail
@@ -163,10 +164,8 @@ def diagnose(
     for job in jobs:
         if job.result is None:
             job.ctx.abandoned.set()
-            phase = job.ctx.phase
-            code = TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error")
-            detail = it.timed_out(phase)
-            checks.append(_check(job, code, detail, (time.monotonic() - job.started) * 1000))
+            failure = timed_out(job.ctx.phase)
+            checks.append(_check(job, failure.code, failure.detail, (time.monotonic() - job.started) * 1000))
         else:
             checks.append(job.result)
 

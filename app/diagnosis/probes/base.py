@@ -57,6 +57,11 @@ class ProbeFailure(Exception):
         self.data = data
 
 
+def timed_out(phase: str) -> ProbeFailure:
+    """What a probe whose deadline passed while it was in `phase` failed with."""
+    return ProbeFailure(TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"), it.timed_out(phase))
+
+
 @dataclass
 class Outcome:
     code: str = "ok"
@@ -74,7 +79,5 @@ class ProbeContext:
 
     def enter(self, phase: str) -> None:
         if self.abandoned.is_set():
-            raise ProbeFailure(
-                TIMEOUT_CODE_BY_PHASE.get(self.phase, "protocol_error"), it.timed_out(self.phase)
-            )
+            raise timed_out(self.phase)
         self.phase = phase

@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from app.diagnosis.probes.base import TIMEOUT_CODE_BY_PHASE, ProbeFailure
+from app.diagnosis.probes.base import ProbeFailure, timed_out
 from app.words import it
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class Conversation:
         phase = self.ctx.phase
         if phase == "banner":
             return self._banner_timeout()
-        return ProbeFailure(TIMEOUT_CODE_BY_PHASE.get(phase, "protocol_error"), it.timed_out(phase))
+        return timed_out(phase)
 
     def _banner_timeout(self) -> ProbeFailure:
         partial = [*self.banner_lines]
