@@ -8,13 +8,12 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from app import httpio
-from tests.integration.test_netns import _netns_unavailable
+from tests.integration.test_netns import scratch_namespace
 from tests.servers.certs import certs  # noqa: F401  (fixture)
 from tests.servers.dns import DnsServer
 from tests.servers.feed_http import DripServer
@@ -209,13 +208,8 @@ print(json.dumps(out))
 
 @pytest.mark.netns
 def test_redirect_into_loopback_or_link_local_refused_from_a_server_elsewhere():
-    reason = _netns_unavailable()
-    if reason:
-        pytest.skip(reason)
-    ns = f"mbhttp-{uuid.uuid4().hex[:8]}"
-    ip = ["ip", "-n", ns]
-    subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
-    try:
+    with scratch_namespace("mbhttp") as ns:
+        ip = ["ip", "-n", ns]
         for args in (["link", "set", "lo", "up"], ["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
                      ["addr", "add", "192.0.2.10/24", "dev", "v0"], ["link", "set", "v0", "up"],
                      ["link", "set", "v1", "up"]):
@@ -224,8 +218,6 @@ def test_redirect_into_loopback_or_link_local_refused_from_a_server_elsewhere():
         env = dict(os.environ, NO_PROXY="*")
         proc = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", NETNS_SCRIPT, repo],
                               capture_output=True, text=True, timeout=60, env=env)
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], timeout=10)
     assert proc.returncode == 0, proc.stderr
     import json
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 from app import ifaces
-from tests.integration.test_netns import _netns_unavailable
+from tests.integration.test_netns import scratch_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="getifaddrs is read on Linux")
@@ -45,13 +44,8 @@ def test_this_machine_reads_as_psutil_reads_it_without_psutil():
 @linux_only
 @pytest.mark.netns
 def test_a_namespace_with_addresses_of_both_families_and_a_link_down():
-    reason = _netns_unavailable()
-    if reason:
-        pytest.skip(reason)
-    ns = f"mbi-{uuid.uuid4().hex[:8]}"
-    up, down = f"mbu{ns[4:10]}", f"mbd{ns[4:10]}"
-    subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
-    try:
+    with scratch_namespace("mbi") as ns:
+        up, down = f"mbu{ns[4:10]}", f"mbd{ns[4:10]}"
         for cmd in (["link", "set", "lo", "up"],
                     ["link", "add", up, "type", "veth", "peer", "name", up + "p"],
                     ["link", "add", down, "type", "veth", "peer", "name", down + "p"],
@@ -62,14 +56,12 @@ def test_a_namespace_with_addresses_of_both_families_and_a_link_down():
                     ["link", "set", up + "p", "up"], ["link", "set", up, "up"]):
             subprocess.run(["ip", "-n", ns, *cmd], check=True, timeout=10)
         result = compare("ip", "netns", "exec", ns)
-        assert result["ours"] == result["oracle"]
-        by_name = {i["name"]: i for i in result["ours"]}
-        assert by_name[up]["is_up"] is True and by_name[down]["is_up"] is False
-        assert {"10.251.7.1", "10.251.8.1", "2001:db8:7::1"} <= set(by_name[up]["addresses"])
-        assert by_name[down]["addresses"] == ["10.251.9.1"]
-        assert by_name[up + "p"]["addresses"] == [] or all(":" in a for a in by_name[up + "p"]["addresses"])
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], timeout=10)
+    assert result["ours"] == result["oracle"]
+    by_name = {i["name"]: i for i in result["ours"]}
+    assert by_name[up]["is_up"] is True and by_name[down]["is_up"] is False
+    assert {"10.251.7.1", "10.251.8.1", "2001:db8:7::1"} <= set(by_name[up]["addresses"])
+    assert by_name[down]["addresses"] == ["10.251.9.1"]
+    assert by_name[up + "p"]["addresses"] == [] or all(":" in a for a in by_name[up + "p"]["addresses"])
 
 
 def test_the_list_is_sorted_and_well_formed():

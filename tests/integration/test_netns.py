@@ -5,6 +5,7 @@ Needs root and `ip netns`; all traffic stays inside the two namespaces (10.250.0
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +69,21 @@ def _netns_unavailable() -> str | None:
         return f"`ip netns` is unavailable: {done.stderr.strip()}"
     _ip("netns", "del", probe, check=False)
     return None
+
+
+@contextlib.contextmanager
+def scratch_namespace(prefix: str) -> Iterator[str]:
+    """A new, empty network namespace named `<prefix>-<8 hex digits>` for one test, deleted
+    after it; the test is skipped where none can be made."""
+    reason = _netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    ns = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    _ip("netns", "add", ns)
+    try:
+        yield ns
+    finally:
+        _ip("netns", "del", ns, check=False)
 
 
 @dataclass

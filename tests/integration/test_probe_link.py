@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 
 import pytest
 
 from app.diagnosis import netinfo
 from app.diagnosis.probes import link
 from app.diagnosis.probes.base import Deadline, ProbeContext, ProbeFailure
-from tests.integration.test_netns import _netns_unavailable
+from tests.integration.test_netns import scratch_namespace
 
 
 def _ctx(make_config) -> ProbeContext:
@@ -83,11 +82,6 @@ def test_ipv6_only_network_is_connected(make_config, monkeypatch):
 
 @pytest.mark.netns
 def test_empty_namespace_then_a_cable():
-    reason = _netns_unavailable()
-    if reason:
-        pytest.skip(reason)
-    ns = f"mbl-{uuid.uuid4().hex[:8]}"
-    dev = f"mbl{ns[4:10]}"
     script = (
         "import json; from app.config import defaults; from app.diagnosis.probes import link;"
         "from app.diagnosis.probes.base import *\n"
@@ -97,13 +91,14 @@ def test_empty_namespace_then_a_cable():
         "print(json.dumps({'code': code, 'interfaces': ctx.data['interfaces']}))"
     )
 
-    def run() -> dict:
-        done = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", script],
-                              capture_output=True, text=True, timeout=30, check=True)
-        return json.loads(done.stdout)
+    with scratch_namespace("mbl") as ns:
+        dev = f"mbl{ns[4:10]}"
 
-    subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
-    try:
+        def run() -> dict:
+            done = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", script],
+                                  capture_output=True, text=True, timeout=30, check=True)
+            return json.loads(done.stdout)
+
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True, timeout=10)
         assert run()["code"] == "no_network"
         for cmd in (["link", "add", dev, "type", "veth", "peer", "name", dev + "p"],
@@ -116,8 +111,6 @@ def test_empty_namespace_then_a_cable():
                 break
         assert result["code"] == "ok", result
         assert any("10.250.9.1" in i["addresses"] for i in result["interfaces"])
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], timeout=10)
 
 
 def test_slow_network_details_do_not_make_a_connected_computer_offline(make_config, monkeypatch):
