@@ -24,7 +24,7 @@ def version() -> str:
         except OSError:  # a zip file, or a folder that is gone
             continue
         for name in names:
-            stem, dot, suffix = name.rpartition(".")
+            stem, _, suffix = name.rpartition(".")
             if stem.split("-")[0].lower() != "mailbeacon" or suffix not in ("dist-info", "egg-info"):
                 continue
             file = os.path.join(folder, name, "METADATA" if suffix == "dist-info" else "PKG-INFO")

@@ -392,7 +392,7 @@ class TrayApp(QObject):
         # cost more idle memory than the rest of the tray's network code (app.netwatch)
         from app.netwatch import NetworkWatch
 
-        # its first read loads psutil: on a worker, so the GUI thread goes on to draw the icon
+        # its first read of the interfaces: on a worker, so the GUI thread goes on to draw the icon
         run_in_background(NetworkWatch, on_done=self._on_network_watch)
 
     def _on_network_watch(self, watch: Any) -> None:
