@@ -180,6 +180,7 @@ class TrayApp(QObject):
         # not needed to show the icon, and a locked database must never hold the GUI thread
         self.history = history
         self._history_pending = history is None
+        self._stopped = False  # stop() was called: no new job, no timer armed
         self._history_opening = False
         # history work runs off the GUI thread on one thread of its own, in order: a write
         # must not be overtaken by the next pass's write or by the timeline read after it
@@ -260,7 +261,10 @@ class TrayApp(QObject):
     def _history_job(self, work: str | Callable[..., Any], *args: Any,
                      on_done: Callable[[Any], None] | None = None, default: Any = None,
                      **kwargs: Any) -> None:
-        """`work` on the history, on the history thread in order; nothing without a history."""
+        """`work` on the history, on the history thread in order; nothing without a history,
+        nor once the tray is stopped (the database is closed after that)."""
+        if self._stopped:
+            return
         self._ensure_history()
         if self.history is None and not self._history_opening:
             return
@@ -425,7 +429,10 @@ class TrayApp(QObject):
         release_free_memory()
 
     def _arm(self) -> None:
-        """The one schedule timer, set for the monitor's next job."""
+        """The one schedule timer, set for the monitor's next job (none once stopped: a job that
+        finishes after stop() must not start the schedule again)."""
+        if self._stopped:
+            return
         seconds = self.monitor.seconds_until_due()  # on the monitor's own clock
         self._due_timer.start(int(min(seconds, 86400.0) * 1000))
 
@@ -862,6 +869,7 @@ class TrayApp(QObject):
 
     def stop(self) -> None:
         """Stop every timer, hide the icon and close the windows; nothing new starts after this."""
+        self._stopped = True
         for timer in (self._due_timer, self._tick_timer, self._tray_poll, self._settle_timer):
             timer.stop()
         self.tray.hide()

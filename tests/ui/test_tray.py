@@ -499,6 +499,27 @@ def test_a_timer_that_fires_early_runs_nothing_and_is_armed_for_the_rest(make_tr
     assert started == [1]
 
 
+def test_a_pass_that_finishes_after_stop_starts_nothing(make_tray, monkeypatch):
+    """stop() is the end: a check that comes back later (its result was already queued) neither
+    writes to the history, which is closed next, nor arms the schedule again."""
+    from app.history import History
+    from app.paths import user_paths
+    from app.ui import tray as tray_mod
+
+    history = History(user_paths().history_db)
+    tray = make_tray(history=history)
+    confirm(tray, "ok")
+    tray.history_pool.waitForDone(5000)
+    queued = []
+    real = tray_mod.run_in_background
+    monkeypatch.setattr(tray_mod, "run_in_background",
+                        lambda fn, *a, **k: queued.append(fn) or real(fn, *a, **k))
+    tray.stop()
+    feed(tray, "down")
+    assert queued == []
+    assert not tray._due_timer.isActive()
+
+
 def test_jobs_the_monitor_hands_out_run_on_the_worker(make_tray, qtbot, monkeypatch):
     calls = []
     monkeypatch.setattr(tray_mod, "run_in_background", lambda fn, *args, **kw: calls.append(fn))
