@@ -68,6 +68,11 @@ class Pacing:
         self.expired_at = now
         return True
 
+    def due_before(self, now: datetime) -> set[int]:
+        """The waiting big groups whose recount is due: counted before the pass's transaction."""
+        return {gid for gid in self.pending
+                if (last := self.recounted.get(gid)) is None or (now - last).total_seconds() >= self.recount_every_s}
+
     def recount_now(self, touched: set[int], open_groups: dict[int, dict[str, Any]], now: datetime) -> set[int]:
         """Of the touched groups and those waiting, the ones to recount in this pass."""
         now_ids: set[int] = set(open_groups) if self.recount_all else set()
@@ -278,8 +283,9 @@ def _expire_report_members(conn: Connection, now: datetime) -> set[int]:
     return {r[0] for r in rows}
 
 
-def recount(conn: Connection, group_ids: set[int], now: datetime) -> None:
-    """laptops, people (a user name, or the laptop when it sends none) and networks in each group."""
+def count(conn: Connection, group_ids: set[int]) -> dict[int, tuple[int, int, int]]:
+    """(laptops, people, networks) now in each group: a person is a user name, or the laptop when
+    it sends none."""
     m = t.group_members.c
     person = case((m.username == "", literal("laptop:") + m.laptop), else_=m.username)
     network = case((m.network == "", None), else_=m.network)
@@ -293,6 +299,10 @@ def recount(conn: Connection, group_ids: set[int], now: datetime) -> None:
         )
         for gid, laptops, people, networks in rows:
             counts[gid] = (laptops, people, networks)
+    return counts
+
+
+def store_counts(conn: Connection, counts: dict[int, tuple[int, int, int]], now: datetime) -> None:
     if counts:
         g = t.groups.c
         conn.execute(
@@ -318,6 +328,13 @@ def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing 
     """One grouping pass; does nothing (locked=False) while another process runs one. The
     grouper loop passes its Pacing; without one, the pass recounts and expires everything."""
     result = PassResult()
+    # a big group's recount reads every member: the due ones are counted first, in a read-only
+    # transaction, because on SQLite the pass's own transaction holds the write lock that every
+    # ingest commit waits for
+    early: dict[int, tuple[int, int, int]] = {}
+    if pacing is not None and (due := pacing.due_before(now)):
+        with store.read() as conn:
+            early = {gid: c for gid, c in count(conn, due).items() if c[0] > 0}  # an emptied one: below
     with store.begin() as conn:
         if not store.try_lock(conn, GROUPER_LOCK):
             result.locked = False
@@ -347,8 +364,12 @@ def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing 
         if pacing is not None:
             touched = pacing.recount_now(touched, work.groups_by_id, now)
         if touched:
-            recount(conn, touched, now)
+            counted = {gid: early[gid] for gid in touched & early.keys()}
+            counted.update(count(conn, touched - counted.keys()))
+            store_counts(conn, counted, now)
             _after_recount(conn, settings, touched, now)
+            if pacing is not None:  # what this pass added to them is in their next count
+                pacing.pending |= counted.keys() & early.keys() & work.touched
         result.touched = touched
         result.queued = notify.schedule(conn, settings, now)
     return result

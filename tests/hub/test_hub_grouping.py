@@ -204,6 +204,20 @@ def test_a_paced_grouper_recounts_big_groups_at_most_every_second_and_never_forg
     assert {g["failing"][0]["kind"]: (g["laptops"], g["networks"]) for g in open_groups(store)} == {
         "smtp": (7, 7), "imap": (2, 1)}
 
+    # a waiting big group's due recount is read before the pass, outside its write transaction
+    # (which every ingest commit waits for): what that pass adds comes with the next recount
+    def smtp() -> int:
+        return next(g["laptops"] for g in open_groups(store) if g["failing"][0]["kind"] == "smtp")
+
+    feed(store, "state", lp.state("big-7"), t0 + timedelta(seconds=1.5))
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=1.5), fresh)
+    assert smtp() == 7 and fresh.pending  # not due yet: waits
+    feed(store, "state", lp.state("big-8"), t0 + timedelta(seconds=2.6))
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=2.6), fresh)
+    assert smtp() == 8 and fresh.pending  # counted before this pass; big-8 is in the next count
+    grouping.run_pass(store, settings, t0 + timedelta(seconds=3.7), fresh)  # no new event
+    assert smtp() == 9 and not fresh.pending
+
 
 def test_a_paced_grouper_lets_report_only_members_go_on_its_own_slower_clock(hub_db):
     store, settings = hub_db
