@@ -85,10 +85,10 @@ def _serve(args, settings, store) -> int:
     from app.hub.runtime import BackgroundProcess
     from app.hub.store import Store
 
-    # the writer, grouping and notifications run in a child process: committing and grouping a
-    # burst never hold up the answers to the next requests (one interpreter runs one thread at
-    # a time); that process also copies SQLite's write-ahead log into the database file, so no
-    # commit waits for that copy
+    # grouping and notifications run in a child process: a burst being grouped never holds up
+    # the answers to the next requests (one interpreter runs one thread at a time)
+    # that process also copies SQLite's write-ahead log into the database file, so no commit
+    # of a request waits for that copy
     store.dispose()
     store = Store(settings.database_url, checkpoints_elsewhere=True)
     app = create_app(settings, store=store, workers=BackgroundProcess(settings, args.verbose))

@@ -219,7 +219,6 @@ async def stats(request: Request) -> Response:
     hub = hub_of(request)
     return json_response({
         "ingest": hub.writer.timings.as_dict() if hub.writer else None,
-        "writer": hub.writer.where if hub.writer else None,  # which process commits the rows
         # stored but not yet grouped (any process groups them): how far grouping lags behind
         "ungrouped": await run_in_threadpool(queries.ungrouped, hub.store),
     })

@@ -1,12 +1,11 @@
-"""The hub's background work: the batched writer (app.hub.writer), the grouper loop (grouping,
-notification scheduling, retention) and the notification sender; plus the feed cache.
+"""The hub's background work: the batched writer (in the process that answers requests), the
+grouper loop (grouping, notification scheduling, retention) and the notification sender; plus
+the feed cache.
 
-`serve` runs the writer, the grouper and the sender in a child process of their own
-(BackgroundProcess), so committing and grouping a burst of events never compete with answering
-the next requests for one interpreter's lock; the process answering requests hands its rows
-over a socket pair (writer.RemoteWriter). The child is restarted if it dies and ends with its
-parent. Embedded uses (tests, the demo's in-process variant) keep everything in one process
-with `background=True`.
+`serve` runs the grouper and the sender in a child process of their own (BackgroundProcess), so
+grouping a burst of events never competes with answering the next requests for one
+interpreter's lock; the child is restarted if it dies and ends with its parent. Embedded uses
+(tests, the demo's in-process variant) keep everything in one process with `background=True`.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -125,21 +123,18 @@ class Grouper:
 
 
 async def start(hub: Hub, *, background: bool | BackgroundProcess = True) -> None:
-    from app.hub.writer import BatchWriter, RemoteWriter
+    from app.hub.ingest import BatchWriter
 
     hub.extra["revision"] = hub.store.revision()
     # the grouper is not woken by every commit: on SQLite its pass and the writer share one
     # write lock, and a pass per commit would halve ingest; GROUPER_EVERY_S bounds the delay
-    if isinstance(background, BackgroundProcess):
-        hub.writer = background.writer = RemoteWriter(hub.store)
-        hub.writer.start()
-        background.start()
-        hub.workers += [background, hub.writer]  # stopped in reverse: the writer lets go of the child first
-        return
     hub.writer = BatchWriter(hub.store)
     hub.writer.start()
     hub.workers.append(hub.writer)
-    if background:
+    if isinstance(background, BackgroundProcess):
+        background.start()
+        hub.workers.append(background)
+    elif background:
         from app.hub.notify import Sender
 
         hub.grouper = Grouper(hub)
@@ -161,20 +156,16 @@ async def stop(hub: Hub) -> None:
 RESTART_AFTER_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # a child that keeps dying is restarted ever more slowly
 
 
-def _background_main(settings: Any, verbose: int, parent: int, rows: socket.socket) -> None:
-    """The child: the writer (serving `rows`), grouper and sender on their own event loop until
-    SIGTERM or the parent is gone."""
+def _background_main(settings: Any, verbose: int, parent: int) -> None:
+    """The child: grouper and sender on their own event loop until SIGTERM or the parent is gone."""
     from app import cli
     from app.hub import accounts
     from app.hub.app import Hub
     from app.hub.store import Store
-    from app.hub.writer import BatchWriter, serve_writer
 
     cli.setup_logging(verbose, to_file=False)
     os.umask(0o077)
-    # the grouper's pass copies the write-ahead log back once a second (CHECKPOINT_EVERY_S),
-    # so no commit of the writer does it inline
-    store = Store(settings.database_url, checkpoints_elsewhere=True)
+    store = Store(settings.database_url)
     hub = Hub(settings=settings, store=store, tokens=accounts.TokenCache(store))
     hub.feed_cache = FeedCache(store)
 
@@ -185,9 +176,6 @@ def _background_main(settings: Any, verbose: int, parent: int, rows: socket.sock
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
-        hub.writer = BatchWriter(store)
-        hub.writer.start()
-        serving = loop.create_task(serve_writer(rows, hub.writer), name="hub-writer-server")
         hub.grouper, hub.sender = Grouper(hub), Sender(hub)
         hub.grouper.start()
         hub.sender.start()
@@ -196,9 +184,6 @@ def _background_main(settings: Any, verbose: int, parent: int, rows: socket.sock
                 await asyncio.wait_for(stop.wait(), 1.0)
             except TimeoutError:
                 pass
-        serving.cancel()  # what it had read is still committed and answered
-        await asyncio.gather(serving, return_exceptions=True)
-        await hub.writer.stop()
         await hub.grouper.stop()
         await hub.sender.stop()
 
@@ -209,31 +194,20 @@ def _background_main(settings: Any, verbose: int, parent: int, rows: socket.sock
 
 
 class BackgroundProcess:
-    """Starts the writer, grouper and sender child, restarts it when it dies, stops it with the
-    app; each new child is handed to `writer` (a writer.RemoteWriter) through a new socket pair."""
+    """Starts the grouper and sender child, restarts it when it dies, stops it with the app."""
 
     def __init__(self, settings: Any, verbose: int = 0) -> None:
         self.settings, self.verbose = settings, verbose
-        self.writer: Any = None
         self.process: Any = None
         self.restarts = 0
         self._task: asyncio.Task | None = None
-        self._attaching: asyncio.Task | None = None
         self._stopping = False
 
     def _spawn(self) -> None:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter, not a fork of the loop
-        ours, theirs = socket.socketpair()
         self.process = context.Process(target=_background_main, name="mailbeacon-hub-background",
-                                       args=(self.settings, self.verbose, os.getpid(), theirs), daemon=True)
-        try:
-            self.process.start()
-        finally:
-            theirs.close()
-        if self.writer is not None:
-            self._attaching = asyncio.get_running_loop().create_task(self.writer.attach(ours))
-        else:
-            ours.close()
+                                       args=(self.settings, self.verbose, os.getpid()), daemon=True)
+        self.process.start()
 
     def start(self) -> None:
         self._spawn()

@@ -1,22 +1,17 @@
-"""`hub serve` commits, groups and notifies in a child process of its own, so committing and grouping
-a burst never hold up the answers to the next requests: the child is restarted when it dies and
-ends with its parent, ingest goes on while it is away, and the ingest endpoints (answered before
-the framework) keep the API's headers."""
+"""`hub serve` groups and notifies in a child process of its own, so grouping a burst never holds
+up the answers to the next requests: the child is restarted when it dies and ends with its
+parent, and the ingest endpoints (answered before the framework) keep the API's headers."""
 
 from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
 import httpx
 import psutil
-from sqlalchemy import func, select
 
-from app.hub import schema as t
 from tests.hub import laptops as lp
-from tests.hub.conftest import store_for
 from tests.hub.test_hub_notify import outage, wait_for
 from tests.servers.receiver import Receiver
 
@@ -93,46 +88,3 @@ def test_the_ingest_endpoints_keep_the_api_headers_and_errors(start_hub, hub_tok
     assert first["ingest"]["requests"] == 1, first  # only the stored one is counted
     wait_for(lambda: stats()["ungrouped"] == {"reports": 0, "states": 0}, what="grouping to catch up")
     assert httpx.get(hub.url + "/api/v1/stats", headers={"Authorization": f"Bearer {laptop}"}).status_code == 403
-
-
-def test_the_child_commits_what_requests_hand_in_and_nothing_is_lost_when_it_dies(start_hub, hub_tokens, database_url,
-                                                                                  isolated_home):
-    hub = start_hub(database=database_url, hub=HUB)
-    laptop, admin = hub_tokens(database_url)
-    parent = psutil.Process(hub.proc.pid)
-
-    def stats() -> dict:
-        return httpx.get(hub.url + "/api/v1/stats", headers={"Authorization": f"Bearer {admin}"}).json()
-
-    wait_for(lambda: stats()["writer"] == "background process", what="the background process taking in rows")
-    before = stats()["ingest"]["elsewhere"]
-    first = [("state", lp.state(f"w-{i}", network=f"{i:012x}")) for i in range(40)]
-    assert set(lp.burst([hub.url], laptop, first)) == {201}
-    assert stats()["ingest"]["elsewhere"] - before == 40  # every row was committed by the child
-
-    # the child is killed in the middle of a burst: every request is still answered, as new or
-    # (a row the child had committed before its answer was lost) as already stored
-    child = background_child(parent)
-    burst = [("state", lp.state(f"k-{i}", network=f"{i:012x}")) for i in range(600)]
-    answers: list[int] = []
-    sender = threading.Thread(target=lambda: answers.extend(lp.burst([hub.url], laptop, burst)))
-    sender.start()
-    wait_for(lambda: stats()["ingest"]["elsewhere"] - before >= 140, what="the burst under way")
-    os.kill(child.pid, signal.SIGKILL)
-    sender.join(60)
-    assert len(answers) == 600 and set(answers) <= {200, 201}, sorted(set(answers))
-    assert "stores them until it is back" in hub.output()
-    store = store_for(database_url, isolated_home)
-    try:
-        with store.read() as conn:
-            stored = conn.execute(select(func.count()).select_from(t.states).where(t.states.c.laptop.like("k-%"))).scalar()
-    finally:
-        store.dispose()
-    assert stored == 600
-
-    # the next child takes over again
-    wait_for(lambda: stats()["writer"] == "background process" and (c := background_child(parent)) and c.pid != child.pid,
-             timeout=30, what="a new background process taking in rows")
-    again = stats()["ingest"]["elsewhere"]
-    assert set(lp.burst([hub.url], laptop, [("state", lp.state(f"n-{i}")) for i in range(10)])) == {201}
-    assert stats()["ingest"]["elsewhere"] - again == 10

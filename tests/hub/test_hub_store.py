@@ -71,9 +71,8 @@ def test_batches_committed_side_by_side_store_each_report_once(database_url, tmp
 
     import orjson
 
-    from app.hub.ingest import parse_report
+    from app.hub.ingest import BatchWriter, parse_report
     from app.hub.settings import HubSettings
-    from app.hub.writer import BatchWriter
     from tests.hub import laptops as lp
 
     store = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
@@ -103,9 +102,8 @@ def test_the_writers_driver_level_insert_stores_exactly_what_sqlalchemy_stores(d
     import orjson
     from sqlalchemy import insert as sa_insert
 
-    from app.hub.ingest import parse_report, parse_state
+    from app.hub.ingest import BatchWriter, parse_report, parse_state
     from app.hub.settings import HubSettings
-    from app.hub.writer import BatchWriter
     from tests.hub import laptops as lp
 
     store = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
