@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -36,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -116,23 +118,53 @@ def alert_body() -> str:
                         "generatorURL": "http://127.0.0.1/"}])
 
 
-def run_wrk(url: str, body: str, token: str, seconds: float, concurrency: int, run: str, threads: int = 2) -> dict:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU so far of these processes and all their descendants."""
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            family = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for proc in family:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+    return total
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_wrk(url: str, body: str, token: str, seconds: float, concurrency: int, run: str, threads: int = 2,
+            server: list[int] = (), database: list[int] = ()) -> dict:
     """POST bodies for `seconds` at `concurrency` connections; rate and latency as wrk measures
-    them (wrk cannot stop at a count, so every run gets the same time instead)."""
+    them (wrk cannot stop at a count, so every run gets the same time instead), and the CPU the
+    server's processes, the database's and wrk itself used."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_SCRIPT)
     env = {**os.environ, "BENCH_BODY": body, "BENCH_TOKEN": token, "BENCH_RUN": run}
+    cpu0 = (cpu_seconds(list(server)), cpu_seconds(list(database)), _children_cpu())
     try:
         out = subprocess.run(["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds:g}s", "--timeout", "10s",
                               "-s", str(script), url], capture_output=True, text=True, env=env, timeout=seconds + 60)
     finally:
         script.unlink()
+    cpu = [after - before for after, before in
+           zip((cpu_seconds(list(server)), cpu_seconds(list(database)), _children_cpu()), cpu0, strict=True)]
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")), None)
     if line is None:
         raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
     count, duration_us, p50, p99, bad_status, socket_errors = (int(x) for x in line.split()[1:])
     return {"requests": count, "rate": count / (duration_us / 1e6), "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
-            "bad": bad_status + socket_errors}
+            "bad": bad_status + socket_errors,
+            "cpu_us": {"server": cpu[0] / count * 1e6, "database": cpu[1] / count * 1e6, "wrk": cpu[2] / count * 1e6},
+            "busy": sum(cpu) / (duration_us / 1e6) / (os.cpu_count() or 1)}
 
 
 async def _steady(url: str, body: str, token: str, rate: float, seconds: float) -> list[float]:
@@ -366,7 +398,8 @@ def main() -> int:
         for label, make, path, body, token, run in references:
             server = make().start()
             try:
-                measured = run_wrk(server.url + path, body, token, args.seconds, args.concurrency, run)
+                measured = run_wrk(server.url + path, body, token, args.seconds, args.concurrency, run,
+                                   server=[server.proc.pid])
                 rows.append((label, {**measured, "steady": steady(server.url + path, body, token)}))
             finally:
                 server.stop()
@@ -378,13 +411,14 @@ def main() -> int:
             home = work / label.lower()
             home.mkdir()
             hub = Hub(home, database, hook.url, args.group_wait).start()
+            pids = {"server": [hub.proc.pid], "database": [cluster.proc.pid] if database else []}
             try:
                 s0 = hub.stats()
                 reports = run_wrk(hub.url + "/api/v1/reports", report_body(), hub.laptop_token, args.seconds,
-                                  args.concurrency, f"r{label}")
+                                  args.concurrency, f"r{label}", **pids)
                 s1 = hub.stats()
                 states = run_wrk(hub.url + "/api/v1/state", state_body(), hub.laptop_token, args.seconds,
-                                 args.concurrency, f"s{label}")
+                                 args.concurrency, f"s{label}", **pids)
                 s2 = hub.stats()
                 backlog = sum(s2["ungrouped"].values())
                 caught_up = wait_grouped(hub)  # the steady run measures a hub that is not catching up
@@ -425,6 +459,13 @@ def main() -> int:
             print(f"{label:26} {s['read']:6.0f} {s['auth']:6.0f} {s['parse']:6.0f} {s['validate']:6.0f} {s['database']:8.0f} "
                   f"{s['respond']:8.0f} {s['rows_per_commit']:12.1f} {s['commit_ms']:10.2f}")
     print("(the rest of each request's latency is uvicorn, the event loop and the kernel, and the wait for CPU)")
+    print(f"\nCPU per request during each run (µs; this machine has {os.cpu_count()} cores):")
+    print(f"{'':26} {'server':>8} {'database':>9} {'wrk':>6} {'total':>7} {'cores busy':>11}")
+    for label, r in rows:
+        c = r["cpu_us"]
+        print(f"{label:26} {c['server']:8.0f} {c['database']:9.0f} {c['wrk']:6.0f} {sum(c.values()):7.0f} {r['busy'] * 100:10.0f}%")
+    print("(server: every process of the server, for the hub the one answering requests and its background process; "
+          "database: PostgreSQL's processes; SQLite runs inside the hub's)")
     bare_rate = next((r["rate"] for label, r in rows if label.startswith("uvicorn")), None)
     if bare_rate:
         print(f"the hub's stack without the hub (uvicorn, an empty app) reaches {bare_rate / am_rate:.2f}x Alertmanager here; "
