@@ -213,14 +213,16 @@ async def stats(request: Request) -> Response:
     benchmark; admin only."""
     from starlette.concurrency import run_in_threadpool
 
-    from app.hub import queries
+    from app.hub import journal, queries
 
     authorize(request, admin=True)
     hub = hub_of(request)
     return json_response({
         "ingest": hub.writer.timings.as_dict() if hub.writer else None,
-        # stored but not yet grouped (any process groups them): how far grouping lags behind
-        "ungrouped": await run_in_threadpool(queries.ungrouped, hub.store),
+        # stored but not yet grouped (any process groups them): how far grouping lags behind,
+        # and bytes of the journal not yet in the database (this machine's serve processes)
+        "ungrouped": {**await run_in_threadpool(queries.ungrouped, hub.store),
+                      "journal_bytes": await run_in_threadpool(journal.backlog, journal.folder_of(hub.settings.data_dir))},
     })
 
 

@@ -429,7 +429,7 @@ class IngestEndpoint:
         try:
             new = await self.hub.writer.submit(self.kind, row)
         except Exception as exc:
-            log.warning("could not store a %s: %s", self.kind, _reason(exc))
+            log.warning("could not store a %s: %s", self.kind, reason(exc))
             return await _answer(send, 503, b'{"error":"The hub cannot reach its database; try again later."}',
                                  (b"retry-after", b"10"))
         t4 = time.perf_counter()
@@ -446,7 +446,8 @@ class IngestEndpoint:
         timings.respond += t5 - t4
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
+    """The database's (or the disk's) own first line for a failure, scrubbed, for a log line."""
     from app.report.redact import scrub_text
 
     return scrub_text(str(getattr(exc, "orig", None) or exc).splitlines()[0][:300])

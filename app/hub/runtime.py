@@ -123,12 +123,17 @@ class Grouper:
 
 
 async def start(hub: Hub, *, background: bool | BackgroundProcess = True) -> None:
+    from app.hub import journal
     from app.hub.ingest import BatchWriter
 
     hub.extra["revision"] = hub.store.revision()
     # the grouper is not woken by every commit: on SQLite its pass and the writer share one
     # write lock, and a pass per commit would halve ingest; GROUPER_EVERY_S bounds the delay
-    hub.writer = BatchWriter(hub.store)
+    if isinstance(background, BackgroundProcess) and journal.supported():
+        # serve: rows are acknowledged once in the journal; the background process loads them
+        hub.writer = journal.JournalWriter(hub.store, journal.folder_of(hub.settings.data_dir))
+    else:
+        hub.writer = BatchWriter(hub.store)
     hub.writer.start()
     hub.workers.append(hub.writer)
     if isinstance(background, BackgroundProcess):
@@ -159,7 +164,7 @@ RESTART_AFTER_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # a child that keeps dying is res
 def _background_main(settings: Any, verbose: int, parent: int) -> None:
     """The child: grouper and sender on their own event loop until SIGTERM or the parent is gone."""
     from app import cli
-    from app.hub import accounts
+    from app.hub import accounts, journal
     from app.hub.app import Hub
     from app.hub.store import Store
 
@@ -179,11 +184,16 @@ def _background_main(settings: Any, verbose: int, parent: int) -> None:
         hub.grouper, hub.sender = Grouper(hub), Sender(hub)
         hub.grouper.start()
         hub.sender.start()
+        loading = loop.create_task(_load_journal(hub, parent, stop), name="hub-journal-loader") \
+            if journal.supported() else None
         while not stop.is_set() and os.getppid() == parent:
             try:
                 await asyncio.wait_for(stop.wait(), 1.0)
             except TimeoutError:
                 pass
+        stop.set()
+        if loading is not None:
+            await loading
         await hub.grouper.stop()
         await hub.sender.stop()
 
@@ -191,6 +201,38 @@ def _background_main(settings: Any, verbose: int, parent: int) -> None:
         asyncio.run(run())
     finally:
         store.dispose()
+
+
+LOAD_EVERY_S = 0.05  # how long the journal waits at most before it is loaded
+
+
+async def _load_journal(hub: Hub, owner: int, stop: asyncio.Event) -> None:
+    """Load the journal of `serve` (process `owner`) into the database, and wake the grouper for
+    what came in; at the end, what the journal holds is loaded before the process ends."""
+    from app.hub import journal
+
+    loader = journal.Loader(hub.store, journal.folder_of(hub.settings.data_dir), owner)
+    failing = False
+    while True:
+        try:
+            rows = await asyncio.to_thread(loader.run_once)
+            if failing:
+                log.warning("the journal is being loaded into the database again")
+            failing = False
+        except Exception as exc:  # the database is away: the journal keeps every row meanwhile
+            if not failing:
+                log.warning("cannot load the journal into the database: %s",
+                            scrub_text(str(getattr(exc, "orig", None) or exc).splitlines()[0][:300] if str(exc) else type(exc).__name__))
+            failing, rows = True, 0
+        if rows:
+            hub.wake_grouper()
+            continue
+        if stop.is_set():
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0 if failing else LOAD_EVERY_S)
+        except TimeoutError:
+            pass
 
 
 class BackgroundProcess:

@@ -1,0 +1,380 @@
+"""The hub's journal: what ingest accepted, on disk before the laptop hears "stored".
+
+`serve` answers a report or state event once its row is in this process's journal file and
+that file is flushed to disk: one fdatasync for every request that arrived in the same turn of
+the event loop. The background process loads the journal into the database in large batches
+and groups it from there. Inserts are idempotent (the report's id, the state's laptop and
+time), so a row loaded twice after a crash is still stored once.
+
+Why: a database commit costs several milliseconds and, on SQLite, waits for the grouper's
+transaction, and every request waited for one. Appending to a file the hub owns costs a fraction of
+a millisecond and waits for nobody, while the database is filled in batches of hundreds of rows.
+
+Files (in `<data>/journal/`, private to the hub's user):
+  * `<ns>-<pid>.journal`: records of `length (4 bytes) crc32 (4 bytes) JSON [kind, row]`. The
+    process writing one holds an exclusive flock on it for as long as it writes; it starts a
+    new file every ROTATE_BYTES. A file nobody holds (rotated, or its process died) is
+    finished: a loader takes the lock, loads the rest and deletes it. A record cut short by a
+    crash was never acknowledged, and is dropped.
+  * `<name>.loaded`: how far that file is in the database (a byte offset), written after each
+    load's commit. Lost or stale, the next load repeats rows the database already has, which
+    changes nothing.
+
+Whether a row is new (201) or already stored (200) is answered from the database and from the
+keys this process journaled in the last RECENT_S seconds (the loader is normally a fraction of a
+second behind). Across several `serve` processes, a repeat sent to another process before the
+first copy is loaded may be answered as new; it is still stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import struct
+import time
+import zlib
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import select
+
+from app.hub import schema as t
+from app.hub.ingest import Timings, _Insert, _Pending, reason
+
+if TYPE_CHECKING:
+    from app.hub.store import Store
+
+log = logging.getLogger(__name__)
+
+ROTATE_BYTES = 32 * 1024 * 1024
+RECENT_S = 120.0
+LOAD_MAX_BYTES = 16 * 1024 * 1024  # read per file per load (a record is at most about 7 MB)
+LOAD_MAX_ROWS = 5000  # rows per load transaction
+_HEAD = struct.Struct(">II")  # payload length, crc32 of the payload
+_TIMES = {"report": ("received_at", "created_at"), "state": ("at", "received_at")}
+_SUFFIX = ".journal"
+
+
+def supported() -> bool:
+    """The journal needs POSIX file locks (Linux, macOS); elsewhere serve commits each batch."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def folder_of(data_dir: Path) -> Path:
+    return Path(data_dir) / "journal"
+
+
+def key_of(kind: str, row: dict[str, Any]) -> tuple:
+    return (kind, row["id"]) if kind == "report" else (kind, row["laptop"], row["at"])
+
+
+def encode(kind: str, row: dict[str, Any]) -> bytes:
+    payload = orjson.dumps([kind, row])
+    return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def decode(data: bytes) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+    """The whole records at the start of `data`, and how many bytes they took; stops at a record
+    that is cut short or does not match its checksum (being written, or torn by a crash)."""
+    records = []
+    at = 0
+    view = memoryview(data)
+    while at + _HEAD.size <= len(data):
+        size, crc = _HEAD.unpack_from(data, at)
+        end = at + _HEAD.size + size
+        if end > len(data):
+            break
+        payload = view[at + _HEAD.size : end]
+        if zlib.crc32(payload) != crc:
+            break
+        kind, row = orjson.loads(payload)
+        for name in _TIMES[kind]:
+            row[name] = datetime.fromisoformat(row[name])
+        records.append((kind, row))
+        at = end
+    return records, at
+
+
+def _lock(fd: int) -> bool:
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _offset_file(path: Path) -> Path:
+    return path.with_name(path.name + ".loaded")
+
+
+def loaded_offset(path: Path) -> int:
+    try:
+        return int(_offset_file(path).read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def backlog(folder: Path) -> int:
+    """Journaled bytes not yet in the database, over every journal file in `folder`."""
+    total = 0
+    for path in folder.glob("*" + _SUFFIX):
+        try:
+            total += max(0, path.stat().st_size - loaded_offset(path))
+        except FileNotFoundError:
+            pass
+    return total
+
+
+# ---------------------------------------------------------------- the writing side
+
+
+class JournalFile:
+    """This process's current journal file: appended to, flushed, locked, rotated."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.fd = -1
+        self.size = 0
+        self._open_new()
+
+    def _open_new(self) -> None:
+        path = self.folder / f"{time.time_ns():020d}-{os.getpid()}{_SUFFIX}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
+        if not _lock(fd):  # a name nobody else can have; the lock is what says "still being written"
+            os.close(fd)
+            raise RuntimeError(f"cannot lock the new journal file {path}")
+        _sync_folder(self.folder)  # the file itself survives a crash, not only its contents
+        old, self.fd, self.path, self.size = self.fd, fd, path, 0
+        if old >= 0:
+            os.close(old)  # lets go of its lock: a loader finishes it
+
+    def append(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+        os.fdatasync(self.fd) if hasattr(os, "fdatasync") else os.fsync(self.fd)
+        self.size += len(chunk)
+        if self.size >= ROTATE_BYTES:
+            self._open_new()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class JournalWriter:
+    """What IngestEndpoint hands its rows to under `serve` (the interface of ingest.BatchWriter):
+    each row is answered once it is in the journal on disk, with whether it was new."""
+
+    def __init__(self, store: Store, folder: Path, *, recent_s: float = RECENT_S) -> None:
+        self.store, self.folder, self.recent_s = store, folder, recent_s
+        self.timings = Timings()
+        self.file: JournalFile | None = None
+        self._recent: OrderedDict[tuple, float] = OrderedDict()  # journaled keys, oldest first
+        self._queue: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._closing = False
+        self._database_away = False
+
+    def start(self) -> None:
+        self.file = JournalFile(self.folder)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="hub-journal")
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task:
+            await self._task
+        if self.file is not None:
+            self.file.close()
+            if loaded_offset(self.file.path) >= self.file.size:  # all in the database: nothing to keep
+                for done in (self.file.path, _offset_file(self.file.path)):
+                    done.unlink(missing_ok=True)
+
+    async def submit(self, kind: str, row: dict[str, Any]) -> bool:
+        if key_of(kind, row) in self._recent:
+            return False
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(kind, row, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch, self._queue = self._queue, []
+                started = time.perf_counter()
+                try:
+                    await asyncio.to_thread(self._write, batch)
+                except Exception as exc:  # the disk is full or gone: each request hears it
+                    log.warning("could not write to the journal: %s", reason(exc))
+                    for item in batch:
+                        if not item.future.done():
+                            item.future.set_exception(exc)
+                    continue
+                self.timings.commit += time.perf_counter() - started
+                self.timings.batches += 1
+                self.timings.batched_rows += len(batch)
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_result(item.new)
+            if self._closing:
+                return
+
+    def _write(self, batch: list[_Pending]) -> None:
+        unique: dict[tuple, _Pending] = {}
+        for item in batch:
+            key = key_of(item.kind, item.row)
+            if key not in self._recent:
+                unique.setdefault(key, item)  # a repeat within the turn is not new
+        known = self._stored(unique) if unique else set()
+        fresh = [(key, item) for key, item in unique.items() if key not in known]
+        if fresh:
+            self.file.append(b"".join(encode(item.kind, item.row) for _, item in fresh))
+        now = time.monotonic()
+        for key, item in fresh:
+            item.new = True
+            self._recent[key] = now
+        while self._recent and next(iter(self._recent.values())) < now - self.recent_s:
+            self._recent.popitem(last=False)
+
+    def _stored(self, unique: dict[tuple, _Pending]) -> set[tuple]:
+        """The keys the database already has. While it is away, none: the journal holds the rows
+        until the loader reaches it again, and a repeat is then stored once all the same."""
+        ids = [key[1] for key in unique if key[0] == "report"]
+        laptops = sorted({key[1] for key in unique if key[0] == "state"})
+        times = sorted({key[2] for key in unique if key[0] == "state"})
+        known: set[tuple] = set()
+        try:
+            with self.store.read() as conn:
+                for chunk in _chunks(ids):
+                    known.update(("report", r[0]) for r in conn.execute(select(t.reports.c.id).where(t.reports.c.id.in_(chunk))))
+                c = t.states.c
+                for chunk in _chunks(laptops):
+                    rows = conn.execute(select(c.laptop, c.at).where(c.laptop.in_(chunk), c.at.in_(times)))
+                    known.update(("state", laptop, at) for laptop, at in rows)
+        except Exception as exc:
+            if not self._database_away:
+                log.warning("the database cannot be read (%s); reports and states are kept in the journal until it is back",
+                            reason(exc))
+            self._database_away = True
+            return set()
+        if self._database_away:
+            log.warning("the database can be read again")
+            self._database_away = False
+        return known
+
+
+def _chunks(items: list, size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# ---------------------------------------------------------------- the loading side
+
+
+class Loader:
+    """Loads journal files into the database: those of the process `owner` (the `serve` process
+    this loader's process belongs to) as they grow, and any file nobody holds (finished)."""
+
+    def __init__(self, store: Store, folder: Path, owner: int) -> None:
+        self.store, self.folder, self.owner = store, folder, owner
+        self._offsets: dict[Path, int] = {}
+        self._inserts: dict[str, _Insert] = {}
+        self.loaded = 0
+
+    def run_once(self) -> int:
+        """Load what is waiting, up to LOAD_MAX_ROWS rows; how many rows were loaded."""
+        rows = 0
+        for path in sorted(self.folder.glob("*" + _SUFFIX)):
+            if rows >= LOAD_MAX_ROWS:
+                break
+            mine = path.name.endswith(f"-{self.owner}{_SUFFIX}")
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except FileNotFoundError:
+                continue
+            try:
+                finished = _lock(fd)
+                if not finished and not mine:
+                    continue  # another process's live journal: its own loader takes it
+                rows += self._load(path, fd, finished)
+            finally:
+                os.close(fd)
+        self.loaded += rows
+        return rows
+
+    def _load(self, path: Path, fd: int, finished: bool) -> int:
+        offset = self._offsets.get(path)
+        if offset is None:
+            offset = loaded_offset(path)
+        size = os.fstat(fd).st_size
+        rows = 0
+        while offset < size and rows < LOAD_MAX_ROWS:
+            data = os.pread(fd, min(LOAD_MAX_BYTES, size - offset), offset)
+            records, used = decode(data)
+            if not records:
+                break  # a record still being written (or, in a finished file, torn by a crash)
+            self._insert(records)
+            offset += used
+            rows += len(records)
+            _write_offset(path, offset)
+        self._offsets[path] = offset
+        if finished and (offset >= size or rows < LOAD_MAX_ROWS):
+            # every whole record is in: the rest, if any, was cut short and never acknowledged
+            if offset < size:
+                log.warning("a journal ended with %d bytes of an unfinished record (never acknowledged): %s",
+                            size - offset, path.name)
+            for leftover in (path, _offset_file(path)):
+                leftover.unlink(missing_ok=True)
+            self._offsets.pop(path, None)
+        return rows
+
+    def _insert(self, records: list[tuple[str, dict[str, Any]]]) -> None:
+        by_kind: dict[str, dict[tuple, dict[str, Any]]] = {"report": {}, "state": {}}
+        for kind, row in records:
+            by_kind[kind].setdefault(key_of(kind, row), row)
+        with self.store.begin() as conn:
+            for kind, rows in by_kind.items():
+                if not rows:
+                    continue
+                insert = self._inserts.get(kind)
+                if insert is None:
+                    table, key = (t.reports, ("id",)) if kind == "report" else (t.states, ("laptop", "at"))
+                    first = next(iter(rows.values()))
+                    insert = self._inserts[kind] = _Insert(table, list(first), key, conn.dialect)
+                values = list(rows.values())
+                for chunk in _chunks(values, 200):
+                    insert.run(conn, chunk)
+
+
+def _write_offset(path: Path, offset: int) -> None:
+    target = _offset_file(path)
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(str(offset))
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, target)

@@ -1,0 +1,160 @@
+"""The journal: `serve` answers a report or state once it is on disk in the hub's own journal
+file, and the background process loads it into the database. Acknowledged means kept, through
+a crash of the whole hub, a database that is away, rotation, and a record torn by a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import psutil
+from sqlalchemy import func, select
+
+from app.hub import journal
+from app.hub import schema as t
+from app.hub.clock import utc_now
+from app.hub.ingest import parse_report, parse_state
+from app.hub.settings import HubSettings
+from app.hub.store import Store
+from tests.hub import laptops as lp
+from tests.hub.conftest import store_for
+from tests.hub.test_hub_notify import wait_for
+from tests.servers.smtp import free_port
+
+HUB = "group_wait_s = 1\ngroup_interval_s = 600\ndetect_min_laptops = 1000\n"
+
+
+def count(store: Store, table, like: str) -> int:
+    """Rows of laptops whose id is like `like`."""
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(table.c.laptop.like(like))).scalar()
+
+
+def rows(n: int, prefix: str) -> list[tuple[str, dict]]:
+    now = utc_now()
+    out = []
+    for i in range(n):
+        out.append(("report", parse_report(orjson.dumps(lp.report(f"{prefix}-{i}")), now)))
+        out.append(("state", parse_state(orjson.dumps(lp.state(f"{prefix}-{i}")), now)))
+    return out
+
+
+def test_records_come_back_as_written_and_a_torn_or_damaged_one_ends_the_file():
+    records = rows(3, "enc")
+    data = b"".join(journal.encode(kind, row) for kind, row in records)
+    back, used = journal.decode(data)
+    assert back == records and used == len(data)
+    assert all(isinstance(row["received_at"], datetime) and row["received_at"].tzinfo for _, row in back)
+    torn, used = journal.decode(data[:-5])  # a crash in the middle of the last record
+    assert torn == records[:-1] and used < len(data)
+    damaged = bytearray(data)
+    damaged[len(journal.encode(*records[0])) + 20] ^= 0xFF  # a flipped byte in the second record
+    kept, _ = journal.decode(bytes(damaged))
+    assert kept == records[:1]
+
+
+def test_rows_are_kept_while_the_database_is_away_and_loaded_once_it_is_back(tmp_path, monkeypatch):
+    """A writer whose database cannot be read still takes rows in (answered as new); the loader
+    stores each once, a rotated file is finished and removed, and a repeat is not new."""
+    monkeypatch.setattr(journal, "ROTATE_BYTES", 20_000)  # a few records per file
+    folder = tmp_path / "journal"
+    away = Store(f"postgresql+psycopg://mb:x@127.0.0.1:{free_port()}/nothing?connect_timeout=2")
+    good = Store(HubSettings(data_dir=tmp_path).database_url)
+    good.migrate()
+    records = rows(20, "away")
+
+    async def take_in(store: Store, items) -> list[bool]:
+        writer = journal.JournalWriter(store, folder)
+        writer.start()
+        try:
+            return list(await asyncio.gather(*(writer.submit(kind, dict(row)) for kind, row in items)))
+        finally:
+            writer._closing = True  # stop without removing the (not yet loaded) file
+            writer._wake.set()
+            await writer._task
+            writer.file.close()
+
+    assert asyncio.run(take_in(away, records)) == [True] * len(records)
+    files = sorted(folder.glob("*.journal"))
+    assert len(files) >= 2 and all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert journal.backlog(folder) == sum(f.stat().st_size for f in files)
+
+    loader = journal.Loader(good, folder, owner=os.getpid())
+    while loader.run_once():
+        pass
+    assert count(good, t.reports, "away-%") == 20 and count(good, t.states, "away-%") == 20
+    assert list(folder.glob("*.journal*")) == []  # finished files are removed with their offsets
+    assert journal.backlog(folder) == 0
+
+    # the database is back: a repeat is answered as already stored, and nothing is written
+    assert asyncio.run(take_in(good, records[:4])) == [False] * 4
+    while loader.run_once():
+        pass
+    assert count(good, t.reports, "away-%") == 20
+    good.dispose()
+    away.dispose()
+
+
+def test_a_loader_takes_only_its_own_live_journal_and_finished_ones(tmp_path):
+    folder = tmp_path / "journal"
+    store = Store(HubSettings(data_dir=tmp_path).database_url)
+    store.migrate()
+    mine = journal.JournalFile(folder)
+    mine.append(b"".join(journal.encode(k, r) for k, r in rows(2, "mine")))
+    half = journal.encode(*rows(1, "cut")[0])
+    mine.append(half[: len(half) // 2])  # a record still being written: not loaded yet
+    other = folder / f"{1:020d}-{os.getpid() + 100000}.journal"  # another process's, finished
+    other.write_bytes(b"".join(journal.encode(k, r) for k, r in rows(1, "other")) + half[:9])
+    loader = journal.Loader(store, folder, owner=os.getpid())
+    loader.run_once()
+    assert count(store, t.reports, "mine-%") == 2 and count(store, t.reports, "other-%") == 1
+    assert count(store, t.reports, "cut-%") == 0
+    assert not other.exists()  # finished: loaded, its torn tail dropped, removed
+    assert mine.path.exists() and journal.loaded_offset(mine.path) < mine.size  # live: kept
+    mine.close()
+    store.dispose()
+
+
+def test_everything_acknowledged_survives_the_whole_hub_being_killed(start_hub, hub_tokens, database_url, isolated_home):
+    """kill -9 of serve and its background process right after a burst was answered: the next
+    serve loads what the journal holds, so every acknowledged report and state is stored."""
+    hub = start_hub(database=database_url, hub=HUB)
+    laptop, _admin = hub_tokens(database_url)
+    items = [("report", lp.report(f"kill-{i}")) for i in range(150)] + \
+            [("state", lp.state(f"kill-{i}", network=f"{i:012x}")) for i in range(150)]
+    parent = psutil.Process(hub.proc.pid)
+    family = [parent, *parent.children(recursive=True)]
+    for proc in family:
+        proc.suspend()  # the background process cannot load anything now ...
+    family[0].resume()  # ... while the process answering requests takes the burst in
+    assert set(lp.burst([hub.url], laptop, items)) == {201}
+    for proc in family:
+        try:
+            proc.resume()
+            os.kill(proc.pid, signal.SIGKILL)
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            pass
+    hub.proc.wait(10)
+    folder = next(Path(isolated_home).rglob("journal"))
+    assert journal.backlog(folder) > 0  # what was acknowledged is in the journal, not yet stored
+
+    start_hub(database=database_url, hub=HUB)  # a new serve finds the journal the dead one left
+    store = store_for(database_url, isolated_home)
+    try:
+        wait_for(lambda: count(store, t.reports, "kill-%") == 150 and count(store, t.states, "kill-%") == 150,
+                 timeout=30, what="the journal loaded")
+        wait_for(lambda: not list(folder.glob(f"*-{hub.proc.pid}.journal")), what="the dead hub's journal removed")
+    finally:
+        store.dispose()
+
+
+def test_the_journal_keeps_times_exactly():
+    at = datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=UTC)
+    row = parse_state(orjson.dumps({**lp.state("t-1"), "at": at.isoformat()}), at)
+    [(kind, back)], _ = journal.decode(journal.encode("state", row))
+    assert kind == "state" and back["at"] == at and back == row
