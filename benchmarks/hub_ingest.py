@@ -8,8 +8,14 @@ uvicorn serving an empty ASGI app the same way `serve` runs the hub (the stack's
   * p99 latency at a steady 500 reports/s (open loop: latency counted from each request's
     scheduled time, so a stall is not hidden);
   * how long until the first notification of a new group reaches IT (goal: group_wait_s + 1 s);
-  * where the hub's time goes (reading, token, JSON parsing, validation, the database commit
-    as requests wait for it, the response), from the hub's own counters.
+  * where the hub's time goes (reading, token, JSON parsing, validation, the wait for the
+    journal's flush to disk, whose batches also ask the database which rows it already has, and
+    the response), from the hub's own counters;
+  * the CPU each run cost per request: the server's processes, PostgreSQL's, and wrk's.
+
+Every request the hub answers is durable: on disk in its journal (fdatasync) before the answer;
+the background process loads the journal into the database in batches, and the time it needs to
+catch up after the runs is printed too.
 
 The load comes from `wrk` (Debian `wrk`, a C load generator) so the client is not the
 bottleneck; the steady-rate run uses aiohttp. Both compete with the server for this machine's
@@ -47,7 +53,7 @@ from tests.servers.smtp import free_port  # noqa: E402
 
 WRK_SCRIPT = r"""
 local counter = 0
-local thread_no = 0
+thread_no = 0  -- a global: setup()'s thread:set() gives each thread its own (a local would hide it)
 local threads = {}
 local template = os.getenv("BENCH_BODY")
 local token = os.getenv("BENCH_TOKEN")
@@ -422,8 +428,10 @@ def main() -> int:
                 s2 = hub.stats()
                 backlog = sum(s2["ungrouped"].values())
                 caught_up = wait_grouped(hub)  # the steady run measures a hub that is not catching up
-                notes.append(f"hub {label}: grouping caught up with the {backlog:,} events left after the two runs in "
-                             f"{caught_up:.1f} s ({backlog / max(caught_up, 0.001):,.0f} events/s on top of what it grouped during them)")
+                journal_left = s2["ungrouped"].get("journal_bytes", 0)
+                notes.append(f"hub {label}: loading and grouping caught up with what was left after the two runs "
+                             f"({backlog - journal_left:,} events stored but not grouped, {journal_left / 1e6:.1f} MB of journal "
+                             f"not loaded) in {caught_up:.1f} s")
                 rows.append((f"hub {label} reports", {**reports, "steady": steady(hub.url + "/api/v1/reports", report_body(), hub.laptop_token),
                                                       "split": breakdown(s0, s1)}))
                 rows.append((f"hub {label} states", {**states, "split": breakdown(s1, s2)}))
@@ -452,13 +460,14 @@ def main() -> int:
             mixed = 2 / (1 / rep["rate"] + 1 / st["rate"])
             print(f"hub {backend}: reports+state at an even mix ≈ {mixed:.0f}/s (goal ≥ 2000/s)")
     print("\nwhere a hub request's time goes (mean µs per request, measured inside the hub):")
-    print(f"{'':26} {'read':>6} {'token':>6} {'parse':>6} {'valid.':>6} {'db wait':>8} {'respond':>8} {'rows/commit':>12} {'commit ms':>10}")
+    print(f"{'':26} {'read':>6} {'token':>6} {'parse':>6} {'valid.':>6} {'journal':>8} {'respond':>8} {'rows/flush':>12} {'flush ms':>10}")
     for label, r in rows:
         if "split" in r:
             s = r["split"]
             print(f"{label:26} {s['read']:6.0f} {s['auth']:6.0f} {s['parse']:6.0f} {s['validate']:6.0f} {s['database']:8.0f} "
                   f"{s['respond']:8.0f} {s['rows_per_commit']:12.1f} {s['commit_ms']:10.2f}")
-    print("(the rest of each request's latency is uvicorn, the event loop and the kernel, and the wait for CPU)")
+    print("(journal: the wait for the flush of a request's row to disk; a flush also asks the database which of its rows "
+          "it already has;\n the rest of each request's latency is uvicorn, the event loop and the kernel, and the wait for CPU)")
     print(f"\nCPU per request during each run (µs; this machine has {os.cpu_count()} cores):")
     print(f"{'':26} {'server':>8} {'database':>9} {'wrk':>6} {'total':>7} {'cores busy':>11}")
     for label, r in rows:
