@@ -248,9 +248,9 @@ class _Pass:
                 {c: _bind(f"b_{c}") for c in ("username", "network", "since", "last_at", "by_state", "left_at")}
             )
             self.conn.execute(stmt, [{f"b_{k}": m[k] for k in fields} for m in changed])
-        if self.report_groups:
+        if self.report_groups:  # grouped with their group in one write: each update rewrites the row
             rc = t.reports.c
-            self.conn.execute(update(t.reports).where(rc.seq == _bind("b_seq")).values(group_id=_bind("b_gid")),
+            self.conn.execute(update(t.reports).where(rc.seq == _bind("b_seq")).values(group_id=_bind("b_gid"), grouped=True),
                               [{"b_seq": s, "b_gid": g} for s, g in self.report_groups])
 
 
@@ -357,7 +357,8 @@ def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing 
             work.flush()
             _save_groups(conn, work)
             _mark_grouped(conn, t.states, [e["seq"] for e in states])
-            _mark_grouped(conn, t.reports, [e["seq"] for e in reports])
+            with_group = {seq for seq, _ in work.report_groups}
+            _mark_grouped(conn, t.reports, [e["seq"] for e in reports if e["seq"] not in with_group])
         touched = set(work.touched)
         if pacing is None or pacing.expire_due(now):
             touched |= _expire_report_members(conn, now)
