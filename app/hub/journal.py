@@ -40,10 +40,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import select
 
 from app.hub import schema as t
-from app.hub.ingest import Timings, _Insert, _Pending, reason
+from app.hub.ingest import Timings, _comparable, _Insert, _Pending, reason
 
 if TYPE_CHECKING:
     from app.hub.store import Store
@@ -197,6 +196,7 @@ class JournalWriter:
         self._task: asyncio.Task | None = None
         self._closing = False
         self._database_away = False
+        self._known = _Known(store)
 
     def start(self) -> None:
         self.file = JournalFile(self.folder)
@@ -207,6 +207,7 @@ class JournalWriter:
         self._wake.set()
         if self._task:
             await self._task
+        self._known.close()
         if self.file is not None:
             self.file.close()
             if loaded_offset(self.file.path) >= self.file.size:  # all in the database: nothing to keep
@@ -265,18 +266,8 @@ class JournalWriter:
     def _stored(self, unique: dict[tuple, _Pending]) -> set[tuple]:
         """The keys the database already has. While it is away, none: the journal holds the rows
         until the loader reaches it again, and a repeat is then stored once all the same."""
-        ids = [key[1] for key in unique if key[0] == "report"]
-        laptops = sorted({key[1] for key in unique if key[0] == "state"})
-        times = sorted({key[2] for key in unique if key[0] == "state"})
-        known: set[tuple] = set()
         try:
-            with self.store.read() as conn:
-                for chunk in _chunks(ids):
-                    known.update(("report", r[0]) for r in conn.execute(select(t.reports.c.id).where(t.reports.c.id.in_(chunk))))
-                c = t.states.c
-                for chunk in _chunks(laptops):
-                    rows = conn.execute(select(c.laptop, c.at).where(c.laptop.in_(chunk), c.at.in_(times)))
-                    known.update(("state", laptop, at) for laptop, at in rows)
+            known = self._known(unique)
         except Exception as exc:
             if not self._database_away:
                 log.warning("the database cannot be read (%s); reports and states are kept in the journal until it is back",
@@ -287,6 +278,61 @@ class JournalWriter:
             log.warning("the database can be read again")
             self._database_away = False
         return known
+
+
+class _Known:
+    """Which of a flush's keys the database already has, asked on a driver connection of its own
+    kept open in autocommit: one round trip per kind and flush, without the pool's check-out,
+    ping, BEGIN and ROLLBACK around it (four round trips on PostgreSQL)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._fairy: Any = None
+        dialect = store.engine.dialect
+        self._mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._at = t.states.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+
+    def __call__(self, unique: dict[tuple, Any]) -> set[tuple]:
+        ids = [key[1] for key in unique if key[0] == "report"]
+        states = [(key[1], key[2]) for key in unique if key[0] == "state"]
+        try:
+            cursor = self._cursor()
+            known: set[tuple] = set()
+            for chunk in _chunks(ids):
+                cursor.execute(f"SELECT id FROM reports WHERE id IN ({', '.join([self._mark] * len(chunk))})", chunk)
+                known.update(("report", row[0]) for row in cursor.fetchall())
+            if states:
+                sent = {(laptop, _comparable(self._at(at) if self._at else at)): at for laptop, at in states}
+                for chunk in _chunks(sorted({laptop for laptop, _ in states})):
+                    these = set(chunk)
+                    times = sorted({stored for (laptop, stored) in sent if laptop in these}, key=str)
+                    cursor.execute(f"SELECT laptop, at FROM states WHERE laptop IN ({', '.join([self._mark] * len(chunk))}) "
+                                   f"AND at IN ({', '.join([self._mark] * len(times))})", [*chunk, *times])
+                    for laptop, at in cursor.fetchall():
+                        original = sent.get((laptop, _comparable(at)))
+                        if original is not None:
+                            known.add(("state", laptop, original))
+            cursor.close()
+            return known
+        except Exception:
+            self.close()  # a broken connection is not used again; the next flush opens another
+            raise
+
+    def _cursor(self) -> Any:
+        if self._fairy is None:
+            self._fairy = self.store.engine.raw_connection()
+            driver = self._fairy.dbapi_connection
+            if hasattr(driver, "autocommit"):  # psycopg: no transaction left open between flushes
+                driver.autocommit = True
+        return self._fairy.cursor()
+
+    def close(self) -> None:
+        if self._fairy is not None:
+            try:
+                self._fairy.invalidate()  # not back to the pool in autocommit
+            except Exception:  # noqa: S110 - it is being thrown away
+                pass
+            self._fairy = None
 
 
 def _chunks(items: list, size: int = 500):
@@ -367,9 +413,7 @@ class Loader:
                     table, key = (t.reports, ("id",)) if kind == "report" else (t.states, ("laptop", "at"))
                     first = next(iter(rows.values()))
                     insert = self._inserts[kind] = _Insert(table, list(first), key, conn.dialect)
-                values = list(rows.values())
-                for chunk in _chunks(values, 200):
-                    insert.run(conn, chunk)
+                insert.load(conn, list(rows.values()))
 
 
 def _write_offset(path: Path, offset: int) -> None:

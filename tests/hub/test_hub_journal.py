@@ -57,13 +57,13 @@ def test_records_come_back_as_written_and_a_torn_or_damaged_one_ends_the_file():
     assert kept == records[:1]
 
 
-def test_rows_are_kept_while_the_database_is_away_and_loaded_once_it_is_back(tmp_path, monkeypatch):
+def test_rows_are_kept_while_the_database_is_away_and_loaded_once_it_is_back(tmp_path, monkeypatch, database_url):
     """A writer whose database cannot be read still takes rows in (answered as new); the loader
     stores each once, a rotated file is finished and removed, and a repeat is not new."""
     monkeypatch.setattr(journal, "ROTATE_BYTES", 20_000)  # a few records per file
     folder = tmp_path / "journal"
     away = Store(f"postgresql+psycopg://mb:x@127.0.0.1:{free_port()}/nothing?connect_timeout=2")
-    good = Store(HubSettings(data_dir=tmp_path).database_url)
+    good = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
     good.migrate()
     records = rows(20, "away")
 
@@ -91,11 +91,12 @@ def test_rows_are_kept_while_the_database_is_away_and_loaded_once_it_is_back(tmp
     assert list(folder.glob("*.journal*")) == []  # finished files are removed with their offsets
     assert journal.backlog(folder) == 0
 
-    # the database is back: a repeat is answered as already stored, and nothing is written
-    assert asyncio.run(take_in(good, records[:4])) == [False] * 4
+    # the database is back: a repeat (a report and a state) is answered as already stored, from
+    # the database (a new writer has no memory of it), and nothing is written
+    assert asyncio.run(take_in(good, records[:4] + [("state", {**records[1][1], "laptop": "away-new"})])) == [False] * 4 + [True]
     while loader.run_once():
         pass
-    assert count(good, t.reports, "away-%") == 20
+    assert count(good, t.reports, "away-%") == 20 and count(good, t.states, "away-%") == 21
     good.dispose()
     away.dispose()
 
