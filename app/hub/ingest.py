@@ -279,27 +279,21 @@ def _comparable(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
-class BatchWriter:
-    """Commits what concurrent requests hand in as one transaction per round; each request is
-    answered when its round has committed (durable), with whether its row was new."""
+class QueuedWriter:
+    """What the hub's writers share: rows handed in by requests queue for the writer's own task
+    (`_run`, started by `start`), and each request waits for its row's outcome: whether it was new."""
 
-    def __init__(self, store: Store, *, max_batch: int = 1000, on_commit: Any = None,
-                 concurrent: int | None = None) -> None:
-        self.store = store
-        self.max_batch = max_batch
-        # SQLite has one writer at a time; PostgreSQL commits several transactions at once (and
-        # flushes their log together), so a batch need not wait for the one before it
-        self.concurrent = concurrent or (1 if store.dialect == "sqlite" else 4)
-        self.on_commit = on_commit
+    task_name = "hub-writer"
+
+    def __init__(self) -> None:
         self.timings = Timings()
-        self._inserts: dict[str, _Insert] = {}
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="hub-writer")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.task_name)
 
     async def stop(self) -> None:
         self._closing = True
@@ -312,6 +306,40 @@ class BatchWriter:
         self._queue.append(_Pending(kind, row, future))
         self._wake.set()
         return await future
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _failed(batch: list[_Pending], exc: Exception) -> None:
+        for item in batch:
+            if not item.future.done():
+                item.future.set_exception(exc)
+
+    def _done(self, batch: list[_Pending], started: float) -> None:
+        """The batch is durable: count it, and answer each of its requests."""
+        self.timings.commit += time.perf_counter() - started
+        self.timings.batches += 1
+        self.timings.batched_rows += len(batch)
+        for item in batch:
+            if not item.future.done():
+                item.future.set_result(item.new)
+
+
+class BatchWriter(QueuedWriter):
+    """Commits what concurrent requests hand in as one transaction per round; each request is
+    answered when its round has committed (durable), with whether its row was new."""
+
+    def __init__(self, store: Store, *, max_batch: int = 1000, on_commit: Any = None,
+                 concurrent: int | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.max_batch = max_batch
+        # SQLite has one writer at a time; PostgreSQL commits several transactions at once (and
+        # flushes their log together), so a batch need not wait for the one before it
+        self.concurrent = concurrent or (1 if store.dialect == "sqlite" else 4)
+        self.on_commit = on_commit
+        self._inserts: dict[str, _Insert] = {}
 
     async def _run(self) -> None:
         slots = asyncio.Semaphore(self.concurrent)
@@ -335,18 +363,11 @@ class BatchWriter:
         try:
             await asyncio.to_thread(self._commit, batch)
         except Exception as exc:  # the database is down or refused: each request hears it
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            self._failed(batch, exc)
             return
         finally:
             slots.release()
-        self.timings.commit += time.perf_counter() - started
-        self.timings.batches += 1
-        self.timings.batched_rows += len(batch)
-        for item in batch:
-            if not item.future.done():
-                item.future.set_result(item.new)
+        self._done(batch, started)
         if self.on_commit is not None:
             self.on_commit()
 

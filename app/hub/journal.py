@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from app.hub import schema as t
-from app.hub.ingest import Timings, _comparable, _Insert, _Pending, reason
+from app.hub.ingest import QueuedWriter, _comparable, _Insert, _Pending, reason
 
 if TYPE_CHECKING:
     from app.hub.store import Store
@@ -182,31 +182,26 @@ class JournalFile:
             self.fd = -1
 
 
-class JournalWriter:
-    """What IngestEndpoint hands its rows to under `serve` (the interface of ingest.BatchWriter):
-    each row is answered once it is in the journal on disk, with whether it was new."""
+class JournalWriter(QueuedWriter):
+    """What IngestEndpoint hands its rows to under `serve` (in place of ingest.BatchWriter): each
+    row is answered once it is in the journal on disk, with whether it was new."""
+
+    task_name = "hub-journal"
 
     def __init__(self, store: Store, folder: Path, *, recent_s: float = RECENT_S) -> None:
+        super().__init__()
         self.store, self.folder, self.recent_s = store, folder, recent_s
-        self.timings = Timings()
         self.file: JournalFile | None = None
         self._recent: OrderedDict[tuple, float] = OrderedDict()  # journaled keys, oldest first
-        self._queue: list[_Pending] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._closing = False
         self._database_away = False
         self._known = _Known(store)
 
     def start(self) -> None:
         self.file = JournalFile(self.folder)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="hub-journal")
+        super().start()
 
     async def stop(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task:
-            await self._task
+        await super().stop()
         self._known.close()
         if self.file is not None:
             self.file.close()
@@ -217,10 +212,7 @@ class JournalWriter:
     async def submit(self, kind: str, row: dict[str, Any]) -> bool:
         if key_of(kind, row) in self._recent:
             return False
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(kind, row, future))
-        self._wake.set()
-        return await future
+        return await super().submit(kind, row)
 
     async def _run(self) -> None:
         while True:
@@ -233,16 +225,9 @@ class JournalWriter:
                     await asyncio.to_thread(self._write, batch)
                 except Exception as exc:  # the disk is full or gone: each request hears it
                     log.warning("could not write to the journal: %s", reason(exc))
-                    for item in batch:
-                        if not item.future.done():
-                            item.future.set_exception(exc)
+                    self._failed(batch, exc)
                     continue
-                self.timings.commit += time.perf_counter() - started
-                self.timings.batches += 1
-                self.timings.batched_rows += len(batch)
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_result(item.new)
+                self._done(batch, started)
             if self._closing:
                 return
 
