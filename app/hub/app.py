@@ -35,7 +35,7 @@ class Hub:
     tokens: accounts.TokenCache
     workers: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # room for the dashboard's own state
-    writer: Any = None  # ingest.BatchWriter, while running
+    writer: Any = None  # journal.JournalWriter (serve) or ingest.BatchWriter, while running
     sender: Any = None  # notify.Sender, while running
     grouper: Any = None  # runtime.Grouper, while running
     feed_cache: Any = None  # runtime.FeedCache

@@ -1,8 +1,9 @@
 """Ingest: POST /api/v1/reports and /api/v1/state, validated, bounded, idempotent and durable.
 
 The request path is kept lean (raw ASGI, orjson, a cached token lookup) and every accepted
-document goes through one BatchWriter: concurrent requests are committed together in one
-transaction, and each is answered only after that commit, so an acknowledged report is on disk.
+document goes through one writer, and each is answered only once its row is on disk: under
+`serve` the journal (app.hub.journal, loaded into the database by the background process),
+embedded a BatchWriter, which commits concurrent requests together in one transaction.
 Grouping happens afterwards, in the grouper, from the stored rows.
 """
 

@@ -1,11 +1,12 @@
-"""The hub's background work: the batched writer (in the process that answers requests), the
-grouper loop (grouping, notification scheduling, retention) and the notification sender; plus
-the feed cache.
+"""The hub's background work: the writer (in the process that answers requests), the journal's
+loader, the grouper loop (grouping, notification scheduling, retention) and the notification
+sender; plus the feed cache.
 
-`serve` runs the grouper and the sender in a child process of their own (BackgroundProcess), so
-grouping a burst of events never competes with answering the next requests for one
-interpreter's lock; the child is restarted if it dies and ends with its parent. Embedded uses
-(tests, the demo's in-process variant) keep everything in one process with `background=True`.
+`serve` writes each request's row to its journal and runs the loader, the grouper and the
+sender in a child process of their own (BackgroundProcess), so loading and grouping a burst of
+events never compete with answering the next requests for one interpreter's lock; the child is
+restarted if it dies and ends with its parent. Embedded uses (tests, the demo's in-process
+variant) keep everything in one process with `background=True`, committing through a BatchWriter.
 """
 
 from __future__ import annotations
