@@ -127,11 +127,21 @@ def test_the_writers_driver_level_insert_stores_exactly_what_sqlalchemy_stores(d
             await writer.stop()
 
     assert asyncio.run(write()) == [True, True, False]
-    columns = [c for c in report if c != "id"]
+    # the journal's loader inserts without RETURNING (one short statement per row), a
+    # repeat included: the same values again, stored once
+    from app.hub.ingest import _Insert
+
+    loaded_report = {**report, "id": report["id"] + "-load", "known_incident": "inc-7", "token_id": None}
+    loaded_state = {**state, "laptop": "laptop-c"}
+    with store.begin() as conn:
+        _Insert(t.reports, list(report), ("id",), conn.dialect).load(conn, [loaded_report, loaded_report | {"id": report["id"]}])
+        _Insert(t.states, list(state), ("laptop", "at"), conn.dialect).load(conn, [loaded_state])
+    columns = [c for c in report if c not in ("id", "known_incident", "token_id")]
     with store.engine.connect() as conn:  # raw, as the database holds them
         rows = conn.exec_driver_sql(f"SELECT {', '.join(columns)} FROM reports ORDER BY seq").fetchall()
-        assert rows[0] == rows[1]
+        assert len(rows) == 3 and rows[0] == rows[1] == rows[2]
+        assert conn.exec_driver_sql("SELECT known_incident, token_id FROM reports ORDER BY seq").fetchall()[2] == ("inc-7", None)
         state_cols = [c for c in state if c != "laptop"]
         rows = conn.exec_driver_sql(f"SELECT {', '.join(state_cols)} FROM states ORDER BY seq").fetchall()
-        assert rows[0] == rows[1]
+        assert len(rows) == 3 and rows[0] == rows[1] == rows[2]
     store.dispose()
