@@ -91,7 +91,8 @@ class Pacing:
         return now_ids
 
 
-def _chunks(items: list, size: int = _CHUNK):
+def chunks(items: list, size: int = _CHUNK):
+    """`items` in slices of `size`: IN (...) lists under every database's parameter limit."""
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -118,7 +119,7 @@ class _Pass:
         self.report_groups: list[tuple[int, int]] = []  # (report seq, group id)
 
     def load(self, laptop_ids: list[str]) -> None:
-        for chunk in _chunks(laptop_ids):
+        for chunk in chunks(laptop_ids):
             for row in self.conn.execute(select(t.laptops).where(t.laptops.c.id.in_(chunk))):
                 self.laptops[row.id] = dict(row._mapping)
             if self.groups_by_id:
@@ -267,7 +268,7 @@ def _ungrouped(conn: Connection, table: Any) -> list[dict[str, Any]]:
 
 
 def _mark_grouped(conn: Connection, table: Any, seqs: list[int]) -> None:
-    for chunk in _chunks(seqs, 2000):
+    for chunk in chunks(seqs, 2000):
         conn.execute(update(table).where(table.c.seq.in_(chunk)).values(grouped=True))
 
 
@@ -291,7 +292,7 @@ def count(conn: Connection, group_ids: set[int]) -> dict[int, tuple[int, int, in
     network = case((m.network == "", None), else_=m.network)
     ids = sorted(group_ids)
     counts = {gid: (0, 0, 0) for gid in ids}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows = conn.execute(
             select(m.group_id, func.count(), func.count(person.distinct()), func.count(network.distinct()))
             .where(m.group_id.in_(chunk), m.left_at.is_(None))
@@ -379,7 +380,7 @@ def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing 
 def _after_recount(conn: Connection, settings: HubSettings, touched: set[int], now: datetime) -> None:
     """Resolve groups nobody is left in; open or refresh their automatic incidents."""
     g = t.groups.c
-    for chunk in _chunks(sorted(touched)):
+    for chunk in chunks(sorted(touched)):
         for row in conn.execute(select(t.groups).where(g.id.in_(chunk), g.state == "open")):
             if row.laptops == 0:
                 resolve_group(conn, settings, row, now, why="empty")

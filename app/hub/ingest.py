@@ -234,6 +234,9 @@ class Timings:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+TABLES = {"report": (t.reports, ("id",)), "state": (t.states, ("laptop", "at"))}  # kind: table, unique key
+
+
 class _Insert:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING <key> for a batch of rows in one statement,
     sent through the driver: SQLAlchemy's per-row bookkeeping for an executemany cost more than
@@ -386,7 +389,7 @@ class BatchWriter(QueuedWriter):
                     continue
                 insert = self._inserts.get(kind)
                 if insert is None:
-                    table, key = (t.reports, ("id",)) if kind == "report" else (t.states, ("laptop", "at"))
+                    table, key = TABLES[kind]
                     insert = self._inserts[kind] = _Insert(table, list(items[0].row), key, conn.dialect)
                 for item, new in zip(items, insert.run(conn, [item.row for item in items]), strict=True):
                     item.new = new
@@ -481,7 +484,8 @@ def reason(exc: Exception) -> str:
     """The database's (or the disk's) own first line for a failure, scrubbed, for a log line."""
     from app.report.redact import scrub_text
 
-    return scrub_text(str(getattr(exc, "orig", None) or exc).splitlines()[0][:300])
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return scrub_text(text.splitlines()[0][:300] if text else type(exc).__name__)
 
 
 # what SecurityHeaders gives every other API answer (these two bypass the middleware)

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from app.hub import schema as t
-from app.hub.ingest import QueuedWriter, _comparable, _Insert, _Pending, reason
+from app.hub.grouping import chunks
+from app.hub.ingest import TABLES, QueuedWriter, _comparable, _Insert, _Pending, reason
 
 if TYPE_CHECKING:
     from app.hub.store import Store
@@ -157,7 +158,7 @@ class JournalFile:
 
     def _open_new(self) -> None:
         path = self.folder / f"{time.time_ns():020d}-{os.getpid()}{_SUFFIX}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)  # not inherited (PEP 446)
         if not _lock(fd):  # a name nobody else can have; the lock is what says "still being written"
             os.close(fd)
             raise RuntimeError(f"cannot lock the new journal file {path}")
@@ -283,12 +284,12 @@ class _Known:
         try:
             cursor = self._cursor()
             known: set[tuple] = set()
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 cursor.execute(f"SELECT id FROM reports WHERE id IN ({', '.join([self._mark] * len(chunk))})", chunk)
                 known.update(("report", row[0]) for row in cursor.fetchall())
             if states:
                 sent = {(laptop, _comparable(self._at(at) if self._at else at)): at for laptop, at in states}
-                for chunk in _chunks(sorted({laptop for laptop, _ in states})):
+                for chunk in chunks(sorted({laptop for laptop, _ in states})):
                     these = set(chunk)
                     times = sorted({stored for (laptop, stored) in sent if laptop in these}, key=str)
                     cursor.execute(f"SELECT laptop, at FROM states WHERE laptop IN ({', '.join([self._mark] * len(chunk))}) "
@@ -320,11 +321,6 @@ class _Known:
             self._fairy = None
 
 
-def _chunks(items: list, size: int = 500):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 # ---------------------------------------------------------------- the loading side
 
 
@@ -336,7 +332,6 @@ class Loader:
         self.store, self.folder, self.owner = store, folder, owner
         self._offsets: dict[Path, int] = {}
         self._inserts: dict[str, _Insert] = {}
-        self.loaded = 0
 
     def run_once(self) -> int:
         """Load what is waiting, up to LOAD_MAX_ROWS rows; how many rows were loaded."""
@@ -346,7 +341,7 @@ class Loader:
                 break
             mine = path.name.endswith(f"-{self.owner}{_SUFFIX}")
             try:
-                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                fd = os.open(path, os.O_RDONLY)
             except FileNotFoundError:
                 continue
             try:
@@ -356,7 +351,6 @@ class Loader:
                 rows += self._load(path, fd, finished)
             finally:
                 os.close(fd)
-        self.loaded += rows
         return rows
 
     def _load(self, path: Path, fd: int, finished: bool) -> int:
@@ -395,9 +389,8 @@ class Loader:
                     continue
                 insert = self._inserts.get(kind)
                 if insert is None:
-                    table, key = (t.reports, ("id",)) if kind == "report" else (t.states, ("laptop", "at"))
-                    first = next(iter(rows.values()))
-                    insert = self._inserts[kind] = _Insert(table, list(first), key, conn.dialect)
+                    table, key = TABLES[kind]
+                    insert = self._inserts[kind] = _Insert(table, list(next(iter(rows.values()))), key, conn.dialect)
                 insert.load(conn, list(rows.values()))
 
 

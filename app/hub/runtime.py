@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from app.hub.clock import utc_now
-from app.report.redact import scrub_text
+from app.hub.ingest import reason
 
 if TYPE_CHECKING:
     from app.hub.app import Hub
@@ -112,7 +112,7 @@ class Grouper:
             except Exception as exc:  # the database is away: keep trying, say so once per pass
                 self.pacing.recount_all = True  # what the failed pass deferred is not lost
                 self.pacing.expired_at = None
-                log.warning("grouping pass failed: %s", scrub_text(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__))
+                log.warning("grouping pass failed: %s", reason(exc))
                 log.debug("grouping pass failed", exc_info=True)
             if more:
                 continue
@@ -222,8 +222,7 @@ async def _load_journal(hub: Hub, owner: int, stop: asyncio.Event) -> None:
             failing = False
         except Exception as exc:  # the database is away: the journal keeps every row meanwhile
             if not failing:
-                log.warning("cannot load the journal into the database: %s",
-                            scrub_text(str(getattr(exc, "orig", None) or exc).splitlines()[0][:300] if str(exc) else type(exc).__name__))
+                log.warning("cannot load the journal into the database: %s", reason(exc))
             failing, rows = True, 0
         if rows:
             hub.wake_grouper()
