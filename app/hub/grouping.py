@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, case, func, insert, literal, select, update
 
-from app.hub import incidents, notify
+from app.hub import bulk, incidents, notify
 from app.hub import schema as t
 from app.hub.store import GROUPER_LOCK, Store
 
@@ -102,6 +102,7 @@ class _Pass:
 
     def __init__(self, conn: Connection, now: datetime) -> None:
         self.conn, self.now = conn, now
+        self.bulk = bulk.of(conn.dialect)
         self.groups: dict[str, dict[str, Any]] = {}  # open groups by key
         self.groups_by_id: dict[int, dict[str, Any]] = {}
         for row in conn.execute(select(t.groups).where(t.groups.c.state == "open")):
@@ -120,12 +121,13 @@ class _Pass:
 
     def load(self, laptop_ids: list[str]) -> None:
         for chunk in chunks(laptop_ids):
-            for row in self.conn.execute(select(t.laptops).where(t.laptops.c.id.in_(chunk))):
+            for row in self.conn.execute(select(t.laptops).where(self.bulk.among(t.laptops.c.id, chunk))):
                 self.laptops[row.id] = dict(row._mapping)
             if self.groups_by_id:
                 m = t.group_members.c
                 rows = self.conn.execute(
-                    select(t.group_members).where(m.laptop.in_(chunk), m.group_id.in_(list(self.groups_by_id)))
+                    select(t.group_members).where(self.bulk.among(m.laptop, chunk),
+                                                  self.bulk.among(m.group_id, self.groups_by_id))
                 )
                 for row in rows:
                     self.members[(row.group_id, row.laptop)] = dict(row._mapping)
@@ -230,46 +232,37 @@ class _Pass:
     # -------------------------------------------------------- writing back
 
     def flush(self) -> None:
-        if self.new_laptops:
-            self.conn.execute(insert(t.laptops), [self.laptops[i] for i in self.new_laptops])
-        existing = [self.laptops[i] for i in self.dirty_laptops - self.new_laptops]
-        if existing:
-            lc = t.laptops.c
-            stmt = update(t.laptops).where(lc.id == _bind("b_id")).values(
-                {c: _bind(f"b_{c}") for c in ("last_seen", "verdict", "layer", "headline", "network", "username", "app_version", "state_at")}
-            )
-            self.conn.execute(stmt, [{f"b_{k}": v for k, v in row.items() if k != "first_seen"} for row in existing])
-        fields = ("group_id", "laptop", "username", "network", "since", "last_at", "by_state", "left_at")
-        if self.new_members:
-            self.conn.execute(insert(t.group_members), [{k: self.members[key][k] for k in fields} for key in self.new_members])
-        changed = [self.members[key] for key in self.dirty_members - self.new_members]
-        if changed:
-            mc = t.group_members.c
-            stmt = update(t.group_members).where(mc.group_id == _bind("b_group_id"), mc.laptop == _bind("b_laptop")).values(
-                {c: _bind(f"b_{c}") for c in ("username", "network", "since", "last_at", "by_state", "left_at")}
-            )
-            self.conn.execute(stmt, [{f"b_{k}": m[k] for k in fields} for m in changed])
-        if self.report_groups:  # grouped with their group in one write: each update rewrites the row
-            rc = t.reports.c
-            self.conn.execute(update(t.reports).where(rc.seq == _bind("b_seq")).values(group_id=_bind("b_gid"), grouped=True),
-                              [{"b_seq": s, "b_gid": g} for s, g in self.report_groups])
+        write = self.bulk
+        write.insert(self.conn, t.laptops, _LAPTOP, [self.laptops[i] for i in self.new_laptops])
+        write.update(self.conn, t.laptops, ("id",), _LAPTOP_CHANGES,
+                     [self.laptops[i] for i in self.dirty_laptops - self.new_laptops])
+        write.insert(self.conn, t.group_members, _MEMBER, [self.members[key] for key in self.new_members])
+        write.update(self.conn, t.group_members, ("group_id", "laptop"), _MEMBER_CHANGES,
+                     [self.members[key] for key in self.dirty_members - self.new_members])
+        # grouped with their group in one write: each update rewrites the row
+        write.update(self.conn, t.reports, ("seq",), ("group_id", "grouped"),
+                     [{"seq": seq, "group_id": gid, "grouped": True} for seq, gid in self.report_groups])
 
 
-def _bind(name: str):
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
+_LAPTOP = tuple(c.name for c in t.laptops.c)
+_LAPTOP_CHANGES = tuple(c for c in _LAPTOP if c not in ("id", "first_seen"))
+_MEMBER = tuple(c.name for c in t.group_members.c)
+_MEMBER_CHANGES = tuple(c for c in _MEMBER if c not in ("group_id", "laptop"))
+# what grouping reads of an event (not a report's body or note)
+_EVENT = {table.name: [table.c[name] for name in (*names, "seq", "laptop", "received_at", "verdict", "layer", "group_key",
+                                                     "failing", "headline", "username", "network")]
+          for table, names in ((t.reports, ("known_incident",)), (t.states, ("at", "app_version")))}
 
 
 def _ungrouped(conn: Connection, table: Any) -> list[dict[str, Any]]:
     c = table.c
-    rows = conn.execute(select(table).where(c.grouped == literal(False)).order_by(c.seq).limit(BATCH))
+    rows = conn.execute(select(*_EVENT[table.name]).where(c.grouped == literal(False)).order_by(c.seq).limit(BATCH))
     return [dict(r._mapping) for r in rows]
 
 
 def _mark_grouped(conn: Connection, table: Any, seqs: list[int]) -> None:
     for chunk in chunks(seqs, 2000):
-        conn.execute(update(table).where(table.c.seq.in_(chunk)).values(grouped=True))
+        conn.execute(update(table).where(bulk.of(conn.dialect).among(table.c.seq, chunk)).values(grouped=True))
 
 
 def _expire_report_members(conn: Connection, now: datetime) -> set[int]:
@@ -304,25 +297,14 @@ def count(conn: Connection, group_ids: set[int]) -> dict[int, tuple[int, int, in
 
 
 def store_counts(conn: Connection, counts: dict[int, tuple[int, int, int]], now: datetime) -> None:
-    if counts:
-        g = t.groups.c
-        conn.execute(
-            update(t.groups).where(g.id == _bind("b_id")).values(
-                laptops=_bind("b_l"), people=_bind("b_p"), networks=_bind("b_n"), changed_at=_bind("b_now")
-            ),
-            [{"b_id": gid, "b_l": c[0], "b_p": c[1], "b_n": c[2], "b_now": now} for gid, c in counts.items()],
-        )
+    bulk.of(conn.dialect).update(conn, t.groups, ("id",), ("laptops", "people", "networks", "changed_at"),
+                                 [{"id": gid, "laptops": c[0], "people": c[1], "networks": c[2], "changed_at": now}
+                                  for gid, c in counts.items()])
 
 
 def _save_groups(conn: Connection, work: _Pass) -> None:
-    g = t.groups.c
-    rows = [work.groups_by_id[gid] for gid in work.touched if gid in work.groups_by_id]
-    if rows:
-        conn.execute(
-            update(t.groups).where(g.id == _bind("b_id")).values(last_at=_bind("b_last"), headline=_bind("b_head"),
-                                                               incident_id=_bind("b_inc")),
-            [{"b_id": r["id"], "b_last": r["last_at"], "b_head": r["headline"], "b_inc": r["incident_id"]} for r in rows],
-        )
+    work.bulk.update(conn, t.groups, ("id",), ("last_at", "headline", "incident_id"),
+                     [work.groups_by_id[gid] for gid in work.touched if gid in work.groups_by_id])
 
 
 def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing | None = None) -> PassResult:

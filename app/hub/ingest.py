@@ -253,15 +253,6 @@ class _Insert:
         self.tail = f" ON CONFLICT DO NOTHING RETURNING {', '.join(key)}"
         self._text: dict[int, str] = {}
 
-    def load(self, conn: Any, rows: list[dict[str, Any]]) -> None:
-        """Insert the rows, skipping those already stored, without asking which were new: one
-        short statement sent once per row (psycopg pipelines them, sqlite3 loops in C), so the
-        driver parses it once instead of a long multi-row text per batch."""
-        text = self.head + self.one + " ON CONFLICT DO NOTHING"
-        conn.exec_driver_sql(text, [tuple(row[name] if proc is None else proc(row[name])
-                                          for name, proc in zip(self.columns, self.processors, strict=True))
-                                    for row in rows])
-
     def run(self, conn: Any, rows: list[dict[str, Any]]) -> list[bool]:
         """Insert the rows (whose keys are distinct); for each, whether it was new."""
         text = self._text.get(len(rows))

@@ -41,9 +41,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from app.hub import bulk
 from app.hub import schema as t
 from app.hub.grouping import chunks
-from app.hub.ingest import TABLES, QueuedWriter, _comparable, _Insert, _Pending, reason
+from app.hub.ingest import TABLES, QueuedWriter, _comparable, _Pending, reason
 
 if TYPE_CHECKING:
     from app.hub.store import Store
@@ -331,7 +332,6 @@ class Loader:
     def __init__(self, store: Store, folder: Path, owner: int) -> None:
         self.store, self.folder, self.owner = store, folder, owner
         self._offsets: dict[Path, int] = {}
-        self._inserts: dict[str, _Insert] = {}
 
     def run_once(self) -> int:
         """Load what is waiting, up to LOAD_MAX_ROWS rows; how many rows were loaded."""
@@ -385,13 +385,9 @@ class Loader:
             by_kind[kind].setdefault(key_of(kind, row), row)
         with self.store.begin() as conn:
             for kind, rows in by_kind.items():
-                if not rows:
-                    continue
-                insert = self._inserts.get(kind)
-                if insert is None:
-                    table, key = TABLES[kind]
-                    insert = self._inserts[kind] = _Insert(table, list(next(iter(rows.values()))), key, conn.dialect)
-                insert.load(conn, list(rows.values()))
+                if rows:  # a row already stored (a repeat the writer could not know of) is skipped
+                    columns = list(next(iter(rows.values())))
+                    bulk.of(conn.dialect).insert(conn, TABLES[kind][0], columns, list(rows.values()), skip_existing=True)
 
 
 def _write_offset(path: Path, offset: int) -> None:

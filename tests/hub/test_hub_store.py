@@ -127,15 +127,16 @@ def test_the_writers_driver_level_insert_stores_exactly_what_sqlalchemy_stores(d
             await writer.stop()
 
     assert asyncio.run(write()) == [True, True, False]
-    # the journal's loader inserts without RETURNING (one short statement per row), a
-    # repeat included: the same values again, stored once
-    from app.hub.ingest import _Insert
+    # the journal's loader inserts a batch in one statement (on PostgreSQL one array per
+    # column), a repeat included: the same values again, stored once
+    from app.hub import bulk
 
     loaded_report = {**report, "id": report["id"] + "-load", "known_incident": "inc-7", "token_id": None}
     loaded_state = {**state, "laptop": "laptop-c"}
     with store.begin() as conn:
-        _Insert(t.reports, list(report), ("id",), conn.dialect).load(conn, [loaded_report, loaded_report | {"id": report["id"]}])
-        _Insert(t.states, list(state), ("laptop", "at"), conn.dialect).load(conn, [loaded_state])
+        write = bulk.of(conn.dialect)
+        write.insert(conn, t.reports, list(report), [loaded_report, loaded_report | {"id": report["id"]}], skip_existing=True)
+        write.insert(conn, t.states, list(state), [loaded_state], skip_existing=True)
     columns = [c for c in report if c not in ("id", "known_incident", "token_id")]
     with store.engine.connect() as conn:  # raw, as the database holds them
         rows = conn.exec_driver_sql(f"SELECT {', '.join(columns)} FROM reports ORDER BY seq").fetchall()
@@ -144,4 +145,74 @@ def test_the_writers_driver_level_insert_stores_exactly_what_sqlalchemy_stores(d
         state_cols = [c for c in state if c != "laptop"]
         rows = conn.exec_driver_sql(f"SELECT {', '.join(state_cols)} FROM states ORDER BY seq").fetchall()
         assert len(rows) == 3 and rows[0] == rows[1] == rows[2]
+    store.dispose()
+
+
+AWKWARD = ["", 'quo"te', "back\\slash", "{brace}", "a,b", "NULL", "café ☕", "tab\tand\nnewline", " lead", "\\N"]
+
+
+def test_batch_statements_store_exactly_what_sqlalchemy_stores(database_url, tmp_path):
+    """Bulk's insert and update (one statement per batch) against SQLAlchemy's own, value for
+    value, with the strings an array's text form would trip on, times, booleans and NULLs."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert as sa_insert
+    from sqlalchemy import update as sa_update
+
+    from app.hub import bulk
+    from app.hub.settings import HubSettings
+
+    store = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
+    store.migrate()
+    now = utc_now()
+
+    def laptop(i: int, word: str) -> dict:
+        return {"id": f"{word}-{i}", "first_seen": now, "last_seen": now + timedelta(microseconds=i), "verdict": "down",
+                "layer": word[:32], "headline": word, "network": word[:32], "username": word, "app_version": "1",
+                "state_at": None if i % 2 else now - timedelta(days=i)}
+
+    ours = [laptop(i, w) for i, w in enumerate(AWKWARD)]
+    theirs = [{**row, "id": "sa-" + row["id"]} for row in ours]
+    columns = list(ours[0])
+    with store.begin() as conn:
+        bulk.of(conn.dialect).insert(conn, t.laptops, columns, ours)
+        conn.execute(sa_insert(t.laptops), theirs)
+    changes = ("headline", "username", "state_at", "last_seen")
+    with store.begin() as conn:  # every value rotated to another row's, NULLs included
+        moved = [{**row, **{c: ours[(i + 3) % len(ours)][c] for c in changes}} for i, row in enumerate(ours)]
+        bulk.of(conn.dialect).update(conn, t.laptops, ("id",), changes, moved)
+        c = t.laptops.c
+        for row in moved:
+            conn.execute(sa_update(t.laptops).where(c.id == "sa-" + row["id"]).values({k: row[k] for k in changes}))
+    with store.engine.connect() as conn:  # raw, as the database holds them
+        raw = {r[0]: r[1:] for r in conn.exec_driver_sql(f"SELECT {', '.join(columns)} FROM laptops").fetchall()}
+    assert len(raw) == 2 * len(ours)
+    for row in moved:
+        assert raw[row["id"]] == raw["sa-" + row["id"]]
+    with store.read() as conn:
+        back = {r.id: r for r in conn.execute(t.laptops.select())}
+    for row in moved:  # and read back through SQLAlchemy, they are the values written
+        assert {k: getattr(back[row["id"]], k) for k in columns} == row
+    store.dispose()
+
+
+def test_among_is_in_with_one_parameter_on_postgresql(database_url, tmp_path):
+    from sqlalchemy import select
+
+    from app.hub import bulk
+    from app.hub.settings import HubSettings
+
+    store = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
+    store.migrate()
+    now = utc_now()
+    with store.begin() as conn:
+        conn.execute(t.laptops.insert(), [{"id": w or "empty", "first_seen": now, "last_seen": now} for w in AWKWARD])
+    with store.read() as conn:
+        among = bulk.of(conn.dialect).among
+        for wanted in (["café ☕", 'quo"te', "missing"], [], AWKWARD[1:]):
+            got = {r[0] for r in conn.execute(select(t.laptops.c.id).where(among(t.laptops.c.id, wanted)))}
+            assert got == set(wanted) - {"missing"}
+        stmt = select(t.laptops.c.id).where(among(t.laptops.c.id, ["a", "b", "c"]))
+        compiled = str(stmt.compile(dialect=conn.dialect))
+        assert ("ANY" in compiled) == (store.dialect == "postgresql")
     store.dispose()
