@@ -16,9 +16,9 @@ Files (in `<data>/journal/`, private to the hub's user):
     new file every ROTATE_BYTES. A file nobody holds (rotated, or its process died) is
     finished: a loader takes the lock, loads the rest and deletes it. A record cut short by a
     crash was never acknowledged, and is dropped.
-  * `<name>.loaded`: how far that file is in the database (a byte offset), written after each
-    load's commit. Lost or stale, the next load repeats rows the database already has, which
-    changes nothing.
+  * `<name>.loaded`: how far that file is in the database (a byte offset and its crc32),
+    overwritten in place after each load's commit. Lost, stale or unreadable, the next load
+    repeats rows the database already has, which changes nothing.
 
 Whether a row is new (201) or already stored (200) is answered from the database and from the
 keys this process journaled in the last RECENT_S seconds (the loader is normally a fraction of a
@@ -126,11 +126,18 @@ def _offset_file(path: Path) -> Path:
     return path.with_name(path.name + ".loaded")
 
 
+_OFFSET = struct.Struct(">QI")  # offset, crc32 of its 8 bytes: a torn or foreign file reads as 0
+
+
 def loaded_offset(path: Path) -> int:
     try:
-        return int(_offset_file(path).read_text() or 0)
-    except (FileNotFoundError, ValueError):
+        data = _offset_file(path).read_bytes()
+    except FileNotFoundError:
         return 0
+    if len(data) != _OFFSET.size:
+        return 0
+    offset, crc = _OFFSET.unpack(data)
+    return offset if zlib.crc32(data[:8]) == crc else 0
 
 
 def backlog(folder: Path) -> int:
@@ -332,6 +339,7 @@ class Loader:
     def __init__(self, store: Store, folder: Path, owner: int) -> None:
         self.store, self.folder, self.owner = store, folder, owner
         self._offsets: dict[Path, int] = {}
+        self._offset_fds: dict[Path, int] = {}
 
     def run_once(self) -> int:
         """Load what is waiting, up to LOAD_MAX_ROWS rows; how many rows were loaded."""
@@ -367,17 +375,35 @@ class Loader:
             self._insert(records)
             offset += used
             rows += len(records)
-            _write_offset(path, offset)
+            self._write_offset(path, offset)
         self._offsets[path] = offset
         if finished and (offset >= size or rows < LOAD_MAX_ROWS):
             # every whole record is in: the rest, if any, was cut short and never acknowledged
             if offset < size:
                 log.warning("a journal ended with %d bytes of an unfinished record (never acknowledged): %s",
                             size - offset, path.name)
+            self._forget(path)
             for leftover in (path, _offset_file(path)):
                 leftover.unlink(missing_ok=True)
-            self._offsets.pop(path, None)
         return rows
+
+    def _write_offset(self, path: Path, offset: int) -> None:
+        """Overwrite the file's offset in place: one write on a file kept open (creating and
+        renaming a new file after every load cost more than the load's own statement)."""
+        fd = self._offset_fds.get(path)
+        if fd is None:
+            fd = self._offset_fds[path] = os.open(_offset_file(path), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.pwrite(fd, _OFFSET.pack(offset, zlib.crc32(struct.pack(">Q", offset))), 0)
+
+    def _forget(self, path: Path) -> None:
+        self._offsets.pop(path, None)
+        fd = self._offset_fds.pop(path, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close(self) -> None:
+        for path in list(self._offset_fds):
+            self._forget(path)
 
     def _insert(self, records: list[tuple[str, dict[str, Any]]]) -> None:
         by_kind: dict[str, dict[tuple, dict[str, Any]]] = {"report": {}, "state": {}}
@@ -388,11 +414,3 @@ class Loader:
                 if rows:  # a row already stored (a repeat the writer could not know of) is skipped
                     columns = list(next(iter(rows.values())))
                     bulk.of(conn.dialect).insert(conn, TABLES[kind][0], columns, list(rows.values()), skip_existing=True)
-
-
-def _write_offset(path: Path, offset: int) -> None:
-    target = _offset_file(path)
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(str(offset))
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, target)

@@ -171,7 +171,8 @@ def _background_main(settings: Any, verbose: int, parent: int) -> None:
 
     cli.setup_logging(verbose, to_file=False)
     os.umask(0o077)
-    store = Store(settings.database_url)
+    # every loop here retries a failed step, so no ping (a round trip) before each transaction
+    store = Store(settings.database_url, ping=False)
     hub = Hub(settings=settings, store=store, tokens=accounts.TokenCache(store))
     hub.feed_cache = FeedCache(store)
 
@@ -213,6 +214,13 @@ async def _load_journal(hub: Hub, owner: int, stop: asyncio.Event) -> None:
     from app.hub import journal
 
     loader = journal.Loader(hub.store, journal.folder_of(hub.settings.data_dir), owner)
+    try:
+        await _loading(hub, loader, stop)
+    finally:
+        loader.close()
+
+
+async def _loading(hub: Hub, loader: Any, stop: asyncio.Event) -> None:
     failing = False
     while True:
         try:

@@ -47,10 +47,13 @@ def _private_sqlite_file(path: Path) -> None:
 class Store:
     """The engine plus what differs between SQLite and PostgreSQL."""
 
-    def __init__(self, url: str, *, checkpoints_elsewhere: bool = False) -> None:
+    def __init__(self, url: str, *, checkpoints_elsewhere: bool = False, ping: bool = True) -> None:
         """checkpoints_elsewhere: on SQLite, this process's commits never copy the write-ahead
         log back into the database file (a commit that does waits for it); another process
-        calls checkpoint() instead — `serve`'s background process does, about once a second."""
+        calls checkpoint() instead — `serve`'s background process does, about once a second.
+        ping: on PostgreSQL, test a pooled connection before each use (after a database restart
+        the first use then still works); without it, that first use fails and the pool starts
+        afresh, for callers that retry anyway."""
         self.url = url
         try:
             parsed = make_url(url)
@@ -72,7 +75,7 @@ class Store:
                          else _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         elif self.dialect == "postgresql":
-            self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=ping)
         else:
             raise StoreError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
 

@@ -121,6 +121,31 @@ def test_a_loader_takes_only_its_own_live_journal_and_finished_ones(tmp_path):
     store.dispose()
 
 
+def test_an_unreadable_offset_means_loading_again_from_the_start_and_each_row_once(tmp_path):
+    folder = tmp_path / "journal"
+    store = Store(HubSettings(data_dir=tmp_path).database_url)
+    store.migrate()
+    mine = journal.JournalFile(folder)
+    mine.append(b"".join(journal.encode(k, r) for k, r in rows(3, "again")))
+    loader = journal.Loader(store, folder, owner=os.getpid())
+    assert loader.run_once() == 6
+    assert journal.loaded_offset(mine.path) == mine.size
+    assert oct(os.stat(str(mine.path) + ".loaded").st_mode & 0o777) == "0o600"
+    offset_file = Path(str(mine.path) + ".loaded")
+    good = offset_file.read_bytes()
+    for unreadable in (good[:-1] + bytes([good[-1] ^ 0xFF]), b"12", str(mine.size).encode()):
+        offset_file.write_bytes(unreadable)  # torn, short, or another format
+        assert journal.loaded_offset(mine.path) == 0
+        again = journal.Loader(store, folder, owner=os.getpid())
+        assert again.run_once() == 6  # everything read again, nothing stored twice
+        again.close()
+        assert journal.loaded_offset(mine.path) == mine.size
+    assert count(store, t.reports, "again-%") == 3 and count(store, t.states, "again-%") == 3
+    mine.close()
+    loader.close()
+    store.dispose()
+
+
 def test_everything_acknowledged_survives_the_whole_hub_being_killed(start_hub, hub_tokens, database_url, isolated_home):
     """kill -9 of serve and its background process right after a burst was answered: the next
     serve loads what the journal holds, so every acknowledged report and state is stored."""
