@@ -284,6 +284,7 @@ class _Known:
         self._fairy: Any = None
         dialect = store.engine.dialect
         self._mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._arrays = dialect.name == "postgresql"
         self._at = t.states.c.at.type.dialect_impl(dialect).bind_processor(dialect)
 
     def __call__(self, unique: dict[tuple, Any]) -> set[tuple]:
@@ -293,15 +294,16 @@ class _Known:
             cursor = self._cursor()
             known: set[tuple] = set()
             for chunk in chunks(ids):
-                cursor.execute(f"SELECT id FROM reports WHERE id IN ({', '.join([self._mark] * len(chunk))})", chunk)
+                cursor.execute(f"SELECT id FROM reports WHERE id {self._among(len(chunk), 'text')}", self._values(chunk))
                 known.update(("report", row[0]) for row in cursor.fetchall())
             if states:
                 sent = {(laptop, _comparable(self._at(at) if self._at else at)): at for laptop, at in states}
                 for chunk in chunks(sorted({laptop for laptop, _ in states})):
                     these = set(chunk)
                     times = sorted({stored for (laptop, stored) in sent if laptop in these}, key=str)
-                    cursor.execute(f"SELECT laptop, at FROM states WHERE laptop IN ({', '.join([self._mark] * len(chunk))}) "
-                                   f"AND at IN ({', '.join([self._mark] * len(times))})", [*chunk, *times])
+                    cursor.execute(f"SELECT laptop, at FROM states WHERE laptop {self._among(len(chunk), 'text')} "
+                                   f"AND at {self._among(len(times), 'timestamptz')}",
+                                   self._values(chunk) + self._values(times))
                     for laptop, at in cursor.fetchall():
                         original = sent.get((laptop, _comparable(at)))
                         if original is not None:
@@ -311,6 +313,15 @@ class _Known:
         except Exception:
             self.close()  # a broken connection is not used again; the next flush opens another
             raise
+
+    def _among(self, count: int, array_type: str) -> str:
+        """`IN (...)`, or on PostgreSQL `= ANY(<one array>)`: one statement text for any count."""
+        if self._arrays:
+            return f"= ANY(%b::{array_type}[])"
+        return f"IN ({', '.join([self._mark] * count)})"
+
+    def _values(self, values: list) -> list:
+        return [values] if self._arrays else list(values)
 
     def _cursor(self) -> Any:
         if self._fairy is None:

@@ -75,7 +75,12 @@ class Store:
                          else _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         elif self.dialect == "postgresql":
-            self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=ping)
+            # every statement planned for its own values: psycopg prepares a statement after five
+            # runs, and a generic plan made while a table was still small (a fresh hub, before
+            # autovacuum's first ANALYZE) went on scanning it whole however large it grew
+            options = " ".join(filter(None, [str(parsed.query.get("options") or ""), "-c plan_cache_mode=force_custom_plan"]))
+            self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=ping,
+                                        connect_args={"options": options})
         else:
             raise StoreError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
 

@@ -216,3 +216,52 @@ def test_among_is_in_with_one_parameter_on_postgresql(database_url, tmp_path):
         compiled = str(stmt.compile(dialect=conn.dialect))
         assert ("ANY" in compiled) == (store.dialect == "postgresql")
     store.dispose()
+
+
+def test_a_lookup_made_while_the_table_was_empty_still_uses_the_index_once_it_grew(pg_cluster, tmp_path):
+    """psycopg prepares a statement after five runs; a generic plan made on a fresh hub's empty
+    table scanned the whole table ever after. Every statement is planned for its values."""
+    from app.hub import bulk, journal
+
+    store = Store(pg_cluster.new_database() + "?options=-c%20statement_timeout%3D60000")
+    store.migrate()
+    known = journal._Known(store)
+
+    def lookups() -> None:  # psycopg prepares on the 5th run, PostgreSQL plans generically from the 6th on
+        for n in range(16):
+            assert known({("report", f"missing-{n}-{i}"): None for i in range(20)}) == set()
+
+    now = utc_now()
+    row = {"laptop": "l", "received_at": now, "created_at": now, "verdict": "down", "layer": "service", "group_key": "k",
+           "failing": "[]", "headline": "", "username": "", "network": "", "note": "", "known_incident": None,
+           "body": "{}" + " " * 1500, "token_id": None, "grouped": True, "group_id": None}
+
+    def add(first: int, count: int) -> None:
+        with store.begin() as conn:
+            bulk.of(conn.dialect).insert(conn, t.reports, ["id", *row], [{"id": f"r-{i}", **row} for i in range(first, first + count)])
+
+    lookups()  # prepared, and planned generically, while `reports` is empty
+    add(0, 30000)
+    with store.begin() as conn:
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "1min"  # the URL's own options are kept
+
+    def seq_scans() -> int:
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            return conn.exec_driver_sql("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'reports'").scalar()
+
+    def settled(marker: int) -> int:
+        cursor = known._cursor()
+        cursor.execute("SELECT count(*) FROM reports WHERE note = 'marker'")  # one whole-table scan, as a marker
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.close()
+        deadline = time.monotonic() + 20
+        while (count := seq_scans()) < marker and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return count
+
+    before = settled(seq_scans() + 1)
+    lookups()
+    assert settled(before + 1) == before + 1  # only the marker's scan: the lookups used the index
+    known.close()
+    store.dispose()
