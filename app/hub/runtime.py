@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GROUPER_EVERY_S = 0.25  # bounds how late a due notification is queued
+# while events keep coming, a pass starts at most this often: a pass has a fixed cost (about ten
+# round trips to the database, 7 ms on SQLite and 17 ms on PostgreSQL here), so a pass for every
+# load of the journal (every 50 ms) spent a third of a core on it; a full batch goes at once
+GROUPER_GAP_S = 0.2
 RETENTION_EVERY_S = 3600.0
 CHECKPOINT_EVERY_S = 1.0  # SQLite: the write-ahead log is copied back by the grouper, not by requests
 
@@ -93,12 +97,13 @@ class Grouper:
         from app.hub import grouping, retention
 
         while not self._stopping:
-            more = False
+            more = busy = False
+            started = time.monotonic()
             try:
                 result = await asyncio.to_thread(grouping.run_pass, self.hub.store, self.hub.settings, utc_now(),
                                                  self.pacing)
                 self.passes += 1
-                more = result.more
+                more, busy = result.more, result.events > 0
                 if result.queued:
                     self.hub.wake_sender()
                 if result.touched:
@@ -116,11 +121,14 @@ class Grouper:
                 log.debug("grouping pass failed", exc_info=True)
             if more:
                 continue
+            if busy and not self._stopping:  # more is on its way: let it gather into one pass
+                await asyncio.sleep(max(0.0, started + GROUPER_GAP_S - time.monotonic()))
+            if not self.wake.is_set():  # a wake during the pass or the gap means: at once
+                try:
+                    await asyncio.wait_for(self.wake.wait(), GROUPER_EVERY_S)
+                except TimeoutError:
+                    pass
             self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), GROUPER_EVERY_S)
-            except TimeoutError:
-                pass
 
 
 async def start(hub: Hub, *, background: bool | BackgroundProcess = True) -> None:

@@ -88,3 +88,45 @@ def test_the_ingest_endpoints_keep_the_api_headers_and_errors(start_hub, hub_tok
     assert first["ingest"]["requests"] == 1, first  # only the stored one is counted
     wait_for(lambda: stats()["ungrouped"] == {"reports": 0, "states": 0, "journal_bytes": 0}, what="grouping to catch up")
     assert httpx.get(hub.url + "/api/v1/stats", headers={"Authorization": f"Bearer {laptop}"}).status_code == 403
+
+
+def test_the_grouper_gathers_a_stream_of_events_into_fewer_passes_and_never_sleeps_through_a_wake(monkeypatch):
+    """While events keep coming, passes start at least GROUPER_GAP_S apart (each pass has a fixed
+    cost); a wake that arrives during a pass or the gap is not lost: the next pass follows it
+    without waiting for the timer (set to an hour here, so only a wake can start a pass)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from app.hub import grouping, runtime
+
+    monkeypatch.setattr(runtime, "GROUPER_EVERY_S", 3600.0)
+    monkeypatch.setattr(runtime, "CHECKPOINT_EVERY_S", 3600.0)
+    monkeypatch.setattr(runtime, "RETENTION_EVERY_S", 3600.0)
+    starts: list[float] = []
+    events = [5, 5, 5, 0]  # three busy passes, then an idle one
+
+    async def scenario() -> None:
+        hub = SimpleNamespace(store=SimpleNamespace(checkpoint=lambda: None), settings=None,
+                              wake_sender=lambda: None, feed_cache=SimpleNamespace(invalidate=lambda: None))
+        grouper = runtime.Grouper(hub)
+        grouper._checkpointed = grouper._pruned = time.monotonic()
+
+        def run_pass(store, settings, now, pacing):
+            starts.append(time.monotonic())
+            grouper.wake.set()  # the journal's loader wakes it while it is busy
+            n = events.pop(0) if events else 0
+            return grouping.PassResult(events=n)
+
+        monkeypatch.setattr(grouping, "run_pass", run_pass)
+        grouper.start()
+        grouper.wake.set()
+        deadline = time.monotonic() + 20
+        while len(starts) < 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await grouper.stop()
+
+    asyncio.run(scenario())
+    assert len(starts) >= 5  # each wake during a pass was followed by another pass
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert all(gap >= runtime.GROUPER_GAP_S * 0.95 for gap in gaps[:3])  # after a busy pass: the gap
+    assert gaps[3] < runtime.GROUPER_GAP_S  # after an idle one, a wake is answered at once
