@@ -14,6 +14,7 @@ exactly what SQLAlchemy stores elsewhere.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -65,6 +66,36 @@ class Bulk:
                                        + (" ON CONFLICT DO NOTHING" if skip_existing else ""))
         self._send(conn, text, table, columns, rows)
 
+    def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]],
+                   key: Sequence[str]) -> list[bool]:
+        """Insert the rows (whose `key`s are distinct), leaving out those stored already; for
+        each row, whether it was new. On SQLite the statement has one VALUES tuple per row (a
+        looped statement cannot say which rows went in), so its text is made per row count."""
+        if not rows:
+            return []
+        q = self._quote
+        head = f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in columns)}) "
+        tail = f" ON CONFLICT DO NOTHING RETURNING {', '.join(q(c) for c in key)}"
+        values = self._values(table, columns, rows)
+        if self.arrays:
+            cache = ("insert_new", table.name, tuple(columns), tuple(key))
+            text = self._texts.get(cache)
+            if text is None:
+                text = self._texts[cache] = head + f"SELECT * FROM unnest({self._arrays(table, columns)})" + tail
+            params: Any = tuple(values)
+            sent = [tuple(comparable(values[columns.index(c)][i]) for c in key) for i in range(len(rows))]
+        else:
+            cache = ("insert_new", table.name, tuple(columns), tuple(key), len(rows))
+            text = self._texts.get(cache)
+            if text is None:
+                one = "(" + ", ".join([self._mark] * len(columns)) + ")"
+                text = self._texts[cache] = head + "VALUES " + ", ".join([one] * len(rows)) + tail
+            params = tuple(v for row in values for v in row)
+            at = [columns.index(c) for c in key]
+            sent = [tuple(comparable(row[i]) for i in at) for row in values]
+        stored = {tuple(comparable(v) for v in r) for r in conn.exec_driver_sql(text, params)}
+        return [k in stored for k in sent]
+
     def update(self, conn: Connection, table: Table, key: Sequence[str], columns: Sequence[str],
                rows: Sequence[dict[str, Any]]) -> None:
         """Set `columns` of each row found by `key` to the row's values."""
@@ -96,12 +127,21 @@ class Bulk:
             self._processors[column] = column.type.dialect_impl(self.dialect).bind_processor(self.dialect)
         return self._processors[column]
 
+    def _values(self, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> list:
+        """The rows' values, each through its column's processor: on PostgreSQL one list per
+        column (an array each), elsewhere one tuple per row."""
+        processors = [(c, self._processor(table.c[c])) for c in columns]
+        if self.arrays:
+            return [[row[c] for row in rows] if p is None else [p(row[c]) for row in rows] for c, p in processors]
+        return [tuple(row[c] if p is None else p(row[c]) for c, p in processors) for row in rows]
+
     def _send(self, conn: Connection, text: str, table: Table, columns: Sequence[str],
               rows: Sequence[dict[str, Any]]) -> None:
-        processors = [(c, self._processor(table.c[c])) for c in columns]
-        if self.arrays:  # one parameter per column: the column's values in row order
-            conn.exec_driver_sql(text, tuple([row[c] for row in rows] if p is None else [p(row[c]) for row in rows]
-                                             for c, p in processors))
-        else:
-            conn.exec_driver_sql(text, [tuple(row[c] if p is None else p(row[c]) for c, p in processors)
-                                        for row in rows])
+        values = self._values(table, columns, rows)
+        conn.exec_driver_sql(text, tuple(values) if self.arrays else values)
+
+
+def comparable(value: Any) -> Any:
+    """A stored value as it compares with the one sent: PostgreSQL hands back an aware datetime
+    for what went in as one (in its session's zone), SQLite the same text."""
+    return value.astimezone(UTC) if isinstance(value, datetime) else value

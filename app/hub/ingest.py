@@ -16,12 +16,13 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from app.diagnosis.model import VERDICTS
+from app.hub import bulk
 from app.hub import schema as t
 from app.hub.clock import utc_now
 from app.jsonio import parse_iso
@@ -237,43 +238,6 @@ class Timings:
 TABLES = {"report": (t.reports, ("id",)), "state": (t.states, ("laptop", "at"))}  # kind: table, unique key
 
 
-class _Insert:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING <key> for a batch of rows in one statement,
-    sent through the driver: SQLAlchemy's per-row bookkeeping for an executemany cost more than
-    the database did. The text is made once per row count; every value goes through its column's
-    own SQLAlchemy bind processor, so what is stored is exactly what SQLAlchemy stores elsewhere."""
-
-    def __init__(self, table: Any, columns: list[str], key: tuple[str, ...], dialect: Any) -> None:
-        self.columns = columns
-        self.processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
-        self.key_at = [columns.index(name) for name in key]
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.one = "(" + ", ".join([mark] * len(columns)) + ")"
-        self.head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
-        self.tail = f" ON CONFLICT DO NOTHING RETURNING {', '.join(key)}"
-        self._text: dict[int, str] = {}
-
-    def run(self, conn: Any, rows: list[dict[str, Any]]) -> list[bool]:
-        """Insert the rows (whose keys are distinct); for each, whether it was new."""
-        text = self._text.get(len(rows))
-        if text is None:
-            text = self._text[len(rows)] = self.head + ", ".join([self.one] * len(rows)) + self.tail
-        params: list[Any] = []
-        keys = []
-        for row in rows:
-            values = [row[name] if proc is None else proc(row[name])
-                      for name, proc in zip(self.columns, self.processors, strict=True)]
-            params += values
-            keys.append(tuple(_comparable(values[i]) for i in self.key_at))
-        stored = {tuple(_comparable(v) for v in r) for r in conn.exec_driver_sql(text, tuple(params))}
-        return [key in stored for key in keys]
-
-
-def _comparable(value: Any) -> Any:
-    # PostgreSQL hands back an aware datetime for what went in as one; SQLite the same text
-    return value.astimezone(UTC) if isinstance(value, datetime) else value
-
-
 class QueuedWriter:
     """What the hub's writers share: rows handed in by requests queue for the writer's own task
     (`_run`, started by `start`), and each request waits for its row's outcome: whether it was new."""
@@ -334,7 +298,6 @@ class BatchWriter(QueuedWriter):
         # flushes their log together), so a batch need not wait for the one before it
         self.concurrent = concurrent or (1 if store.dialect == "sqlite" else 4)
         self.on_commit = on_commit
-        self._inserts: dict[str, _Insert] = {}
 
     async def _run(self) -> None:
         slots = asyncio.Semaphore(self.concurrent)
@@ -378,11 +341,9 @@ class BatchWriter(QueuedWriter):
             for kind, items in (("report", list(reports.values())), ("state", list(states.values()))):
                 if not items:
                     continue
-                insert = self._inserts.get(kind)
-                if insert is None:
-                    table, key = TABLES[kind]
-                    insert = self._inserts[kind] = _Insert(table, list(items[0].row), key, conn.dialect)
-                for item, new in zip(items, insert.run(conn, [item.row for item in items]), strict=True):
+                table, key = TABLES[kind]
+                news = bulk.of(conn.dialect).insert_new(conn, table, list(items[0].row), [item.row for item in items], key)
+                for item, new in zip(items, news, strict=True):
                     item.new = new
 
 

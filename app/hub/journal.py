@@ -43,8 +43,9 @@ import orjson
 
 from app.hub import bulk
 from app.hub import schema as t
+from app.hub.bulk import comparable
 from app.hub.grouping import chunks
-from app.hub.ingest import TABLES, QueuedWriter, _comparable, _Pending, reason
+from app.hub.ingest import TABLES, QueuedWriter, _Pending, reason
 
 if TYPE_CHECKING:
     from app.hub.store import Store
@@ -297,7 +298,7 @@ class _Known:
                 cursor.execute(f"SELECT id FROM reports WHERE id {self._among(len(chunk), 'text')}", self._values(chunk))
                 known.update(("report", row[0]) for row in cursor.fetchall())
             if states:
-                sent = {(laptop, _comparable(self._at(at) if self._at else at)): at for laptop, at in states}
+                sent = {(laptop, comparable(self._at(at) if self._at else at)): at for laptop, at in states}
                 for chunk in chunks(sorted({laptop for laptop, _ in states})):
                     these = set(chunk)
                     times = sorted({stored for (laptop, stored) in sent if laptop in these}, key=str)
@@ -305,7 +306,7 @@ class _Known:
                                    f"AND at {self._among(len(times), 'timestamptz')}",
                                    self._values(chunk) + self._values(times))
                     for laptop, at in cursor.fetchall():
-                        original = sent.get((laptop, _comparable(at)))
+                        original = sent.get((laptop, comparable(at)))
                         if original is not None:
                             known.add(("state", laptop, original))
             cursor.close()
