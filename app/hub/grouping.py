@@ -117,7 +117,7 @@ class _Pass:
         self.dirty_members: set[tuple[int, str]] = set()
         self.by_laptop: dict[str, set[int]] = {}  # laptop -> open groups it is (or was) a member of
         self.touched: set[int] = set()
-        self.report_groups: list[tuple[int, int]] = []  # (report seq, group id)
+        self.report_groups: list[tuple[int, int]] = []  # (stored report's seq, group id)
 
     def load(self, laptop_ids: list[str]) -> None:
         for chunk in chunks(laptop_ids):
@@ -227,7 +227,10 @@ class _Pass:
         if group is not None:
             # the hub's clock, not the laptop's: the hour a report-only member stays is counted here
             self.join(group, ev, ev["received_at"], by_state=False)
-            self.report_groups.append((ev["seq"], group["id"]))
+            if "seq" in ev:
+                self.report_groups.append((ev["seq"], group["id"]))
+            else:  # arriving in this pass: stored with its group
+                ev["group_id"] = group["id"]
 
     # -------------------------------------------------------- writing back
 
@@ -307,10 +310,18 @@ def _save_groups(conn: Connection, work: _Pass) -> None:
                      [work.groups_by_id[gid] for gid in work.touched if gid in work.groups_by_id])
 
 
-def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing | None = None) -> PassResult:
+def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing | None = None,
+             incoming: dict[str, list[dict[str, Any]]] | None = None) -> PassResult:
     """One grouping pass; does nothing (locked=False) while another process runs one. The
-    grouper loop passes its Pacing; without one, the pass recounts and expires everything."""
+    grouper loop passes its Pacing; without one, the pass recounts and expires everything.
+
+    `incoming`: rows not stored yet (the journal's, by kind, each key once). The pass stores them
+    already grouped, in its own transaction: one write of each row instead of an insert, a read
+    and an update. A row stored already (a repeat the journal could not know of) is neither
+    applied nor stored again. While another process holds the grouper lock, they are stored
+    ungrouped, for its next pass."""
     result = PassResult()
+    incoming = {kind: rows for kind, rows in (incoming or {}).items() if rows}
     # a big group's recount reads every member: the due ones are counted first, in a read-only
     # transaction, because on SQLite the pass's own transaction holds the write lock that every
     # ingest commit waits for
@@ -320,18 +331,23 @@ def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing 
             early = {gid: c for gid, c in count(conn, due).items() if c[0] > 0}  # an emptied one: below
     with store.begin() as conn:
         if not store.try_lock(conn, GROUPER_LOCK):
+            _store_incoming(conn, incoming, grouped=False)
             result.locked = False
             return result
+        incoming = _not_stored(conn, incoming)
         states = _ungrouped(conn, t.states)
         reports = _ungrouped(conn, t.reports)
-        events = [("state", e) for e in states] + [("report", e) for e in reports]
-        events.sort(key=lambda ke: (ke[1]["received_at"], ke[0] == "report", ke[1]["seq"]))
+        events = [("state", e) for e in states + incoming.get("state", [])] + \
+                 [("report", e) for e in reports + incoming.get("report", [])]
+        # stored ones first among those received at the same instant: they were taken in earlier
+        events.sort(key=lambda ke: (ke[1]["received_at"], ke[0] == "report", ke[1].get("seq", _NOT_STORED)))
         result.events = len(events)
         result.more = len(states) == BATCH or len(reports) == BATCH
         work = _Pass(conn, now)
         if events:
             work.load(sorted({e["laptop"] for _, e in events}))
-            incident_groups = incidents.group_of_incidents(conn, {e["known_incident"] for e in reports if e["known_incident"]})
+            incident_groups = incidents.group_of_incidents(
+                conn, {e["known_incident"] for kind, e in events if kind == "report" and e["known_incident"]})
             for kind, ev in events:
                 if kind == "state":
                     work.apply_state(ev)
@@ -342,6 +358,7 @@ def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing 
             _mark_grouped(conn, t.states, [e["seq"] for e in states])
             with_group = {seq for seq, _ in work.report_groups}
             _mark_grouped(conn, t.reports, [e["seq"] for e in reports if e["seq"] not in with_group])
+            _store_incoming(conn, incoming, grouped=True)
         touched = set(work.touched)
         if pacing is None or pacing.expire_due(now):
             touched |= _expire_report_members(conn, now)
@@ -357,6 +374,33 @@ def run_pass(store: Store, settings: HubSettings, now: datetime, pacing: Pacing 
         result.touched = touched
         result.queued = notify.schedule(conn, settings, now)
     return result
+
+
+_NOT_STORED = float("inf")
+_TABLE = {"report": t.reports, "state": t.states}
+
+
+def _not_stored(conn: Connection, incoming: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    among = bulk.of(conn.dialect).among
+    out = dict(incoming)
+    if reports := incoming.get("report"):
+        c = t.reports.c
+        stored = {r[0] for r in conn.execute(select(c.id).where(among(c.id, [row["id"] for row in reports])))}
+        out["report"] = [row for row in reports if row["id"] not in stored]
+    if states := incoming.get("state"):
+        c = t.states.c
+        rows = conn.execute(select(c.laptop, c.at).where(among(c.laptop, sorted({row["laptop"] for row in states})),
+                                                          c.at.in_(sorted({row["at"] for row in states}))))
+        stored = {(laptop, bulk.comparable(at)) for laptop, at in rows}
+        out["state"] = [row for row in states if (row["laptop"], bulk.comparable(row["at"])) not in stored]
+    return {kind: rows for kind, rows in out.items() if rows}
+
+
+def _store_incoming(conn: Connection, incoming: dict[str, list[dict[str, Any]]], *, grouped: bool) -> None:
+    for kind, rows in incoming.items():
+        extra = {"grouped": grouped} if kind == "state" else {"grouped": grouped, "group_id": None}
+        rows = [{**extra, **row, "grouped": grouped} for row in rows]  # a grouped report carries its group_id
+        bulk.of(conn.dialect).insert(conn, _TABLE[kind], list(rows[0]), rows, skip_existing=True)
 
 
 def _after_recount(conn: Connection, settings: HubSettings, touched: set[int], now: datetime) -> None:

@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 ROTATE_BYTES = 32 * 1024 * 1024
 RECENT_S = 120.0
 LOAD_MAX_BYTES = 16 * 1024 * 1024  # read per file per load (a record is at most about 7 MB)
-LOAD_MAX_ROWS = 5000  # rows per load transaction
+LOAD_MAX_ROWS = 5000  # rows per load
+LOAD_BATCH = 1000  # rows per transaction (under `serve` also a grouping pass)
 _HEAD = struct.Struct(">II")  # payload length, crc32 of the payload
 _TIMES = {"report": ("received_at", "created_at"), "state": ("at", "received_at")}
 _SUFFIX = ".journal"
@@ -83,13 +84,14 @@ def encode(kind: str, row: dict[str, Any]) -> bytes:
     return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def decode(data: bytes) -> tuple[list[tuple[str, dict[str, Any]]], int]:
-    """The whole records at the start of `data`, and how many bytes they took; stops at a record
-    that is cut short or does not match its checksum (being written, or torn by a crash)."""
-    records = []
+def decode(data: bytes, limit: int | None = None) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+    """The whole records at the start of `data` (at most `limit`), and how many bytes they took;
+    stops at a record that is cut short or does not match its checksum (being written, or torn
+    by a crash)."""
+    records: list[tuple[str, dict[str, Any]]] = []
     at = 0
     view = memoryview(data)
-    while at + _HEAD.size <= len(data):
+    while at + _HEAD.size <= len(data) and (limit is None or len(records) < limit):
         size, crc = _HEAD.unpack_from(data, at)
         end = at + _HEAD.size + size
         if end > len(data):
@@ -348,8 +350,10 @@ class Loader:
     """Loads journal files into the database: those of the process `owner` (the `serve` process
     this loader's process belongs to) as they grow, and any file nobody holds (finished)."""
 
-    def __init__(self, store: Store, folder: Path, owner: int) -> None:
-        self.store, self.folder, self.owner = store, folder, owner
+    def __init__(self, store: Store, folder: Path, owner: int, *, store_rows: Any = None) -> None:
+        """store_rows: what stores a batch (rows by kind, each key once) in place of a plain
+        insert: under `serve`, the grouper's pass, which stores them grouped."""
+        self.store, self.folder, self.owner, self.store_rows = store, folder, owner, store_rows
         self._offsets: dict[Path, int] = {}
         self._offset_fds: dict[Path, int] = {}
 
@@ -381,7 +385,7 @@ class Loader:
         rows = 0
         while offset < size and rows < LOAD_MAX_ROWS:
             data = os.pread(fd, min(LOAD_MAX_BYTES, size - offset), offset)
-            records, used = decode(data)
+            records, used = decode(data, LOAD_BATCH)
             if not records:
                 break  # a record still being written (or, in a finished file, torn by a crash)
             self._insert(records)
@@ -421,6 +425,9 @@ class Loader:
         by_kind: dict[str, dict[tuple, dict[str, Any]]] = {"report": {}, "state": {}}
         for kind, row in records:
             by_kind[kind].setdefault(key_of(kind, row), row)
+        if self.store_rows is not None:
+            self.store_rows({kind: list(rows.values()) for kind, rows in by_kind.items()})
+            return
         with self.store.begin() as conn:
             for kind, rows in by_kind.items():
                 if rows:  # a row already stored (a repeat the writer could not know of) is skipped

@@ -34,6 +34,7 @@ GROUPER_EVERY_S = 0.25  # bounds how late a due notification is queued
 # round trips to the database, 7 ms on SQLite and 17 ms on PostgreSQL here), so a pass for every
 # load of the journal (every 50 ms) spent a third of a core on it; a full batch goes at once
 GROUPER_GAP_S = 0.2
+CHECK_EVERY_S = 0.05  # the shortest sleep of the grouper's loop
 RETENTION_EVERY_S = 3600.0
 CHECKPOINT_EVERY_S = 1.0  # SQLite: the write-ahead log is copied back by the grouper, not by requests
 
@@ -70,7 +71,9 @@ class FeedCache:
 
 class Grouper:
     """Runs grouping passes every GROUPER_EVERY_S (sooner when woken) for new events and the timers
-    (group_wait_s, group_interval_s, the report-only hour). One process at a time does a pass."""
+    (group_wait_s, group_interval_s, the report-only hour). One process at a time does a pass.
+    Under `serve`, the journal's loader runs most passes itself (pass_now with the rows it
+    loads); a pass of either kind puts the next timer pass off."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -79,6 +82,8 @@ class Grouper:
         self._task: asyncio.Task | None = None
         self._pruned = 0.0
         self._checkpointed = 0.0
+        self._pass_lock = threading.Lock()  # the loop's passes and the loader's, one at a time
+        self.last_pass_at = 0.0
         self.passes = 0
         from app.hub.grouping import Pacing
 
@@ -93,42 +98,61 @@ class Grouper:
         if self._task:
             await self._task
 
+    def pass_now(self, incoming: dict[str, list[dict[str, Any]]] | None = None) -> Any:
+        """One pass, in a worker thread; `incoming`: rows to store grouped (grouping.run_pass).
+        Hand its result to settle() on the event loop."""
+        from app.hub import grouping
+
+        with self._pass_lock:
+            self.last_pass_at = time.monotonic()
+            try:
+                return grouping.run_pass(self.hub.store, self.hub.settings, utc_now(), self.pacing, incoming)
+            except Exception:
+                self.pacing.recount_all = True  # what the failed pass deferred is not lost
+                self.pacing.expired_at = None
+                raise
+
+    def settle(self, result: Any) -> None:
+        self.passes += 1
+        if result.queued:
+            self.hub.wake_sender()
+        if result.touched:
+            self.hub.feed_cache.invalidate()
+
     async def _run(self) -> None:
-        from app.hub import grouping, retention
+        from app.hub import retention
 
         while not self._stopping:
             more = busy = False
             started = time.monotonic()
+            if self.wake.is_set() or started - self.last_pass_at >= GROUPER_EVERY_S:
+                self.wake.clear()  # a wake from now on means another pass
+                try:
+                    result = await asyncio.to_thread(self.pass_now)
+                    self.settle(result)
+                    more, busy = result.more, result.events > 0
+                except Exception as exc:  # the database is away: keep trying, say so once per pass
+                    log.warning("grouping pass failed: %s", reason(exc))
+                    log.debug("grouping pass failed", exc_info=True)
             try:
-                result = await asyncio.to_thread(grouping.run_pass, self.hub.store, self.hub.settings, utc_now(),
-                                                 self.pacing)
-                self.passes += 1
-                more, busy = result.more, result.events > 0
-                if result.queued:
-                    self.hub.wake_sender()
-                if result.touched:
-                    self.hub.feed_cache.invalidate()
                 if time.monotonic() - self._checkpointed > CHECKPOINT_EVERY_S:
                     self._checkpointed = time.monotonic()
                     await asyncio.to_thread(self.hub.store.checkpoint)
                 if time.monotonic() - self._pruned > RETENTION_EVERY_S:
                     self._pruned = time.monotonic()
                     await asyncio.to_thread(retention.prune, self.hub.store, self.hub.settings, utc_now())
-            except Exception as exc:  # the database is away: keep trying, say so once per pass
-                self.pacing.recount_all = True  # what the failed pass deferred is not lost
-                self.pacing.expired_at = None
-                log.warning("grouping pass failed: %s", reason(exc))
-                log.debug("grouping pass failed", exc_info=True)
+            except Exception as exc:
+                log.warning("database upkeep failed: %s", reason(exc))
             if more:
                 continue
             if busy and not self._stopping:  # more is on its way: let it gather into one pass
                 await asyncio.sleep(max(0.0, started + GROUPER_GAP_S - time.monotonic()))
             if not self.wake.is_set():  # a wake during the pass or the gap means: at once
+                due = self.last_pass_at + GROUPER_EVERY_S - time.monotonic()
                 try:
-                    await asyncio.wait_for(self.wake.wait(), GROUPER_EVERY_S)
+                    await asyncio.wait_for(self.wake.wait(), max(due, CHECK_EVERY_S))
                 except TimeoutError:
                     pass
-            self.wake.clear()
 
 
 async def start(hub: Hub, *, background: bool | BackgroundProcess = True) -> None:
@@ -217,20 +241,25 @@ LOAD_EVERY_S = 0.05  # how long the journal waits at most before it is loaded
 
 
 async def _load_journal(hub: Hub, owner: int, stop: asyncio.Event) -> None:
-    """Load the journal of `serve` (process `owner`) into the database, and wake the grouper for
-    what came in; at the end, what the journal holds is loaded before the process ends."""
+    """Load the journal of `serve` (process `owner`) into the database, grouping what it loads
+    in the same transaction; at the end, what the journal holds is loaded before the process ends."""
     from app.hub import journal
 
-    loader = journal.Loader(hub.store, journal.folder_of(hub.settings.data_dir), owner)
+    passes: list[Any] = []  # the loader's passes, settled here on the event loop
+    loader = journal.Loader(hub.store, journal.folder_of(hub.settings.data_dir), owner,
+                            store_rows=lambda rows: passes.append(hub.grouper.pass_now(rows)))
     try:
-        await _loading(hub, loader, stop)
+        await _loading(hub, loader, stop, passes)
     finally:
         loader.close()
 
 
-async def _loading(hub: Hub, loader: Any, stop: asyncio.Event) -> None:
+async def _loading(hub: Hub, loader: Any, stop: asyncio.Event, passes: list[Any]) -> None:
+    from app.hub import journal
+
     failing = False
     while True:
+        started = time.monotonic()
         try:
             rows = await asyncio.to_thread(loader.run_once)
             if failing:
@@ -240,13 +269,21 @@ async def _loading(hub: Hub, loader: Any, stop: asyncio.Event) -> None:
             if not failing:
                 log.warning("cannot load the journal into the database: %s", reason(exc))
             failing, rows = True, 0
-        if rows:
-            hub.wake_grouper()
-            continue
+        while passes:
+            result = passes.pop(0)
+            hub.grouper.settle(result)
+            if not result.locked:  # another process was grouping: stored for the next pass
+                hub.wake_grouper()
+        if rows >= journal.LOAD_MAX_ROWS:
+            continue  # a backlog: on at once
         if stop.is_set():
+            if rows:
+                continue
             return
+        # while rows keep coming, a load (and its grouping pass) at most every GROUPER_GAP_S
+        wait = started + GROUPER_GAP_S - time.monotonic() if rows else (1.0 if failing else LOAD_EVERY_S)
         try:
-            await asyncio.wait_for(stop.wait(), 1.0 if failing else LOAD_EVERY_S)
+            await asyncio.wait_for(stop.wait(), max(wait, 0.0))
         except TimeoutError:
             pass
 

@@ -111,7 +111,7 @@ def test_the_grouper_gathers_a_stream_of_events_into_fewer_passes_and_never_slee
         grouper = runtime.Grouper(hub)
         grouper._checkpointed = grouper._pruned = time.monotonic()
 
-        def run_pass(store, settings, now, pacing):
+        def run_pass(store, settings, now, pacing, incoming=None):
             starts.append(time.monotonic())
             grouper.wake.set()  # the journal's loader wakes it while it is busy
             n = events.pop(0) if events else 0

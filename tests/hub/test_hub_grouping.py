@@ -238,3 +238,93 @@ def test_a_paced_grouper_lets_report_only_members_go_on_its_own_slower_clock(hub
     assert open_groups(store)[0]["laptops"] == 2  # r2 was let go, s2 joined
     grouping.run_pass(store, settings, two_hours + timedelta(seconds=10), pacing)
     assert open_groups(store)[0]["laptops"] == 2
+
+
+def _script(t0):
+    """An outage told in batches: laptops joining by state and by report, one moving to another
+    outage, one recovering, a report naming an incident, a repeat of a stored report."""
+    a_report = lp.report("r1", note="cannot send", username="rita")
+    batches = [
+        [("state", lp.state(f"s{i}", username=f"u{i}", network=f"{i % 3:012d}", at=t0)) for i in range(6)]
+        + [("report", a_report), ("report", lp.report("r2", gateway="10.9.0.1"))],
+        [("state", lp.state("s1", "ok", at=t0 + timedelta(seconds=5))),
+         ("state", lp.state("s2", failing=lp.IMAP_DOWN, at=t0 + timedelta(seconds=5))),
+         ("state", lp.state("s3", at=t0 - timedelta(seconds=5))),  # older than what s3 said: changes nothing
+         ("report", lp.report("s4", note="me too", username="u4")),
+         ("report", lp.report("r3", known_incident="inc-1"))],
+        [("report", a_report),  # the same report again (a retry the journal could not recognise)
+         ("state", lp.state("s0", "ok", at=t0 + timedelta(seconds=9))),
+         ("report", lp.report("r4", verdict="ok", failing=[]))],
+    ]
+    return [[(kind, doc, t0 + timedelta(seconds=step)) for kind, doc in batch] for step, batch in enumerate(batches)]
+
+
+def _outcome(store):
+    with store.read() as conn:
+        keys = {r.id: r.key for r in conn.execute(select(t.groups))}
+        groups = sorted((r.key, r.state, r.laptops, r.people, r.networks, r.headline, r.incident_id)
+                        for r in conn.execute(select(t.groups)))
+        members = sorted((keys[r.group_id], r.laptop, r.username, r.network, r.since, r.last_at, r.by_state, r.left_at)
+                         for r in conn.execute(select(t.group_members)))
+        laptops = sorted(tuple(r) for r in conn.execute(select(t.laptops)))
+        reports = sorted((r.id, keys.get(r.group_id), r.grouped) for r in conn.execute(select(t.reports)))
+        states = sorted((r.laptop, r.at, r.grouped) for r in conn.execute(select(t.states)))
+        notes = sorted((r.event, keys[r.group_id]) for r in conn.execute(select(t.notifications)))
+    return groups, members, laptops, reports, states, notes
+
+
+def test_rows_grouped_as_they_are_stored_end_exactly_as_rows_stored_then_grouped(hub_db, database_url, request, tmp_path):
+    """The journal's loader hands its rows to the pass (run_pass incoming=...), which stores them
+    grouped in its own transaction; the outcome is row for row what storing first and grouping
+    afterwards gives, a repeat of a stored report included."""
+    store, settings = hub_db
+    other_url = request.getfixturevalue("pg_cluster").new_database() if database_url else ""
+    other_settings = HubSettings(database=other_url, data_dir=tmp_path / "other", group_wait_s=30, group_interval_s=600,
+                                 detect_min_laptops=3, detect_min_networks=2)
+    other_settings.notify["webhook_url"] = settings.notify["webhook_url"]
+    other = Store(other_settings.database_url)
+    other.migrate()
+    with store.begin() as conn:
+        conn.execute(insert(t.incidents).values(id="inc-1", title="Sending mail", status="investigating",
+                                                started_at=lp.now(), updated_at=lp.now()))
+    with other.begin() as conn:
+        conn.execute(insert(t.incidents).values(id="inc-1", title="Sending mail", status="investigating",
+                                                started_at=lp.now(), updated_at=lp.now()))
+    t0 = lp.now().replace(microsecond=0)
+    for step, batch in enumerate(_script(t0)):
+        now = t0 + timedelta(seconds=step, milliseconds=500)
+        for kind, doc, received in batch:  # stored first, then grouped
+            if not (kind == "report" and step == 2 and doc["reporter"]["laptop"] == "r1"):
+                feed(store, kind, doc, received)
+        grouping.run_pass(store, settings, now)
+        rows = {"report": [], "state": []}
+        for kind, doc, received in batch:  # handed to the pass, stored by it
+            rows[kind].append((parse_report if kind == "report" else parse_state)(orjson.dumps(doc), received))
+        result = grouping.run_pass(other, other_settings, now, incoming=rows)
+        assert result.locked and result.events == len(batch) - (step == 2)  # the repeat is not applied
+    assert _outcome(other) == _outcome(store)
+    groups, members, _laptops, reports, states, _notes = _outcome(other)
+    assert len(reports) == 4 + 1 and all(grouped for *_, grouped in reports + states)  # r1 once, r4 (ok) too
+    open_keys = {g[0] for g in groups if g[1] == "open"}
+    assert len(open_keys) == 2 and any(m[-1] is not None for m in members)  # two outages; someone left one
+    assert sum(1 for r in reports if r[1] is None) == 1  # the report saying mail works belongs to no outage
+    other.dispose()
+
+
+def test_rows_handed_to_a_pass_while_another_process_groups_are_stored_for_its_next_pass(hub_db, database_url):
+    if not database_url:
+        pytest.skip("SQLite has one writer at a time: the pass is always the only one")
+    store, settings = hub_db
+    t0 = lp.now()
+    rows = {"state": [parse_state(orjson.dumps(lp.state(f"w{i}", at=t0)), t0) for i in range(3)], "report": []}
+    with store.engine.connect() as holder:  # another process's pass holds the grouper lock
+        assert store.try_lock(holder, grouping.GROUPER_LOCK)
+        result = grouping.run_pass(store, settings, t0, incoming=rows)
+        assert not result.locked
+        with store.read() as conn:
+            assert sorted((r.laptop, r.grouped) for r in conn.execute(select(t.states))) == [
+                ("w0", False), ("w1", False), ("w2", False)]
+        holder.rollback()
+    result = grouping.run_pass(store, settings, t0)  # that process's next pass (or ours) takes them
+    assert result.events == 3
+    assert [g["laptops"] for g in open_groups(store)] == [3]
