@@ -3,8 +3,9 @@
 `serve` answers a report or state event once its row is in this process's journal file and
 that file is flushed to disk: one fdatasync for every request that arrived in the same turn of
 the event loop. The background process loads the journal into the database in large batches,
-each grouped as it is stored (one transaction: grouping.run_pass with the rows). Inserts are idempotent (the report's id, the state's laptop and
-time), so a row loaded twice after a crash is still stored once.
+each grouped as it is stored (one transaction: grouping.run_pass with the rows). Inserts are
+idempotent (the report's id, the state's laptop and time), so a row loaded twice after a crash
+is still stored once.
 
 Why: a database commit costs several milliseconds and, on SQLite, waits for the grouper's
 transaction, and every request waited for one. Appending to a file the hub owns costs a fraction of
