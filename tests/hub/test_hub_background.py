@@ -100,6 +100,7 @@ def test_the_grouper_gathers_a_stream_of_events_into_fewer_passes_and_never_slee
     from app.hub import grouping, runtime
 
     monkeypatch.setattr(runtime, "GROUPER_EVERY_S", 3600.0)
+    monkeypatch.setattr(runtime, "GROUPER_GAP_S", 0.5)  # long beside a worker thread's start-up on a busy machine
     monkeypatch.setattr(runtime, "CHECKPOINT_EVERY_S", 3600.0)
     monkeypatch.setattr(runtime, "RETENTION_EVERY_S", 3600.0)
     starts: list[float] = []
@@ -128,5 +129,7 @@ def test_the_grouper_gathers_a_stream_of_events_into_fewer_passes_and_never_slee
     asyncio.run(scenario())
     assert len(starts) >= 5  # each wake during a pass was followed by another pass
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert all(gap >= runtime.GROUPER_GAP_S * 0.95 for gap in gaps[:3])  # after a busy pass: the gap
-    assert gaps[3] < runtime.GROUPER_GAP_S  # after an idle one, a wake is answered at once
+    # after a busy pass, the gap (a pass's time is taken in its worker thread, whose start may
+    # lag by a few hundredths of a second under load); after an idle one, a wake at once
+    assert all(gap >= runtime.GROUPER_GAP_S - 0.1 for gap in gaps[:3]), gaps
+    assert gaps[3] < runtime.GROUPER_GAP_S - 0.1, gaps

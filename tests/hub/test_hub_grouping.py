@@ -311,10 +311,11 @@ def test_rows_grouped_as_they_are_stored_end_exactly_as_rows_stored_then_grouped
     other.dispose()
 
 
-def test_rows_handed_to_a_pass_while_another_process_groups_are_stored_for_its_next_pass(hub_db, database_url):
-    if not database_url:
-        pytest.skip("SQLite has one writer at a time: the pass is always the only one")
-    store, settings = hub_db
+def test_rows_handed_to_a_pass_while_another_process_groups_are_stored_for_its_next_pass(pg_cluster, tmp_path):
+    """PostgreSQL only: on SQLite a pass is always the one writer, so it always has the lock."""
+    settings = HubSettings(database=pg_cluster.new_database(), data_dir=tmp_path, group_wait_s=30)
+    store = Store(settings.database_url)
+    store.migrate()
     t0 = lp.now()
     rows = {"state": [parse_state(orjson.dumps(lp.state(f"w{i}", at=t0)), t0) for i in range(3)], "report": []}
     with store.engine.connect() as holder:  # another process's pass holds the grouper lock
@@ -328,3 +329,4 @@ def test_rows_handed_to_a_pass_while_another_process_groups_are_stored_for_its_n
     result = grouping.run_pass(store, settings, t0)  # that process's next pass (or ours) takes them
     assert result.events == 3
     assert [g["laptops"] for g in open_groups(store)] == [3]
+    store.dispose()
