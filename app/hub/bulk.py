@@ -48,6 +48,16 @@ class Bulk:
             return column == any_(cast(bindparam(None, values, type_=ARRAY(column.type)), ARRAY(column.type)))
         return column.in_(values)
 
+    def among_text(self, count: int, array_type: str) -> str:
+        """The same for a statement written by hand, with among_params(values) as its
+        parameters: `IN (?, ...)`, or on PostgreSQL `= ANY(<one array of array_type>)`."""
+        if self.arrays:
+            return f"= ANY(%b::{array_type}[])"
+        return f"IN ({', '.join([self._mark] * count)})"
+
+    def among_params(self, values: Sequence[Any]) -> list:
+        return [list(values)] if self.arrays else list(values)
+
     # ------------------------------------------------------------ through the driver
 
     def insert(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]],
@@ -122,7 +132,8 @@ class Bulk:
         # %b: psycopg sends the array in binary, several times cheaper to make than its text form
         return ", ".join(f"%b::{table.c[c].type.compile(dialect=self.dialect)}[]" for c in columns)
 
-    def _processor(self, column: Column) -> Any:
+    def processor(self, column: Column) -> Any:
+        """The column's SQLAlchemy bind processor for this dialect (None when values go as they are)."""
         if column not in self._processors:
             self._processors[column] = column.type.dialect_impl(self.dialect).bind_processor(self.dialect)
         return self._processors[column]
@@ -130,7 +141,7 @@ class Bulk:
     def _values(self, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> list:
         """The rows' values, each through its column's processor: on PostgreSQL one list per
         column (an array each), elsewhere one tuple per row."""
-        processors = [(c, self._processor(table.c[c])) for c in columns]
+        processors = [(c, self.processor(table.c[c])) for c in columns]
         if self.arrays:
             return [[row[c] for row in rows] if p is None else [p(row[c]) for row in rows] for c, p in processors]
         return [tuple(row[c] if p is None else p(row[c]) for c, p in processors) for row in rows]

@@ -398,8 +398,8 @@ def _not_stored(conn: Connection, incoming: dict[str, list[dict[str, Any]]]) -> 
 
 def _store_incoming(conn: Connection, incoming: dict[str, list[dict[str, Any]]], *, grouped: bool) -> None:
     for kind, rows in incoming.items():
-        extra = {"grouped": grouped} if kind == "state" else {"grouped": grouped, "group_id": None}
-        rows = [{**extra, **row, "grouped": grouped} for row in rows]  # a grouped report carries its group_id
+        group = {"group_id": None} if kind == "report" else {}  # a grouped report carries its own
+        rows = [{**group, **row, "grouped": grouped} for row in rows]
         bulk.of(conn.dialect).insert(conn, _TABLE[kind], list(rows[0]), rows, skip_existing=True)
 
 

@@ -286,10 +286,8 @@ class _Known:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._fairy: Any = None
-        dialect = store.engine.dialect
-        self._mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self._arrays = dialect.name == "postgresql"
-        self._at = t.states.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+        self._bulk = bulk.of(store.engine.dialect)
+        self._at = self._bulk.processor(t.states.c.at)
 
     def __call__(self, unique: dict[tuple, Any]) -> set[tuple]:
         ids = [key[1] for key in unique if key[0] == "report"]
@@ -297,17 +295,17 @@ class _Known:
         try:
             cursor = self._cursor()
             known: set[tuple] = set()
+            among, params = self._bulk.among_text, self._bulk.among_params
             for chunk in chunks(ids):
-                cursor.execute(f"SELECT id FROM reports WHERE id {self._among(len(chunk), 'text')}", self._values(chunk))
+                cursor.execute(f"SELECT id FROM reports WHERE id {among(len(chunk), 'text')}", params(chunk))
                 known.update(("report", row[0]) for row in cursor.fetchall())
             if states:
                 sent = {(laptop, comparable(self._at(at) if self._at else at)): at for laptop, at in states}
                 for chunk in chunks(sorted({laptop for laptop, _ in states})):
                     these = set(chunk)
                     times = sorted({stored for (laptop, stored) in sent if laptop in these}, key=str)
-                    cursor.execute(f"SELECT laptop, at FROM states WHERE laptop {self._among(len(chunk), 'text')} "
-                                   f"AND at {self._among(len(times), 'timestamptz')}",
-                                   self._values(chunk) + self._values(times))
+                    cursor.execute(f"SELECT laptop, at FROM states WHERE laptop {among(len(chunk), 'text')} "
+                                   f"AND at {among(len(times), 'timestamptz')}", params(chunk) + params(times))
                     for laptop, at in cursor.fetchall():
                         original = sent.get((laptop, comparable(at)))
                         if original is not None:
@@ -317,15 +315,6 @@ class _Known:
         except Exception:
             self.close()  # a broken connection is not used again; the next flush opens another
             raise
-
-    def _among(self, count: int, array_type: str) -> str:
-        """`IN (...)`, or on PostgreSQL `= ANY(<one array>)`: one statement text for any count."""
-        if self._arrays:
-            return f"= ANY(%b::{array_type}[])"
-        return f"IN ({', '.join([self._mark] * count)})"
-
-    def _values(self, values: list) -> list:
-        return [values] if self._arrays else list(values)
 
     def _cursor(self) -> Any:
         if self._fairy is None:

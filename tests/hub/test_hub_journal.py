@@ -101,11 +101,16 @@ def test_rows_are_kept_while_the_database_is_away_and_loaded_once_it_is_back(tmp
     away.dispose()
 
 
-def test_a_loader_takes_only_its_own_live_journal_and_finished_ones(tmp_path):
-    folder = tmp_path / "journal"
+def a_journal(tmp_path) -> tuple[Store, Path, journal.JournalFile]:
+    """A hub database and this process's live journal file in its data folder."""
     store = Store(HubSettings(data_dir=tmp_path).database_url)
     store.migrate()
-    mine = journal.JournalFile(folder)
+    folder = tmp_path / "journal"
+    return store, folder, journal.JournalFile(folder)
+
+
+def test_a_loader_takes_only_its_own_live_journal_and_finished_ones(tmp_path):
+    store, folder, mine = a_journal(tmp_path)
     mine.append(b"".join(journal.encode(k, r) for k, r in rows(2, "mine")))
     half = journal.encode(*rows(1, "cut")[0])
     mine.append(half[: len(half) // 2])  # a record still being written: not loaded yet
@@ -122,10 +127,7 @@ def test_a_loader_takes_only_its_own_live_journal_and_finished_ones(tmp_path):
 
 
 def test_an_unreadable_offset_means_loading_again_from_the_start_and_each_row_once(tmp_path):
-    folder = tmp_path / "journal"
-    store = Store(HubSettings(data_dir=tmp_path).database_url)
-    store.migrate()
-    mine = journal.JournalFile(folder)
+    store, folder, mine = a_journal(tmp_path)
     mine.append(b"".join(journal.encode(k, r) for k, r in rows(3, "again")))
     loader = journal.Loader(store, folder, owner=os.getpid())
     assert loader.run_once() == 6
