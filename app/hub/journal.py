@@ -33,9 +33,11 @@ import asyncio
 import logging
 import os
 import struct
+import threading
 import time
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,7 +199,14 @@ class JournalFile:
 
 class JournalWriter(QueuedWriter):
     """What IngestEndpoint hands its rows to under `serve` (in place of ingest.BatchWriter): each
-    row is answered once it is in the journal on disk, with whether it was new."""
+    row is answered once it is in the journal on disk, with whether it was new.
+
+    The flushes run back to back on a thread of their own: as soon as one is on disk, the rows
+    that arrived meanwhile are written, without waiting for the event loop (busy with other
+    requests) to answer the first ones and hand the next batch over. The loop only queues rows
+    and, once told, answers them. While the disk flushes, a second thread asks the database
+    which of the rows it already has; a row it has is journaled again all the same (the loader
+    stores it once), and is answered as already stored."""
 
     task_name = "hub-journal"
 
@@ -208,41 +217,66 @@ class JournalWriter(QueuedWriter):
         self._recent: OrderedDict[tuple, float] = OrderedDict()  # journaled keys, oldest first
         self._database_away = False
         self._known = _Known(store)
+        self._asking: ThreadPoolExecutor | None = None
+        self._waiting: deque[_Pending] = deque()  # from the loop to the flusher
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
         self.file = JournalFile(self.folder)
-        super().start()
+        self._loop = asyncio.get_running_loop()
+        self._asking = ThreadPoolExecutor(1, thread_name_prefix=f"{self.task_name}-known")
+        self._thread = threading.Thread(target=self._flusher, name=self.task_name, daemon=True)
+        self._thread.start()
 
-    async def stop(self) -> None:
-        await super().stop()
+    async def stop(self, *, keep: bool = False) -> None:
+        """Flush what is queued and stop; the file is removed if all of it is in the database
+        (`keep`: left as it is, for a loader to finish)."""
+        self._closing = True
+        self._ready.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+            await asyncio.sleep(0)  # the last batch's answers, already queued on the loop
+            self._asking.shutdown()
         self._known.close()
         if self.file is not None:
             self.file.close()
-            if loaded_offset(self.file.path) >= self.file.size:  # all in the database: nothing to keep
+            if not keep and loaded_offset(self.file.path) >= self.file.size:  # all in the database
                 for done in (self.file.path, _offset_file(self.file.path)):
                     done.unlink(missing_ok=True)
 
     async def submit(self, kind: str, row: dict[str, Any]) -> bool:
         if key_of(kind, row) in self._recent:
             return False
-        return await super().submit(kind, row)
+        future = self._loop.create_future()
+        self._waiting.append(_Pending(kind, row, future))
+        if not self._ready.is_set():
+            self._ready.set()
+        return await future
 
-    async def _run(self) -> None:
+    def _flusher(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue, []
+            self._ready.wait()
+            self._ready.clear()  # a row queued from here on sets it again
+            while self._waiting:
+                batch = [self._waiting.popleft() for _ in range(len(self._waiting))]
                 started = time.perf_counter()
                 try:
-                    await asyncio.to_thread(self._write, batch)
+                    self._write(batch)
                 except Exception as exc:  # the disk is full or gone: each request hears it
                     log.warning("could not write to the journal: %s", reason(exc))
-                    self._failed(batch, exc)
+                    self._answer(self._failed, batch, exc)
                     continue
-                self._done(batch, started)
+                self._answer(self._done, batch, started)
             if self._closing:
                 return
+
+    def _answer(self, how: Any, *args: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(how, *args)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
 
     def _write(self, batch: list[_Pending]) -> None:
         unique: dict[tuple, _Pending] = {}
@@ -250,13 +284,16 @@ class JournalWriter(QueuedWriter):
             key = key_of(item.kind, item.row)
             if key not in self._recent:
                 unique.setdefault(key, item)  # a repeat within the turn is not new
-        known = self._stored(unique) if unique else set()
-        fresh = [(key, item) for key, item in unique.items() if key not in known]
-        if fresh:
-            self.file.append(b"".join(encode(item.kind, item.row) for _, item in fresh))
+        if not unique:
+            return
+        asked = self._asking.submit(self._stored, unique)
+        try:
+            self.file.append(b"".join(encode(item.kind, item.row) for item in unique.values()))
+        finally:
+            known = asked.result()
         now = time.monotonic()
-        for key, item in fresh:
-            item.new = True
+        for key, item in unique.items():
+            item.new = key not in known
             self._recent[key] = now
         while self._recent and next(iter(self._recent.values())) < now - self.recent_s:
             self._recent.popitem(last=False)

@@ -73,10 +73,7 @@ def test_rows_are_kept_while_the_database_is_away_and_loaded_once_it_is_back(tmp
         try:
             return list(await asyncio.gather(*(writer.submit(kind, dict(row)) for kind, row in items)))
         finally:
-            writer._closing = True  # stop without removing the (not yet loaded) file
-            writer._wake.set()
-            await writer._task
-            writer.file.close()
+            await writer.stop(keep=True)  # without removing the (not yet loaded) file
 
     assert asyncio.run(take_in(away, records)) == [True] * len(records)
     files = sorted(folder.glob("*.journal"))
