@@ -172,7 +172,9 @@ Index("ix_groups_last_at", groups.c.last_at)
 group_members = Table(
     "group_members",
     metadata,
-    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    # no foreign key (revision 0003): the pass writes members with their group, and retention
+    # deletes a group's members before the group
+    Column("group_id", Integer, primary_key=True),
     Column("laptop", String(64), primary_key=True),
     Column("username", String(200), nullable=False, server_default=""),
     Column("network", String(32), nullable=False, server_default=""),

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 EX_UNAVAILABLE = 69
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for SQLite's lock before it fails
-HEAD = "0002"  # the newest migration; `serve` refuses a database newer than the code knows
+HEAD = "0003"  # the newest migration; `serve` refuses a database newer than the code knows
 
 
 class StoreError(MailBeaconError):
@@ -120,9 +120,9 @@ class Store:
         if self.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
-    def migrate(self) -> str:
-        """Create or upgrade the schema to the newest revision; returns it. Safe to run from
-        several processes at once (PostgreSQL: under an advisory lock)."""
+    def migrate(self, revision: str = "head") -> str:
+        """Create or upgrade the schema to the newest revision (or up to `revision`); returns
+        it. Safe to run from several processes at once (PostgreSQL: under an advisory lock)."""
         from alembic import command
         from alembic.config import Config as AlembicConfig
 
@@ -132,7 +132,7 @@ class Store:
             with self.begin() as conn:
                 self.lock(conn, MIGRATE_LOCK)
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, revision)
                 return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar())
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot migrate the database {self.where}: {_reason(exc)}") from None

@@ -23,7 +23,7 @@ def test_migrate_on_postgresql_never_shows_the_password(tmp_path, isolated_home,
     config = write_hub_toml(tmp_path / "hub.toml", listen="127.0.0.1:8425", database=database_url)
     for _ in range(2):  # upgrading a current schema is a no-op
         done = hub("migrate", config=config, home=isolated_home)
-        assert done.returncode == 0 and "schema 0002" in done.stdout, done.stderr
+        assert done.returncode == 0 and "schema 0003" in done.stdout, done.stderr
         assert pg_cluster.password not in done.stdout + done.stderr and "/hub_test_" in done.stdout
     made = hub("token", "create", "fleet", config=config, home=isolated_home)
     assert made.returncode == 0 and made.stdout.splitlines()[-1].startswith("mbh_")
@@ -55,7 +55,7 @@ def test_migrate_users_and_tokens(tmp_path, isolated_home, capsys, monkeypatch):
     config = write_hub_toml(tmp_path / "hub.toml", listen="127.0.0.1:8425")
     done = hub("migrate", config=config, home=isolated_home)
     assert done.returncode == 0, done.stderr
-    assert "schema 0002" in done.stdout
+    assert "schema 0003" in done.stdout
     db = isolated_home / "hub.sqlite3"
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
 
@@ -108,6 +108,6 @@ def test_config_errors_exit_78_naming_file_line_and_key(tmp_path, isolated_home)
 def test_serve_migrates_and_answers_health(start_hub, database_url):
     proc = start_hub(database=database_url)
     health = httpx.get(proc.url + "/healthz").json()
-    assert health == {"ok": True, "database": "postgresql" if database_url else "sqlite", "revision": "0002"}
+    assert health == {"ok": True, "database": "postgresql" if database_url else "sqlite", "revision": "0003"}
     missing = httpx.get(proc.url + "/api/v1/nothing")
     assert missing.status_code == 404 and set(missing.json()) == {"error"}

@@ -265,3 +265,41 @@ def test_a_lookup_made_while_the_table_was_empty_still_uses_the_index_once_it_gr
     assert settled(before + 1) == before + 1  # only the marker's scan: the lookups used the index
     known.close()
     store.dispose()
+
+
+def test_upgrading_a_hub_to_0003_keeps_every_group_member_and_drops_only_their_foreign_key(database_url, tmp_path):
+    """Members lose their foreign key to groups (revision 0003): a database made by 0002, with
+    an outage and its members in it, upgrades with every row, the key, the index and the
+    defaults kept; a member is then stored without a lookup of its group."""
+    from sqlalchemy import inspect, select
+
+    from app.hub.settings import HubSettings
+
+    store = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
+    assert store.migrate("0002") == "0002"
+    now = utc_now()
+    with store.begin() as conn:
+        group = conn.execute(insert(t.groups).values(key="k" * 32, state="open", verdict="server_down", layer="server",
+                                                     failing="[]", first_at=now, last_at=now, changed_at=now)
+                             .returning(t.groups.c.id)).scalar()
+        for i in range(3):
+            conn.execute(text("INSERT INTO group_members (group_id, laptop, since, last_at) VALUES (:g, :l, :t, :t)"),
+                         {"g": group, "l": f"laptop-{i}", "t": now})
+    with store.read() as conn:
+        assert [key["referred_table"] for key in inspect(conn).get_foreign_keys("group_members")] == ["groups"]
+        before = conn.execute(select(t.group_members).order_by(t.group_members.c.laptop)).all()
+
+    assert store.migrate() == "0003"
+    with store.read() as conn:
+        found = inspect(conn)
+        assert found.get_foreign_keys("group_members") == []
+        assert found.get_pk_constraint("group_members")["constrained_columns"] == ["group_id", "laptop"]
+        assert [(i["name"], i["column_names"]) for i in found.get_indexes("group_members")] == \
+            [("ix_group_members_laptop", ["laptop", "left_at"])]
+        assert [key["referred_table"] for key in found.get_foreign_keys("sessions")] == ["users"]  # the others stay
+        assert conn.execute(select(t.group_members).order_by(t.group_members.c.laptop)).all() == before
+        assert [(m.username, m.network, m.by_state, m.left_at) for m in before] == [("", "", False, None)] * 3
+    with store.begin() as conn:  # nothing checks the group any more: the pass writes both together
+        conn.execute(text("INSERT INTO group_members (group_id, laptop, since, last_at) VALUES (:g, 'x', :t, :t)"),
+                     {"g": group + 1000, "t": now})
+    store.dispose()
