@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, case, func, insert, literal, select, update
+from sqlalchemy import Connection, case, false, func, insert, literal, select, update
 
 from app.hub import bulk, incidents, notify
 from app.hub import schema as t
@@ -121,15 +121,10 @@ class _Pass:
 
     def load(self, laptop_ids: list[str]) -> None:
         for chunk in chunks(laptop_ids):
-            for row in self.conn.execute(select(t.laptops).where(self.bulk.among(t.laptops.c.id, chunk))):
+            for row in self.conn.execute(laptops_query(self.bulk, chunk)):
                 self.laptops[row.id] = dict(row._mapping)
             if self.groups_by_id:
-                m = t.group_members.c
-                rows = self.conn.execute(
-                    select(t.group_members).where(self.bulk.among(m.laptop, chunk),
-                                                  self.bulk.among(m.group_id, self.groups_by_id))
-                )
-                for row in rows:
+                for row in self.conn.execute(members_query(self.bulk, chunk, self.groups_by_id)):
                     self.members[(row.group_id, row.laptop)] = dict(row._mapping)
                     self.by_laptop.setdefault(row.laptop, set()).add(row.group_id)
 
@@ -257,10 +252,24 @@ _EVENT = {table.name: [table.c[name] for name in (*names, "seq", "laptop", "rece
           for table, names in ((t.reports, ("known_incident",)), (t.states, ("at", "app_version")))}
 
 
+def laptops_query(b: bulk.Bulk, laptop_ids: list[str]) -> Any:
+    return select(t.laptops).where(b.among(t.laptops.c.id, laptop_ids))
+
+
+def members_query(b: bulk.Bulk, laptop_ids: list[str], group_ids: Any) -> Any:
+    """These laptops' memberships in these groups (an open outage can have 100,000 members)."""
+    m = t.group_members.c
+    return select(t.group_members).where(b.among(m.laptop, laptop_ids), b.among(m.group_id, group_ids))
+
+
+def ungrouped_query(table: Any) -> Any:
+    """The oldest events waiting for grouping: read through the table's partial index, whose
+    condition (grouped = false) this one must match word for word for SQLite to use it."""
+    return select(*_EVENT[table.name]).where(table.c.grouped == false()).order_by(table.c.seq).limit(BATCH)
+
+
 def _ungrouped(conn: Connection, table: Any) -> list[dict[str, Any]]:
-    c = table.c
-    rows = conn.execute(select(*_EVENT[table.name]).where(c.grouped == literal(False)).order_by(c.seq).limit(BATCH))
-    return [dict(r._mapping) for r in rows]
+    return [dict(r._mapping) for r in conn.execute(ungrouped_query(table))]
 
 
 def _mark_grouped(conn: Connection, table: Any, seqs: list[int]) -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, literal, select
+from sqlalchemy import Connection, and_, false, func, select
 
 from app.hub import schema as t
 from app.hub.clock import utc_now
@@ -149,5 +149,5 @@ def ungrouped(store: Store) -> dict[str, int]:
     out = {}
     with store.read() as conn:
         for name, table in (("reports", t.reports), ("states", t.states)):
-            out[name] = conn.execute(select(func.count()).where(table.c.grouped == literal(False))).scalar_one()
+            out[name] = conn.execute(select(func.count()).where(table.c.grouped == false())).scalar_one()
     return out

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -120,7 +121,9 @@ reports = Table(
     Column("group_id", Integer, nullable=True),  # the group it was counted in (revision 0002)
 )
 Index("ix_reports_group", reports.c.group_id, reports.c.created_at)
-Index("ix_reports_ungrouped", reports.c.grouped, reports.c.seq)
+# only what waits for grouping is indexed (revision 0003): nearly every row is stored grouped
+Index("ix_reports_ungrouped", reports.c.seq, sqlite_where=reports.c.grouped == false(),
+      postgresql_where=reports.c.grouped == false())
 Index("ix_reports_laptop", reports.c.laptop, reports.c.received_at)
 
 states = Table(
@@ -142,7 +145,8 @@ states = Table(
     Column("grouped", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("laptop", "at", name="uq_states_laptop_at"),
 )
-Index("ix_states_ungrouped", states.c.grouped, states.c.seq)
+Index("ix_states_ungrouped", states.c.seq, sqlite_where=states.c.grouped == false(),
+      postgresql_where=states.c.grouped == false())
 
 groups = Table(
     "groups",

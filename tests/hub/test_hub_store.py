@@ -270,9 +270,11 @@ def test_a_lookup_made_while_the_table_was_empty_still_uses_the_index_once_it_gr
 def test_upgrading_a_hub_to_0003_keeps_every_group_member_and_drops_only_their_foreign_key(database_url, tmp_path):
     """Members lose their foreign key to groups (revision 0003): a database made by 0002, with
     an outage and its members in it, upgrades with every row, the key, the index and the
-    defaults kept; a member is then stored without a lookup of its group."""
+    defaults kept; a member is then stored without a lookup of its group. The "ungrouped"
+    indexes hold only the rows waiting, and the grouper's query for them still uses them."""
     from sqlalchemy import inspect, select
 
+    from app.hub.grouping import ungrouped_query
     from app.hub.settings import HubSettings
 
     store = Store(HubSettings(database=database_url, data_dir=tmp_path).database_url)
@@ -302,4 +304,19 @@ def test_upgrading_a_hub_to_0003_keeps_every_group_member_and_drops_only_their_f
     with store.begin() as conn:  # nothing checks the group any more: the pass writes both together
         conn.execute(text("INSERT INTO group_members (group_id, laptop, since, last_at) VALUES (:g, 'x', :t, :t)"),
                      {"g": group + 1000, "t": now})
+
+    with store.begin() as conn:
+        for table in (t.reports, t.states):
+            where = inspect(conn).get_indexes(table.name)
+            (index,) = [i for i in where if i["name"] == f"ix_{table.name}_ungrouped"]
+            assert index["column_names"] == ["seq"]
+            assert "grouped" in str(index["dialect_options"][f"{store.dialect}_where"])
+            query = ungrouped_query(table).compile(conn)  # as it runs: with its parameters
+            params = tuple(query.params[k] for k in query.positiontup) if query.positional else query.params
+            if store.dialect == "sqlite":
+                plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", params))
+            else:  # tiny tables are read whole; without that choice the plan shows the index it can use
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {query}", params))
+            assert f"ix_{table.name}_ungrouped" in plan, plan
     store.dispose()
