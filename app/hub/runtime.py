@@ -36,7 +36,8 @@ GROUPER_EVERY_S = 0.25  # bounds how late a due notification is queued
 GROUPER_GAP_S = 0.2
 CHECK_EVERY_S = 0.05  # the shortest sleep of the grouper's loop
 RETENTION_EVERY_S = 3600.0
-CHECKPOINT_EVERY_S = 1.0  # SQLite: the write-ahead log is copied back by the grouper, not by requests
+CHECKPOINT_EVERY_S = 1.0  # SQLite: the write-ahead log is copied back by the grouper, not by requests;
+# PostgreSQL: the statistics of tables that grew are made again (Store.analyze_grown)
 
 
 class FeedCache:
@@ -138,6 +139,7 @@ class Grouper:
                 if time.monotonic() - self._checkpointed > CHECKPOINT_EVERY_S:
                     self._checkpointed = time.monotonic()
                     await asyncio.to_thread(self.hub.store.checkpoint)
+                    await asyncio.to_thread(self.hub.store.analyze_grown)
                 if time.monotonic() - self._pruned > RETENTION_EVERY_S:
                     self._pruned = time.monotonic()
                     await asyncio.to_thread(retention.prune, self.hub.store, self.hub.settings, utc_now())

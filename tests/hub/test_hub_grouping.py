@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from app.hub import grouping, incidents, queries
 from app.hub import schema as t
@@ -329,4 +329,50 @@ def test_rows_handed_to_a_pass_while_another_process_groups_are_stored_for_its_n
     result = grouping.run_pass(store, settings, t0)  # that process's next pass (or ours) takes them
     assert result.events == 3
     assert [g["laptops"] for g in open_groups(store)] == [3]
+    store.dispose()
+
+
+def _rows_read(plan: dict) -> int:
+    """Rows an EXPLAIN ANALYZE plan's scans read: those they returned and those they threw away."""
+    own = 0
+    if "Scan" in plan["Node Type"]:
+        own = (plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0)
+               + plan.get("Rows Removed by Index Recheck", 0)) * plan["Actual Loops"]
+    return own + sum(_rows_read(child) for child in plan.get("Plans", []))
+
+
+def test_a_pass_looks_up_its_laptops_without_reading_a_whole_outage_once_the_tables_grew(pg_cluster, tmp_path):
+    """PostgreSQL only (SQLite plans by its indexes without statistics). An outage fills
+    `laptops` and `group_members` from nothing within seconds; the hub makes their statistics
+    again as they grow (Store.analyze_grown), so the next pass finds 50 laptops' rows by index,
+    not by reading the outage's 20,000 members."""
+    from sqlalchemy import text
+
+    from app.hub import bulk
+
+    settings = HubSettings(database=pg_cluster.new_database(), data_dir=tmp_path, group_wait_s=30)
+    store = Store(settings.database_url)
+    store.migrate()
+    with store.begin() as conn:  # autovacuum stays out of it: only the hub's own ANALYZE counts
+        for name in ("laptops", "group_members"):
+            conn.execute(text(f"ALTER TABLE {name} SET (autovacuum_enabled = false)"))
+    t0 = lp.now()
+    for start in range(0, 20_000, 1000):
+        states = [parse_state(orjson.dumps(lp.state(f"big-{i:05d}", at=t0)), t0) for i in range(start, start + 1000)]
+        grouping.run_pass(store, settings, t0, incoming={"state": states, "report": []})
+    with store.read() as conn:
+        (group,) = conn.execute(select(t.groups.c.id)).scalars().all()
+        assert conn.execute(select(func.count()).select_from(t.group_members)).scalar() == 20_000
+
+    store.engine.dispose()  # a connection's counts of changed rows reach the statistics when it ends
+    assert {"laptops", "group_members", "states"} <= set(store.analyze_grown())
+    assert store.analyze_grown() == []  # nothing changed since: nothing to do again
+
+    wanted = [f"big-{i:05d}" for i in range(1000, 1050)]
+    b = bulk.of(store.engine.dialect)
+    with store.read() as conn:
+        for query in (grouping.laptops_query(b, wanted), grouping.members_query(b, wanted, [group])):
+            compiled = query.compile(conn)
+            (plan,) = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}", compiled.params).scalar()
+            assert _rows_read(plan["Plan"]) <= 200, plan  # without the statistics: 40,000 members
     store.dispose()
