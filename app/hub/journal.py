@@ -1,8 +1,8 @@
 """The hub's journal: what ingest accepted, on disk before the laptop hears "stored".
 
 `serve` answers a report or state event once its row is in this process's journal file and
-that file is flushed to disk: one fdatasync for every request that arrived in the same turn of
-the event loop. The background process loads the journal into the database in large batches,
+that file is flushed to disk: one fdatasync for all the requests that arrived while the flush
+before it ran. The background process loads the journal into the database in large batches,
 each grouped as it is stored (one transaction: grouping.run_pass with the rows). Inserts are
 idempotent (the report's id, the state's laptop and time), so a row loaded twice after a crash
 is still stored once.
