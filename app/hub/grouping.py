@@ -263,8 +263,8 @@ def members_query(b: bulk.Bulk, laptop_ids: list[str], group_ids: Any) -> Any:
 
 
 def ungrouped_query(table: Any) -> Any:
-    """The oldest events waiting for grouping: read through the table's partial index, whose
-    condition (grouped = false) this one must match word for word for SQLite to use it."""
+    """The oldest events waiting for grouping, read through the table's partial index: its
+    condition (grouped = false) is this query's own."""
     return select(*_EVENT[table.name]).where(table.c.grouped == false()).order_by(table.c.seq).limit(BATCH)
 
 

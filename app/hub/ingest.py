@@ -239,35 +239,12 @@ TABLES = {"report": (t.reports, ("id",)), "state": (t.states, ("laptop", "at"))}
 
 
 class QueuedWriter:
-    """What the hub's writers share: rows handed in by requests queue for the writer's own task
-    (`_run`, started by `start`), and each request waits for its row's outcome: whether it was new."""
-
-    task_name = "hub-writer"
+    """What the hub's writers share: each request waits on its row's future for the outcome,
+    whether it was new, and the writer answers a whole batch at once (or fails it)."""
 
     def __init__(self) -> None:
         self.timings = Timings()
-        self._queue: list[_Pending] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
         self._closing = False
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.task_name)
-
-    async def stop(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task:
-            await self._task
-
-    async def submit(self, kind: str, row: dict[str, Any]) -> bool:
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(kind, row, future))
-        self._wake.set()
-        return await future
-
-    async def _run(self) -> None:
-        raise NotImplementedError
 
     @staticmethod
     def _failed(batch: list[_Pending], exc: Exception) -> None:
@@ -292,12 +269,30 @@ class BatchWriter(QueuedWriter):
     def __init__(self, store: Store, *, max_batch: int = 1000, on_commit: Any = None,
                  concurrent: int | None = None) -> None:
         super().__init__()
+        self._queue: list[_Pending] = []  # handed in by requests, for the writer's own task
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
         self.store = store
         self.max_batch = max_batch
         # SQLite has one writer at a time; PostgreSQL commits several transactions at once (and
         # flushes their log together), so a batch need not wait for the one before it
         self.concurrent = concurrent or (1 if store.dialect == "sqlite" else 4)
         self.on_commit = on_commit
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="hub-writer")
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task:
+            await self._task
+
+    async def submit(self, kind: str, row: dict[str, Any]) -> bool:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(kind, row, future))
+        self._wake.set()
+        return await future
 
     async def _run(self) -> None:
         slots = asyncio.Semaphore(self.concurrent)

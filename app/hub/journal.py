@@ -208,8 +208,6 @@ class JournalWriter(QueuedWriter):
     which of the rows it already has; a row it has is journaled again all the same (the loader
     stores it once), and is answered as already stored."""
 
-    task_name = "hub-journal"
-
     def __init__(self, store: Store, folder: Path, *, recent_s: float = RECENT_S) -> None:
         super().__init__()
         self.store, self.folder, self.recent_s = store, folder, recent_s
@@ -226,8 +224,8 @@ class JournalWriter(QueuedWriter):
     def start(self) -> None:
         self.file = JournalFile(self.folder)
         self._loop = asyncio.get_running_loop()
-        self._asking = ThreadPoolExecutor(1, thread_name_prefix=f"{self.task_name}-known")
-        self._thread = threading.Thread(target=self._flusher, name=self.task_name, daemon=True)
+        self._asking = ThreadPoolExecutor(1, thread_name_prefix="hub-journal-known")
+        self._thread = threading.Thread(target=self._flusher, name="hub-journal", daemon=True)
         self._thread.start()
 
     async def stop(self, *, keep: bool = False) -> None:
