@@ -37,7 +37,6 @@ import threading
 import time
 import zlib
 from collections import OrderedDict, deque
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -204,9 +203,7 @@ class JournalWriter(QueuedWriter):
     The flushes run back to back on a thread of their own: as soon as one is on disk, the rows
     that arrived meanwhile are written, without waiting for the event loop (busy with other
     requests) to answer the first ones and hand the next batch over. The loop only queues rows
-    and, once told, answers them. While the disk flushes, a second thread asks the database
-    which of the rows it already has; a row it has is journaled again all the same (the loader
-    stores it once), and is answered as already stored."""
+    and, once told, answers them."""
 
     def __init__(self, store: Store, folder: Path, *, recent_s: float = RECENT_S) -> None:
         super().__init__()
@@ -215,7 +212,6 @@ class JournalWriter(QueuedWriter):
         self._recent: OrderedDict[tuple, float] = OrderedDict()  # journaled keys, oldest first
         self._database_away = False
         self._known = _Known(store)
-        self._asking: ThreadPoolExecutor | None = None
         self._waiting: deque[_Pending] = deque()  # from the loop to the flusher
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -224,7 +220,6 @@ class JournalWriter(QueuedWriter):
     def start(self) -> None:
         self.file = JournalFile(self.folder)
         self._loop = asyncio.get_running_loop()
-        self._asking = ThreadPoolExecutor(1, thread_name_prefix="hub-journal-known")
         self._thread = threading.Thread(target=self._flusher, name="hub-journal", daemon=True)
         self._thread.start()
 
@@ -236,7 +231,6 @@ class JournalWriter(QueuedWriter):
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
             await asyncio.sleep(0)  # the last batch's answers, already queued on the loop
-            self._asking.shutdown()
         self._known.close()
         if self.file is not None:
             self.file.close()
@@ -282,13 +276,12 @@ class JournalWriter(QueuedWriter):
             key = key_of(item.kind, item.row)
             if key not in self._recent:
                 unique.setdefault(key, item)  # a repeat within the turn is not new
-        if not unique:
-            return
-        asked = self._asking.submit(self._stored, unique)
-        try:
-            self.file.append(b"".join(encode(item.kind, item.row) for item in unique.values()))
-        finally:
-            known = asked.result()
+        # asked before the write: the loader may store a row as soon as it is written, and the
+        # answer would then count this very flush's rows as stored before
+        known = self._stored(unique) if unique else set()
+        fresh = [(key, item) for key, item in unique.items() if key not in known]
+        if fresh:
+            self.file.append(b"".join(encode(item.kind, item.row) for _, item in fresh))
         now = time.monotonic()
         for key, item in unique.items():
             item.new = key not in known

@@ -89,7 +89,7 @@ def test_rows_are_kept_while_the_database_is_away_and_loaded_once_it_is_back(tmp
     assert journal.backlog(folder) == 0
 
     # the database is back: a repeat (a report and a state) is answered as already stored, from
-    # the database (a new writer has no memory of it), and stored once
+    # the database (a new writer has no memory of it), and nothing is written
     assert asyncio.run(take_in(good, records[:4] + [("state", {**records[1][1], "laptop": "away-new"})])) == [False] * 4 + [True]
     while loader.run_once():
         pass
