@@ -229,10 +229,27 @@ class Timings:
     respond: float = 0.0
     batches: int = 0
     batched_rows: int = 0
-    commit: float = 0.0  # time inside the writer's transactions
+    commit: float = 0.0  # time inside the writer's transactions (the journal: its flushes)
+    # batches that took longer than each of SLOW_MS: a disk or database that stalls shows here
+    over_ms: dict[str, int] = field(default_factory=lambda: dict.fromkeys(map(str, SLOW_MS), 0))
+    longest: float = 0.0
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def batch(self, seconds: float, rows: int) -> None:
+        self.batches += 1
+        self.batched_rows += rows
+        self.commit += seconds
+        self.longest = max(self.longest, seconds)
+        for limit in SLOW_MS:
+            if seconds * 1000 > limit:
+                self.over_ms[str(limit)] += 1
+
+
+SLOW_MS = (10, 50, 100, 500, 1000)
+SLOW_WARN_S = 1.0  # a batch this slow is logged (at most once per SLOW_WARN_EVERY_S)
+SLOW_WARN_EVERY_S = 60.0
 
 
 TABLES = {"report": (t.reports, ("id",)), "state": (t.states, ("laptop", "at"))}  # kind: table, unique key
@@ -245,6 +262,7 @@ class QueuedWriter:
     def __init__(self) -> None:
         self.timings = Timings()
         self._closing = False
+        self._warned = -SLOW_WARN_EVERY_S
 
     @staticmethod
     def _failed(batch: list[_Pending], exc: Exception) -> None:
@@ -252,11 +270,18 @@ class QueuedWriter:
             if not item.future.done():
                 item.future.set_exception(exc)
 
-    def _done(self, batch: list[_Pending], started: float) -> None:
-        """The batch is durable: count it, and answer each of its requests."""
-        self.timings.commit += time.perf_counter() - started
-        self.timings.batches += 1
-        self.timings.batched_rows += len(batch)
+    def _done(self, batch: list[_Pending], seconds: float, parts: tuple[tuple[str, float], ...] = ()) -> None:
+        """The batch is durable after `seconds` (`parts`: where they went): count it, and answer
+        each of its requests. One that took SLOW_WARN_S or more is logged: every laptop in it
+        waited that long."""
+        self.timings.batch(seconds, len(batch))
+        now = time.monotonic()
+        if seconds >= SLOW_WARN_S and now - self._warned >= SLOW_WARN_EVERY_S:
+            self._warned = now
+            detail = " (" + "; ".join(f"{what}: {part:.1f} s" for what, part in parts) + ")" if parts else ""
+            log.warning("storing %d reports and state events took %.1f s%s; their laptops waited that long for an "
+                        "answer (the next such delay is logged after %d s)", len(batch), seconds, detail,
+                        SLOW_WARN_EVERY_S)
         for item in batch:
             if not item.future.done():
                 item.future.set_result(item.new)
@@ -320,7 +345,7 @@ class BatchWriter(QueuedWriter):
             return
         finally:
             slots.release()
-        self._done(batch, started)
+        self._done(batch, time.perf_counter() - started)
         if self.on_commit is not None:
             self.on_commit()
 

@@ -255,12 +255,14 @@ class JournalWriter(QueuedWriter):
                 batch = [self._waiting.popleft() for _ in range(len(self._waiting))]
                 started = time.perf_counter()
                 try:
-                    self._write(batch)
+                    asked = self._write(batch)
                 except Exception as exc:  # the disk is full or gone: each request hears it
                     log.warning("could not write to the journal: %s", reason(exc))
                     self._answer(self._failed, batch, exc)
                     continue
-                self._answer(self._done, batch, started)
+                took = time.perf_counter() - started
+                self._answer(self._done, batch, took, (("asking the database which were new", asked),
+                                                       ("writing them to the journal on disk", took - asked)))
             if self._closing:
                 return
 
@@ -270,7 +272,8 @@ class JournalWriter(QueuedWriter):
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
 
-    def _write(self, batch: list[_Pending]) -> None:
+    def _write(self, batch: list[_Pending]) -> float:
+        """Journal the batch's new rows; the seconds the database took to say which are new."""
         unique: dict[tuple, _Pending] = {}
         for item in batch:
             key = key_of(item.kind, item.row)
@@ -278,7 +281,9 @@ class JournalWriter(QueuedWriter):
                 unique.setdefault(key, item)  # a repeat within the turn is not new
         # asked before the write: the loader may store a row as soon as it is written, and the
         # answer would then count this very flush's rows as stored before
+        started = time.perf_counter()
         known = self._stored(unique) if unique else set()
+        asked = time.perf_counter() - started
         fresh = [(key, item) for key, item in unique.items() if key not in known]
         if fresh:
             self.file.append(b"".join(encode(item.kind, item.row) for _, item in fresh))
@@ -288,6 +293,7 @@ class JournalWriter(QueuedWriter):
             self._recent[key] = now
         while self._recent and next(iter(self._recent.values())) < now - self.recent_s:
             self._recent.popitem(last=False)
+        return asked
 
     def _stored(self, unique: dict[tuple, _Pending]) -> set[tuple]:
         """The keys the database already has. While it is away, none: the journal holds the rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,3 +184,48 @@ def test_the_journal_keeps_times_exactly():
     row = parse_state(orjson.dumps({**lp.state("t-1"), "at": at.isoformat()}), at)
     [(kind, back)], _ = journal.decode(journal.encode("state", row))
     assert kind == "state" and back["at"] == at and back == row
+
+
+def test_a_flush_held_up_by_the_database_is_counted_and_logged_once_with_where_its_time_went(
+        tmp_path, pg_cluster, caplog):
+    """A real lock on PostgreSQL's reports table holds the flush's question "which are new?" for
+    over a second: the rows are still answered (new) once it is released, the stats count the
+    slow flush, and the hub's log says how long laptops waited and what took the time; a second
+    slow flush within the minute is counted but not logged again."""
+    import psycopg
+
+    from app.hub import ingest
+
+    url = pg_cluster.new_database()
+    store = Store(HubSettings(database=url, data_dir=tmp_path).database_url)
+    store.migrate()
+    records = rows(4, "slow")
+    locker = psycopg.connect(url)
+
+    async def held(items) -> list[bool]:
+        locker.execute("LOCK TABLE reports IN ACCESS EXCLUSIVE MODE")  # until the commit below
+        asyncio.get_running_loop().call_later(1.3, locker.commit)
+        return list(await asyncio.gather(*(writer.submit(kind, dict(row)) for kind, row in items)))
+
+    async def run() -> list[list[bool]]:
+        writer.start()
+        try:
+            return [await held(records[:4]), await held(records[4:])]
+        finally:
+            await writer.stop()
+
+    writer = journal.JournalWriter(store, tmp_path / "journal")
+    with caplog.at_level("WARNING", logger="app.hub.ingest"):
+        answers = asyncio.run(run())
+    locker.close()
+    assert answers == [[True] * 4, [True] * 4]
+    timings = writer.timings
+    assert timings.over_ms["1000"] == 2 and timings.over_ms["10"] >= 2 and timings.longest >= 1.2
+    assert timings.batched_rows == 8
+    slow = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
+    assert len(slow) == 1, slow
+    # the flusher may take the first row alone, before the others are queued
+    assert re.match(r"storing [1-4] reports and state events took 1\.\d s \(asking the database which were new: "
+                    r"1\.\d s; writing them to the journal on disk: 0\.\d s\); their laptops waited", slow[0]), slow[0]
+    assert f"logged after {ingest.SLOW_WARN_EVERY_S:.0f} s" in slow[0]
+    store.dispose()
