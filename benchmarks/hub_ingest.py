@@ -6,7 +6,12 @@ uvicorn serving an empty ASGI app the same way `serve` runs the hub (the stack's
   * reports/s and state events/s at concurrency 32, p50/p99 latency, each for the same time
     (Alertmanager: one alert per POST /api/v2/alerts);
   * p99 latency at a steady 500 reports/s (open loop: latency counted from each request's
-    scheduled time, so a stall is not hidden);
+    scheduled time, so a stall is not hidden). Each steady run starts once the kernel has written
+    back what the runs before it left in the page cache (sync): on this machine's disk, the
+    kernel writing back tens of MB of the database's pages 30 s after a full-speed run held
+    every fdatasync for 0.1-1.4 s, and the run would measure that instead of 500 reports/s. The
+    steady run's own writes, and their writeback, are measured; so are the hub's flushes that
+    took over 50 ms during it;
   * how long until the first notification of a new group reaches IT (goal: group_wait_s + 1 s);
   * where the hub's time goes (reading, token, JSON parsing, validation, the wait for the
     journal's flush to disk, whose batches also ask the database which rows it already has, and
@@ -199,10 +204,21 @@ async def _steady(url: str, body: str, token: str, rate: float, seconds: float) 
     return latencies
 
 
-def steady(url: str, body: str, token: str, rate: float = 500, seconds: float = 8) -> dict:
+def steady(url: str, body: str, token: str, rate: float = 500, seconds: float = 8, hub: Hub | None = None) -> dict:
+    """p50/p99 at `rate`, after the page cache is written back; for a hub, its flushes by length."""
+    started = time.perf_counter()
+    os.sync()
+    synced = time.perf_counter() - started
+    before = hub.stats()["ingest"] if hub else None
     latencies = asyncio.run(_steady(url, body, token, rate, seconds))
     latencies.sort()
-    return {"p50_ms": statistics.median(latencies), "p99_ms": latencies[int(len(latencies) * 0.99) - 1]}
+    out = {"p50_ms": statistics.median(latencies), "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+           "max_ms": latencies[-1], "sync_s": synced}
+    if hub:
+        after = hub.stats()["ingest"]
+        out["slow_flushes"] = {ms: after["over_ms"][ms] - before["over_ms"][ms] for ms in after["over_ms"]}
+        out["flushes"] = after["batches"] - before["batches"]
+    return out
 
 
 class Hook:
@@ -376,6 +392,7 @@ def breakdown(before: dict, after: dict) -> dict[str, float]:
     batches = max(1, a["batches"] - b["batches"])
     out["rows_per_commit"] = (a["batched_rows"] - b["batched_rows"]) / batches
     out["commit_ms"] = (a["commit"] - b["commit"]) / batches * 1000
+    out["over_50ms"] = a["over_ms"]["50"] - b["over_ms"]["50"]
     return out
 
 
@@ -432,7 +449,7 @@ def main() -> int:
                 notes.append(f"hub {label}: loading and grouping caught up with what was left after the two runs "
                              f"({backlog - journal_left:,} events stored but not grouped, {journal_left / 1e6:.1f} MB of journal "
                              f"not loaded) in {caught_up:.1f} s")
-                rows.append((f"hub {label} reports", {**reports, "steady": steady(hub.url + "/api/v1/reports", report_body(), hub.laptop_token),
+                rows.append((f"hub {label} reports", {**reports, "steady": steady(hub.url + "/api/v1/reports", report_body(), hub.laptop_token, hub=hub),
                                                       "split": breakdown(s0, s1)}))
                 rows.append((f"hub {label} states", {**states, "split": breakdown(s1, s2)}))
                 time.sleep(2)
@@ -460,14 +477,26 @@ def main() -> int:
             mixed = 2 / (1 / rep["rate"] + 1 / st["rate"])
             print(f"hub {backend}: reports+state at an even mix ≈ {mixed:.0f}/s (goal ≥ 2000/s)")
     print("\nwhere a hub request's time goes (mean µs per request, measured inside the hub):")
-    print(f"{'':26} {'read':>6} {'token':>6} {'parse':>6} {'valid.':>6} {'journal':>8} {'respond':>8} {'rows/flush':>12} {'flush ms':>10}")
+    print(f"{'':26} {'read':>6} {'token':>6} {'parse':>6} {'valid.':>6} {'journal':>8} {'respond':>8} {'rows/flush':>12} "
+          f"{'flush ms':>10} {'> 50 ms':>8}")
     for label, r in rows:
         if "split" in r:
             s = r["split"]
             print(f"{label:26} {s['read']:6.0f} {s['auth']:6.0f} {s['parse']:6.0f} {s['validate']:6.0f} {s['database']:8.0f} "
-                  f"{s['respond']:8.0f} {s['rows_per_commit']:12.1f} {s['commit_ms']:10.2f}")
+                  f"{s['respond']:8.0f} {s['rows_per_commit']:12.1f} {s['commit_ms']:10.2f} {s['over_50ms']:8d}")
     print("(journal: the wait for the flush of a request's row to disk; a flush also asks the database which of its rows "
-          "it already has;\n the rest of each request's latency is uvicorn, the event loop and the kernel, and the wait for CPU)")
+          "it already has;\n > 50 ms: flushes that took longer; the rest of each request's latency is uvicorn, the event loop "
+          "and the kernel, and the wait for CPU)")
+    print("\nthe steady 500 reports/s runs (each after a sync that took the time shown):")
+    for label, r in rows:
+        if "steady" in r:
+            st = r["steady"]
+            line = f"  {label:26} p50 {st['p50_ms']:5.1f} ms, p99 {st['p99_ms']:6.1f} ms, slowest {st['max_ms']:7.1f} ms; sync {st['sync_s']:4.1f} s"
+            if "slow_flushes" in st:
+                over = st["slow_flushes"]
+                line += (f"; of {st['flushes']} flushes, {over['50']} took over 50 ms, {over['100']} over 100 ms, "
+                         f"{over['500']} over 500 ms")
+            print(line)
     print(f"\nCPU per request during each run (µs; this machine has {os.cpu_count()} cores):")
     print(f"{'':26} {'server':>8} {'database':>9} {'wrk':>6} {'total':>7} {'cores busy':>11}")
     for label, r in rows:
