@@ -104,7 +104,7 @@ def test_a_group_appears_and_grows_live_without_a_reload(hub, page, tmp_path):
     assert page.inner_text("#live-groups .count-people") == "2 people"
     assert page.evaluate("window.__sameDocument") == "yes"  # updated in place, never reloaded
 
-    r = httpx.post(hub.url + "/api/v1/reports", content=json.dumps(report_body("b" * 32, "Outlook is offline since 9")),
+    r = httpx.post(hub.url + "/api/v1/reports", content=json.dumps(report_body("a" * 32, "Outlook is offline since 9")),
                    headers={"Authorization": f"Bearer {laptop}", "Content-Type": "application/json"}, timeout=10)
     assert r.status_code == 201, r.text
     page.wait_for_selector("#live-groups .notes blockquote", timeout=LIVE_MS + 2000)
@@ -121,7 +121,7 @@ def test_a_group_appears_and_grows_live_without_a_reload(hub, page, tmp_path):
     page.click(".reports a")
     pre = page.inner_text("pre.json")
     doc = json.loads(pre)
-    assert doc["note"] == "Outlook is offline since 9" and doc["reporter"]["laptop"] == "b" * 32
+    assert doc["note"] == "Outlook is offline since 9" and doc["reporter"]["laptop"] == "a" * 32
     shot(page, "report-json", tmp_path)
 
 
