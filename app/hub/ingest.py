@@ -275,9 +275,8 @@ class QueuedWriter:
         each of its requests. One that took SLOW_WARN_S or more is logged: every laptop in it
         waited that long."""
         self.timings.batch(seconds, len(batch))
-        now = time.monotonic()
-        if seconds >= SLOW_WARN_S and now - self._warned >= SLOW_WARN_EVERY_S:
-            self._warned = now
+        if seconds >= SLOW_WARN_S and time.monotonic() - self._warned >= SLOW_WARN_EVERY_S:
+            self._warned = time.monotonic()
             detail = " (" + "; ".join(f"{what}: {part:.1f} s" for what, part in parts) + ")" if parts else ""
             log.warning("storing %d reports and state events took %.1f s%s; their laptops waited that long for an "
                         "answer (the next such delay is logged after %d s)", len(batch), seconds, detail,

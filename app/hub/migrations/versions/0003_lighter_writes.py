@@ -48,9 +48,9 @@ _UNGROUPED = (("ix_reports_ungrouped", "reports"), ("ix_states_ungrouped", "stat
 
 def upgrade() -> None:
     bind = op.get_bind()
+    waiting = sa.column("grouped") == sa.false()  # each dialect writes false its own way
     for name, table in _UNGROUPED:
         op.drop_index(name, table_name=table)
-        waiting = sa.text("grouped = false") if bind.dialect.name == "postgresql" else sa.text("grouped = 0")
         op.create_index(name, table, ["seq"], postgresql_where=waiting, sqlite_where=waiting)
     if bind.dialect.name == "sqlite":  # SQLite cannot drop a constraint: the table is rebuilt
         with op.batch_alter_table("group_members", copy_from=_members(), recreate="always"):
